@@ -11,8 +11,10 @@
 //! - `member`: one member: proposes commands, serves reads, forwards lease renewals.
 //! - `server`: `run`, serving a member to clients and peers until shutdown.
 //! - `grpc`: the etcd v3 services over tonic.
+//! - `backend`: the storage interface the API server uses, embedded or over etcd.
 
 pub mod apply;
+pub mod backend;
 pub mod config;
 pub mod db;
 pub mod grpc;
@@ -28,4 +30,4 @@ pub mod watch;
 pub use config::{
     parse_initial_cluster, ClusterState, InitialMember, ParseClusterError, StoreConfig,
 };
-pub use server::{run, Error, Listeners};
+pub use server::{run, start, Error, Listeners, Running};

@@ -39,6 +39,8 @@ pub enum Error {
     },
     #[error("store member stopped: {0}")]
     Raft(#[from] crate::raft::node::Error),
+    #[error("store member task failed: {0}")]
+    Task(String),
 }
 
 /// Headroom over the largest request for gRPC framing, as etcd allows.
@@ -75,6 +77,13 @@ impl PeerHandler for Member {
     }
 }
 
+/// A member being served; `done` resolves when it stops.
+#[derive(Debug)]
+pub struct Running {
+    pub member: Member,
+    pub done: tokio::task::JoinHandle<Result<(), Error>>,
+}
+
 /// Runs one member until `shutdown` is cancelled or the member is removed from its
 /// cluster.
 ///
@@ -86,6 +95,23 @@ pub async fn run(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    let running = start(config, listeners, shutdown).await?;
+    running
+        .done
+        .await
+        .unwrap_or_else(|e| Err(Error::Task(e.to_string())))
+}
+
+/// Starts a member and serves it in the background; returns once it is ready for clients.
+/// The in-process API server uses the returned [`Member`] through the embedded backend.
+///
+/// # Errors
+/// As [`run`], for what can fail before the member serves.
+pub async fn start(
+    config: StoreConfig,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> Result<Running, Error> {
     let stop = shutdown.child_token();
     // The peer port must answer before the member starts: peers may already be talking.
     let (peer_tx, peer_rx) = tokio::sync::oneshot::channel::<Member>();
@@ -107,7 +133,13 @@ pub async fn run(
             )
             .await
     });
-    let (member, mut raft_exit) = Member::start(config.clone(), stop.clone()).await?;
+    let (member, mut raft_exit) = match Member::start(config.clone(), stop.clone()).await {
+        Ok(m) => m,
+        Err(e) => {
+            stop.cancel();
+            return Err(e.into());
+        }
+    };
     let _ = peer_tx.send(member.clone());
     tokio::spawn(member.state().hub.clone().run_sync(stop.clone()));
 
@@ -140,32 +172,34 @@ pub async fn run(
         name = %config.name,
         "store member ready to serve clients"
     );
-
-    let raft_result = tokio::select! {
-        _ = shutdown.cancelled() => None,
-        r = &mut raft_exit => Some(r),
-    };
-    stop.cancel();
-    let raft_result = match raft_result {
-        Some(r) => r,
-        None => raft_exit.await,
-    };
-    let client = client_task.await;
-    let peer = peer_task.await;
-    if let Ok(Err(e)) = raft_result {
-        return Err(e.into());
-    }
-    if let Ok(Err(source)) = client {
-        return Err(Error::Serve {
-            what: "clients",
-            source,
-        });
-    }
-    if let Ok(Err(source)) = peer {
-        return Err(Error::Serve {
-            what: "peers",
-            source,
-        });
-    }
-    Ok(())
+    let done = tokio::spawn(async move {
+        let raft_result = tokio::select! {
+            _ = shutdown.cancelled() => None,
+            r = &mut raft_exit => Some(r),
+        };
+        stop.cancel();
+        let raft_result = match raft_result {
+            Some(r) => r,
+            None => raft_exit.await,
+        };
+        let client = client_task.await;
+        let peer = peer_task.await;
+        if let Ok(Err(e)) = raft_result {
+            return Err(e.into());
+        }
+        if let Ok(Err(source)) = client {
+            return Err(Error::Serve {
+                what: "clients",
+                source,
+            });
+        }
+        if let Ok(Err(source)) = peer {
+            return Err(Error::Serve {
+                what: "peers",
+                source,
+            });
+        }
+        Ok(())
+    });
+    Ok(Running { member, done })
 }

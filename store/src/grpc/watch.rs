@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::Stream;
 use tokio::sync::mpsc;
@@ -10,14 +9,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::member::Member;
-use crate::mvcc::Revision;
 use crate::proto::etcd::watch_create_request::FilterType;
 use crate::proto::etcd::watch_request::RequestUnion;
 use crate::proto::etcd::watch_server::Watch;
 use crate::proto::etcd::{WatchCreateRequest, WatchRequest, WatchResponse};
 use crate::watch::{Filters, WatchItem, WatchSpec};
-
-static NEXT_STREAM: AtomicU64 = AtomicU64::new(1);
 
 /// Items buffered per stream before its watchers fall back to catching up from history.
 const STREAM_BUFFER: usize = 1024;
@@ -122,13 +118,7 @@ impl StreamState {
                 revision,
             } => {
                 if self.prev_kv.contains(&watch_id) {
-                    let sm = self.member.state();
-                    for ev in &mut events {
-                        if let Some(kv) = &ev.kv {
-                            let at = Revision::new(kv.mod_revision, 0);
-                            ev.prev_kv = sm.mvcc.prev_value(&sm.db, &kv.key, at).ok().flatten();
-                        }
-                    }
+                    self.member.state().hub.fill_prev(&mut events);
                 }
                 vec![WatchResponse {
                     header: self.header(revision),
@@ -186,7 +176,7 @@ impl Watch for WatchService {
         let (hub_tx, mut hub_rx) = mpsc::channel::<WatchItem>(STREAM_BUFFER);
         let mut st = StreamState {
             member: self.member.clone(),
-            id: NEXT_STREAM.fetch_add(1, Ordering::Relaxed),
+            id: self.member.state().hub.new_stream_id(),
             next_watch_id: 0,
             ids: HashSet::new(),
             prev_kv: HashSet::new(),

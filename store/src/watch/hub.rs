@@ -1,6 +1,7 @@
 //! The watcher registry and its synced/unsynced groups.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -106,6 +107,7 @@ struct HubState {
 pub struct WatchHub {
     state: Mutex<HubState>,
     wake: Notify,
+    next_stream: AtomicU64,
     mvcc: Arc<MvccStore>,
     db: Arc<Database>,
 }
@@ -119,8 +121,25 @@ impl WatchHub {
                 watchers: HashMap::new(),
             }),
             wake: Notify::new(),
+            next_stream: AtomicU64::new(1),
             mvcc,
             db,
+        }
+    }
+
+    /// A fresh identifier for a stream of watchers.
+    pub fn new_stream_id(&self) -> u64 {
+        self.next_stream.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Fills in each change's previous value, for watchers that asked for it; a value
+    /// already compacted away stays empty, as in etcd.
+    pub fn fill_prev(&self, events: &mut [Event]) {
+        for ev in events {
+            if let Some(kv) = &ev.kv {
+                let at = crate::mvcc::Revision::new(kv.mod_revision, 0);
+                ev.prev_kv = self.mvcc.prev_value(&self.db, &kv.key, at).ok().flatten();
+            }
         }
     }
 
