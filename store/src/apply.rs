@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use prost::Message as _;
 use raft::eraftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, Snapshot};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 
 use crate::db::{self, KV, LEASES, MEMBERS, META};
 use crate::lease::{self, Lessor};
@@ -82,6 +82,9 @@ pub struct ApplyReport {
     /// Some member's attributes changed (URLs included): peers need refreshing.
     pub members_changed: bool,
     pub events: Vec<Event>,
+    /// Index and term of the last entry applied in this round; 0 if none.
+    pub last_index: u64,
+    pub last_term: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,8 +114,7 @@ from_redb!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError,
-    redb::SetDurabilityError
+    redb::CommitError
 );
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -246,22 +248,23 @@ impl StateMachine {
                 t.insert(m.id, m.encode_to_vec().as_slice())?;
             }
             let mut meta = wtx.open_table(META)?;
-            meta.insert(db::meta::CLUSTER_ID, cluster_id)?;
-            meta.insert(db::meta::MEMBER_ID, self.id)?;
-            meta.insert(db::meta::APPLIED_INDEX, 1)?;
-            meta.insert(db::meta::APPLIED_TERM, 1)?;
+            db::put_u64(&mut meta, db::meta::CLUSTER_ID, cluster_id)?;
+            db::put_u64(&mut meta, db::meta::MEMBER_ID, self.id)?;
+            db::put_u64(&mut meta, db::meta::APPLIED_INDEX, 1)?;
+            db::put_u64(&mut meta, db::meta::APPLIED_TERM, 1)?;
         }
-        let mut cs = ConfState::default();
-        cs.voters = members
-            .iter()
-            .filter(|m| !m.is_learner)
-            .map(|m| m.id)
-            .collect();
-        cs.learners = members
-            .iter()
-            .filter(|m| m.is_learner)
-            .map(|m| m.id)
-            .collect();
+        let ids = |learner: bool| -> Vec<u64> {
+            members
+                .iter()
+                .filter(|m| m.is_learner == learner)
+                .map(|m| m.id)
+                .collect()
+        };
+        let cs = ConfState {
+            voters: ids(false),
+            learners: ids(true),
+            ..Default::default()
+        };
         storage.persist_bootstrap(&wtx, cs)?;
         wtx.commit()?;
         *self.members.write() = members.iter().map(|m| (m.id, m.clone())).collect();
@@ -276,109 +279,114 @@ impl StateMachine {
         let wtx = self.db.begin_write()?;
         {
             let mut meta = wtx.open_table(META)?;
-            meta.insert(db::meta::CLUSTER_ID, cluster_id)?;
-            meta.insert(db::meta::MEMBER_ID, self.id)?;
+            db::put_u64(&mut meta, db::meta::CLUSTER_ID, cluster_id)?;
+            db::put_u64(&mut meta, db::meta::MEMBER_ID, self.id)?;
         }
         wtx.commit()?;
         self.cluster_id.store(cluster_id, Ordering::Release);
         Ok(())
     }
 
-    /// Applies committed entries in one non-durable backend transaction (the log they come
-    /// from is durable; after a crash they are applied again from the stored applied index).
-    /// `conf` applies a membership change to raft and returns the new configuration.
+    /// Applies committed entries into `wtx`, the raft loop's transaction for this round (so
+    /// the log append and the apply share one durable commit). Nothing becomes visible to
+    /// readers or watchers until that transaction committed and [`StateMachine::publish`]
+    /// ran. `conf` applies a membership change to raft and returns the new configuration.
     pub fn apply(
         &self,
+        wtx: &WriteTransaction,
+        report: &mut ApplyReport,
         entries: &[Entry],
         storage: &RaftStorage,
         conf: &mut dyn FnMut(&ConfChange) -> raft::Result<ConfState>,
-    ) -> Result<ApplyReport> {
-        let mut report = ApplyReport::default();
-        let applied = self.applied_index();
+    ) -> Result<()> {
+        let applied = self.applied_index().max(report.last_index);
         let entries: Vec<&Entry> = entries.iter().filter(|e| e.index > applied).collect();
         let Some(last) = entries.last() else {
-            return Ok(report);
+            return Ok(());
         };
-        let (last_index, last_term) = (last.index, last.term);
-        let mut wtx = self.db.begin_write()?;
-        wtx.set_durability(Durability::None)?;
+        (report.last_index, report.last_term) = (last.index, last.term);
         let mut guard = self.mvcc.lock();
-        {
-            let mut kv = wtx.open_table(KV)?;
-            let mut leases = wtx.open_table(LEASES)?;
-            let mut members_t = wtx.open_table(MEMBERS)?;
-            let mut writer = MvccWriter::new(&mut guard, &mut kv);
-            for e in entries {
-                match e.get_entry_type() {
-                    EntryType::EntryNormal if e.data.is_empty() => {}
-                    EntryType::EntryNormal => {
-                        let cmd =
-                            Command::decode(e.data.as_ref()).map_err(|err| Error::Decode {
-                                index: e.index,
-                                reason: err.to_string(),
-                            })?;
-                        let result =
-                            self.apply_command(&cmd, &mut writer, &mut leases, &mut members_t)?;
-                        report.members_changed |= matches!(cmd.op, Some(Op::Publish(_)));
-                        let events = writer.take_events();
-                        self.lessor.observe(&events);
-                        report.events.extend(events);
-                        if cmd.member_id == self.id {
-                            report.replies.push((
-                                cmd.seq,
-                                Outcome {
-                                    result,
-                                    revision: writer.revision(),
-                                },
-                            ));
-                        }
+        let mut kv = wtx.open_table(KV)?;
+        let mut leases = wtx.open_table(LEASES)?;
+        let mut members_t = wtx.open_table(MEMBERS)?;
+        let mut writer = MvccWriter::new(&mut guard, &mut kv);
+        for e in entries {
+            match e.get_entry_type() {
+                EntryType::EntryNormal if e.data.is_empty() => {}
+                EntryType::EntryNormal => {
+                    let cmd = Command::decode(e.data.as_ref()).map_err(|err| Error::Decode {
+                        index: e.index,
+                        reason: err.to_string(),
+                    })?;
+                    let result =
+                        self.apply_command(&cmd, &mut writer, &mut leases, &mut members_t)?;
+                    report.members_changed |= matches!(cmd.op, Some(Op::Publish(_)));
+                    let events = writer.take_events();
+                    self.lessor.observe(&events);
+                    report.events.extend(events);
+                    if cmd.member_id == self.id {
+                        report.replies.push((
+                            cmd.seq,
+                            Outcome {
+                                result,
+                                revision: writer.revision(),
+                            },
+                        ));
                     }
-                    EntryType::EntryConfChange => {
-                        let cc: ConfChange = protobuf::Message::parse_from_bytes(e.data.as_ref())
-                            .map_err(|err| Error::Decode {
+                }
+                EntryType::EntryConfChange => {
+                    let cc: ConfChange = protobuf::Message::parse_from_bytes(e.data.as_ref())
+                        .map_err(|err| Error::Decode {
                             index: e.index,
                             reason: err.to_string(),
                         })?;
-                        let ctx =
-                            ConfChangeContext::decode(cc.context.as_ref()).unwrap_or_default();
-                        let result = self.apply_conf_change(&cc, &ctx, &mut members_t, &mut report);
-                        let result = match result {
-                            Ok(()) => {
-                                let cs = conf(&cc)?;
-                                storage.persist_conf_state(&wtx, &cs)?;
-                                Ok(Applied::Members(self.members()))
-                            }
-                            Err(r) => Err(r),
-                        };
-                        if ctx.member_id == self.id {
-                            report.replies.push((
-                                ctx.seq,
-                                Outcome {
-                                    result,
-                                    revision: writer.revision(),
-                                },
-                            ));
+                    let ctx = ConfChangeContext::decode(cc.context.as_ref()).unwrap_or_default();
+                    let result = match self.apply_conf_change(&cc, &ctx, &mut members_t, report) {
+                        Ok(()) => {
+                            let cs = conf(&cc)?;
+                            storage.persist_conf_state(wtx, &cs)?;
+                            Ok(Applied::Members(self.members()))
                         }
-                    }
-                    EntryType::EntryConfChangeV2 => {
-                        tracing::warn!(index = e.index, "ignoring unsupported ConfChangeV2 entry");
+                        Err(r) => Err(r),
+                    };
+                    if ctx.member_id == self.id {
+                        report.replies.push((
+                            ctx.seq,
+                            Outcome {
+                                result,
+                                revision: writer.revision(),
+                            },
+                        ));
                     }
                 }
+                EntryType::EntryConfChangeV2 => {
+                    tracing::warn!(index = e.index, "ignoring unsupported ConfChangeV2 entry");
+                }
             }
-            let mut meta = wtx.open_table(META)?;
-            meta.insert(db::meta::APPLIED_INDEX, last_index)?;
-            meta.insert(db::meta::APPLIED_TERM, last_term)?;
-            meta.insert(db::meta::REVISION, writer.revision() as u64)?;
-            meta.insert(db::meta::COMPACT_REVISION, writer.compact_revision() as u64)?;
         }
-        storage.persist_commit(&wtx, last_index)?;
-        wtx.commit()?;
-        let rev = guard.rev;
-        drop(guard);
-        self.applied_index.store(last_index, Ordering::Release);
-        self.applied_term.store(last_term, Ordering::Release);
+        let mut meta = wtx.open_table(META)?;
+        db::put_u64(&mut meta, db::meta::APPLIED_INDEX, report.last_index)?;
+        db::put_u64(&mut meta, db::meta::APPLIED_TERM, report.last_term)?;
+        db::put_u64(&mut meta, db::meta::REVISION, writer.revision() as u64)?;
+        db::put_u64(
+            &mut meta,
+            db::meta::COMPACT_REVISION,
+            writer.compact_revision() as u64,
+        )?;
+        Ok(())
+    }
+
+    /// Makes a committed round of applies visible: readers see its revision, watchers get
+    /// its changes, and ReadIndex waiters its index.
+    pub fn publish(&self, report: &ApplyReport) {
+        if report.last_index == 0 {
+            return;
+        }
+        let rev = self.mvcc.publish();
+        self.applied_index
+            .store(report.last_index, Ordering::Release);
+        self.applied_term.store(report.last_term, Ordering::Release);
         self.hub.publish(&report.events, rev);
-        Ok(report)
     }
 
     fn apply_command(
@@ -484,11 +492,7 @@ impl StateMachine {
         };
         let meta = rtx.open_table(META).map_err(|e| err(&e))?;
         let get = |k: &str| -> raft::Result<u64> {
-            Ok(meta
-                .get(k)
-                .map_err(|e| err(&e))?
-                .map(|v| v.value())
-                .unwrap_or(0))
+            Ok(db::get_u64(&meta, k).map_err(|e| err(&e))?.unwrap_or(0))
         };
         let index = get(db::meta::APPLIED_INDEX)?;
         let term = get(db::meta::APPLIED_TERM)?;
@@ -511,8 +515,10 @@ impl StateMachine {
             data.leases.push(LeaseRecord { id, ttl });
         }
         data.members = self.members();
-        let mut snap = Snapshot::default();
-        snap.data = data.encode_to_vec().into();
+        let mut snap = Snapshot {
+            data: data.encode_to_vec().into(),
+            ..Default::default()
+        };
         let m = snap.mut_metadata();
         m.index = index;
         m.term = term;
@@ -547,11 +553,15 @@ impl StateMachine {
                 members.insert(m.id, m.encode_to_vec().as_slice())?;
             }
             let mut t = wtx.open_table(META)?;
-            t.insert(db::meta::APPLIED_INDEX, meta.index)?;
-            t.insert(db::meta::APPLIED_TERM, meta.term)?;
-            t.insert(db::meta::REVISION, data.revision as u64)?;
-            t.insert(db::meta::COMPACT_REVISION, data.compact_revision as u64)?;
-            t.insert(db::meta::CLUSTER_ID, data.cluster_id)?;
+            db::put_u64(&mut t, db::meta::APPLIED_INDEX, meta.index)?;
+            db::put_u64(&mut t, db::meta::APPLIED_TERM, meta.term)?;
+            db::put_u64(&mut t, db::meta::REVISION, data.revision as u64)?;
+            db::put_u64(
+                &mut t,
+                db::meta::COMPACT_REVISION,
+                data.compact_revision as u64,
+            )?;
+            db::put_u64(&mut t, db::meta::CLUSTER_ID, data.cluster_id)?;
         }
         storage.persist_snapshot(&wtx, meta)?;
         wtx.commit()?;

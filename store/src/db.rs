@@ -12,16 +12,16 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 /// Raft log entries by index (raft-rs protobuf encoding).
 pub const RAFT_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
-/// Raft hard state, conf state and the index/term the log was truncated at.
-pub const RAFT_META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
 /// Every retained revision of every key: (main, sub) -> flag byte + mvccpb.KeyValue.
 pub const KV: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("kv");
 /// Granted leases: id -> TTL in seconds.
 pub const LEASES: TableDefinition<i64, i64> = TableDefinition::new("leases");
 /// Cluster members: id -> MemberAttributes.
 pub const MEMBERS: TableDefinition<u64, &[u8]> = TableDefinition::new("members");
-/// Scalars of the state machine (see the `meta` constants).
-pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Small records of both the raft log (hard state, conf state, truncation point) and the
+/// state machine (see the `meta` constants); one table, so a round of raft touches as few
+/// B-tree pages as possible. Integers are 8 bytes big-endian.
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 pub mod meta {
     pub const FORMAT: &str = "format";
@@ -129,10 +129,10 @@ pub fn open(dir: &Path) -> Result<(Database, bool)> {
     let wtx = db.begin_write()?;
     {
         let mut m = wtx.open_table(META)?;
-        let format = m.get(meta::FORMAT)?.map(|v| v.value());
+        let format = get_u64(&m, meta::FORMAT)?;
         match format {
             None if fresh => {
-                m.insert(meta::FORMAT, FORMAT_VERSION)?;
+                put_u64(&mut m, meta::FORMAT, FORMAT_VERSION)?;
             }
             None => {
                 return Err(Error::Format {
@@ -153,7 +153,6 @@ pub fn open(dir: &Path) -> Result<(Database, bool)> {
         for t in [RAFT_LOG, MEMBERS] {
             wtx.open_table(t)?;
         }
-        wtx.open_table(RAFT_META)?;
         wtx.open_table(KV)?;
         wtx.open_table(LEASES)?;
     }
@@ -161,11 +160,31 @@ pub fn open(dir: &Path) -> Result<(Database, bool)> {
     Ok((db, fresh))
 }
 
-/// Reads one META scalar.
+/// Reads one META integer.
 pub fn read_meta(db: &Database, key: &str) -> Result<Option<u64>> {
     let rtx = db.begin_read()?;
     let t = rtx.open_table(META)?;
-    Ok(t.get(key)?.map(|v| v.value()))
+    Ok(get_u64(&t, key)?)
+}
+
+/// Reads an integer from the META table; a record of the wrong size reads as absent.
+pub fn get_u64<T: ReadableTable<&'static str, &'static [u8]>>(
+    t: &T,
+    key: &str,
+) -> Result<Option<u64>, redb::StorageError> {
+    Ok(t.get(key)?
+        .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+        .map(u64::from_be_bytes))
+}
+
+/// Writes an integer into the META table.
+pub fn put_u64(
+    t: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    key: &str,
+    value: u64,
+) -> Result<(), redb::StorageError> {
+    t.insert(key, value.to_be_bytes().as_slice())?;
+    Ok(())
 }
 
 #[cfg(test)]

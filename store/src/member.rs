@@ -126,8 +126,9 @@ fn initial_attributes(config: &StoreConfig) -> Result<(u64, Vec<MemberAttributes
     Ok((me.id, members))
 }
 
-/// Asks the running cluster which ID it gave this member's peer URLs.
-async fn discover_identity(config: &StoreConfig) -> Result<(u64, u64)> {
+/// Asks the running cluster which ID it gave this member's peer URLs; also returns the
+/// cluster's members, so this member can answer them before its first snapshot arrives.
+async fn discover_identity(config: &StoreConfig) -> Result<(u64, u64, Vec<MemberAttributes>)> {
     let mut mine = config.advertise_peer_urls.clone();
     mine.sort();
     let mut last_err = String::from("no other member listed in --initial-cluster");
@@ -146,11 +147,11 @@ async fn discover_identity(config: &StoreConfig) -> Result<(u64, u64)> {
             match client.members(MembersRequest {}).await {
                 Ok(resp) => {
                     let resp = resp.into_inner();
-                    for member in resp.members {
+                    for member in &resp.members {
                         let mut urls = member.peer_urls.clone();
                         urls.sort();
                         if urls == mine {
-                            return Ok((member.id, resp.cluster_id));
+                            return Ok((member.id, resp.cluster_id, resp.members.clone()));
                         }
                     }
                     return Err(Error::Join(format!(
@@ -192,6 +193,7 @@ impl Member {
         let db = Arc::new(db);
         let storage = Arc::new(RaftStorage::load(&db)?);
         let min_ttl = config.min_lease_ttl();
+        let mut known_peers = Vec::new();
         let sm = if fresh || !storage.is_initialized() {
             match config.initial_cluster_state {
                 ClusterState::New => {
@@ -207,7 +209,8 @@ impl Member {
                     sm
                 }
                 ClusterState::Existing => {
-                    let (id, cluster) = discover_identity(&config).await?;
+                    let (id, cluster, members) = discover_identity(&config).await?;
+                    known_peers = members;
                     let sm = StateMachine::load(id, db.clone(), min_ttl)?;
                     sm.record_identity(cluster)?;
                     tracing::info!(member = format!("{id:x}"), "joining an existing cluster");
@@ -242,7 +245,23 @@ impl Member {
             tx.clone(),
             shutdown.clone(),
         ));
-        transport.set_peers(&sm.members());
+        let members = sm.members();
+        transport.set_peers(if members.is_empty() {
+            &known_peers
+        } else {
+            &members
+        });
+        // Applies are made durable together with later log appends; after a crash the stored
+        // commit index may trail the stored applied index, which raft would refuse.
+        if storage.hard_state().commit < sm.applied_index() {
+            let wtx = db
+                .begin_write()
+                .map_err(|e| Error::Db(db::Error::from(e)))?;
+            let mut hs = storage.hard_state();
+            hs.commit = sm.applied_index();
+            storage.persist_hard_state(&wtx, &hs)?;
+            wtx.commit().map_err(|e| Error::Db(db::Error::from(e)))?;
+        }
         let logger = crate::raft::logger();
         let mut raw = RawNode::new(
             &raft_config(id, &config, sm.applied_index()),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic::Status;
@@ -128,7 +129,13 @@ pub async fn start(
             .tcp_nodelay(true)
             .add_service(svc)
             .serve_with_incoming_shutdown(
-                TcpListenerStream::new(peer_listener),
+                TcpListenerStream::new(peer_listener).map(|accepted| {
+                    let stream = accepted?;
+                    // tonic's tcp_nodelay only covers listeners it binds itself; raft's small
+                    // messages must not wait on Nagle's algorithm.
+                    stream.set_nodelay(true)?;
+                    Ok::<_, std::io::Error>(stream)
+                }),
                 peer_stop.cancelled_owned(),
             )
             .await
@@ -163,7 +170,7 @@ pub async fn start(
             .add_service(ClusterServer::new(cluster).max_decoding_message_size(max))
             .add_service(MaintenanceServer::new(maintenance).max_decoding_message_size(max))
             .serve_with_incoming_shutdown(
-                TcpListenerStream::new(listeners.client),
+                crate::grpc::authority::incoming(listeners.client),
                 client_stop.cancelled_owned(),
             ),
     );

@@ -1,6 +1,7 @@
 //! The etcd v3 gRPC API over tonic: thin handlers that validate, delegate to the member,
 //! and map errors to the status codes and messages etcd clients expect.
 
+pub(crate) mod authority;
 mod cluster;
 mod kv;
 mod lease;

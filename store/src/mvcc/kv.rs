@@ -51,8 +51,12 @@ pub fn decode_value(rev: Revision, bytes: &[u8]) -> Result<StoredValue> {
 #[derive(Debug, Default)]
 pub struct MvccState {
     pub index: KeyIndex,
-    /// The newest revision; 1 for an empty store, as in etcd.
+    /// The newest applied revision; 1 for an empty store, as in etcd. Writers work here.
     pub rev: i64,
+    /// The newest revision whose backend transaction has committed: what readers see.
+    /// Trails `rev` while a batch of applies waits for its durable commit, so writers can
+    /// update the index without holding the lock across the disk flush.
+    pub committed_rev: i64,
     /// Revisions below this are gone.
     pub compact_rev: i64,
 }
@@ -78,14 +82,8 @@ impl MvccStore {
     pub fn load(db: &Database) -> Result<Self> {
         let rtx = db.begin_read()?;
         let meta = rtx.open_table(META)?;
-        let rev = meta
-            .get(db::meta::REVISION)?
-            .map(|v| v.value() as i64)
-            .unwrap_or(1);
-        let compact_rev = meta
-            .get(db::meta::COMPACT_REVISION)?
-            .map(|v| v.value() as i64)
-            .unwrap_or(0);
+        let rev = db::get_u64(&meta, db::meta::REVISION)?.map_or(1, |v| v as i64);
+        let compact_rev = db::get_u64(&meta, db::meta::COMPACT_REVISION)?.map_or(0, |v| v as i64);
         let table = rtx.open_table(KV)?;
         let mut index = KeyIndex::new();
         for row in table.iter()? {
@@ -106,13 +104,23 @@ impl MvccStore {
             state: RwLock::new(MvccState {
                 index,
                 rev,
+                committed_rev: rev,
                 compact_rev,
             }),
         })
     }
 
+    /// The newest committed revision.
     pub fn revision(&self) -> i64 {
-        self.state.read().rev
+        self.state.read().committed_rev
+    }
+
+    /// Makes everything applied so far visible to readers; call once the backend
+    /// transaction holding it has committed.
+    pub fn publish(&self) -> i64 {
+        let mut st = self.state.write();
+        st.committed_rev = st.rev;
+        st.rev
     }
 
     pub fn compact_revision(&self) -> i64 {
@@ -126,8 +134,8 @@ impl MvccStore {
         Ok(())
     }
 
-    /// Takes the write lock for a batch of applies. Hold the guard until the backend
-    /// transaction the writes went into has committed.
+    /// Takes the write lock for applying. Readers keep seeing `committed_rev` until
+    /// [`MvccStore::publish`], so the guard may be dropped before the backend commit.
     pub fn lock(&self) -> RwLockWriteGuard<'_, MvccState> {
         self.state.write()
     }
@@ -137,8 +145,8 @@ impl MvccStore {
         let st = self.state.read();
         let rtx = db.begin_read()?;
         let kv = rtx.open_table(KV)?;
-        let resp = range_at(&st, &kv, req, st.rev)?;
-        Ok((st.rev, resp))
+        let resp = range_at(&st, &kv, req, st.committed_rev)?;
+        Ok((st.committed_rev, resp))
     }
 
     /// The previous value of `key` before the change at `rev`, for watchers asking prev_kv.
@@ -161,7 +169,7 @@ impl MvccStore {
                 compact_revision: st.compact_rev,
             });
         }
-        let to = to.min(st.rev);
+        let to = to.min(st.committed_rev);
         let rtx = db.begin_read()?;
         drop(st);
         let kv = rtx.open_table(KV)?;

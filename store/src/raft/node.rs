@@ -19,12 +19,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::storage::{RaftStorage, SharedStorage};
 use super::transport::Transport;
-use crate::apply::{self, Outcome, StateMachine};
+use crate::apply::{self, ApplyReport, Outcome, StateMachine};
 use crate::proto::etcd::LeaseRevokeRequest;
 use crate::proto::internal::{command::Op, Command, ConfChangeContext, MemberAttributes};
 
 /// Most inputs handled before the loop checks its clock and its `Ready`.
 const MAX_INPUTS_PER_ROUND: usize = 8192;
+/// Most proposal bytes taken into one round (one durable commit), so a burst of large
+/// writes cannot outgrow the free-space margin writes are admitted with.
+const MAX_BYTES_PER_ROUND: usize = 16 << 20;
 /// How often an expired lease's revocation is proposed again if it did not land.
 const LEASE_REVOKE_RETRY: Duration = Duration::from_secs(3);
 /// How often the member re-proposes its own attributes until they are applied.
@@ -90,7 +93,7 @@ pub enum Error {
     Raft(#[from] raft::Error),
     #[error(transparent)]
     Apply(#[from] apply::Error),
-    #[error("failed to persist the raft log: {0}")]
+    #[error("failed to persist the raft log (is the data dir's disk full or failing?): {0}")]
     Storage(#[from] redb::Error),
 }
 
@@ -186,14 +189,17 @@ impl RaftLoop {
                 return Ok(());
             }
             let wait = self.config.tick.saturating_sub(last_tick.elapsed());
-            match self.inbox.recv_timeout(wait) {
+            let mut bytes = match self.inbox.recv_timeout(wait) {
                 Ok(input) => self.handle(input),
-                Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std_mpsc::RecvTimeoutError::Timeout) => 0,
                 Err(std_mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
-            }
+            };
             for _ in 0..MAX_INPUTS_PER_ROUND {
+                if bytes >= MAX_BYTES_PER_ROUND {
+                    break;
+                }
                 match self.inbox.try_recv() {
-                    Ok(input) => self.handle(input),
+                    Ok(input) => bytes += self.handle(input),
                     Err(_) => break,
                 }
             }
@@ -227,7 +233,9 @@ impl RaftLoop {
         self.raw.raft.leader_id
     }
 
-    fn handle(&mut self, input: Input) {
+    /// Handles one input; returns the bytes it proposed.
+    fn handle(&mut self, input: Input) -> usize {
+        let mut proposed = 0;
         match input {
             Input::Propose { op, reply } => {
                 let seq = self.next_seq;
@@ -237,7 +245,9 @@ impl RaftLoop {
                     seq,
                     op: Some(op),
                 };
-                match self.raw.propose(vec![], cmd.encode_to_vec()) {
+                let data = cmd.encode_to_vec();
+                proposed = data.len();
+                match self.raw.propose(vec![], data) {
                     Ok(()) => {
                         self.pending.insert(seq, reply);
                     }
@@ -284,6 +294,7 @@ impl RaftLoop {
             Input::SnapshotStatus(id, s) => self.raw.report_snapshot(id, s),
             Input::TransferLeader(id) => self.raw.transfer_leader(id),
         }
+        proposed
     }
 
     /// Tells every waiting client that its request's fate is unknown, so it can retry
@@ -347,6 +358,7 @@ impl RaftLoop {
     }
 
     fn on_ready(&mut self) -> Result<(), Error> {
+        let started = Instant::now();
         let mut rd = self.raw.ready();
         if let Some(ss) = rd.ss() {
             let previous = self.status.leader.swap(ss.leader_id, Ordering::AcqRel);
@@ -367,6 +379,7 @@ impl RaftLoop {
                 self.sm.lessor.demote();
             }
         }
+        // A leader may send its appends before persisting them (raft thesis 10.2.1).
         self.transport.send(rd.take_messages());
         if !rd.snapshot().is_empty() {
             tracing::info!(
@@ -376,8 +389,6 @@ impl RaftLoop {
             self.sm.install_snapshot(rd.snapshot(), &self.storage)?;
             self.sync_peers();
         }
-        let committed = rd.take_committed_entries();
-        self.apply(committed)?;
         for rs in rd.take_read_states() {
             let ctx = rs
                 .request_ctx
@@ -390,35 +401,72 @@ impl RaftLoop {
                     .extend(waiters.into_iter().map(|w| (rs.index, w)));
             }
         }
-        if !rd.entries().is_empty() || rd.hs().is_some() {
-            let wtx = self.sm.db.begin_write()?;
-            self.storage.persist_entries(&wtx, rd.entries())?;
-            if let Some(hs) = rd.hs() {
-                self.storage.persist_hard_state(&wtx, hs)?;
-                self.status.term.store(hs.term, Ordering::Release);
-            }
-            wtx.commit()?;
+
+        // One durable commit per round (group commit): the entries to append, the hard
+        // state, and every entry that became committed, applied in the same transaction.
+        // Nothing leaves this member that depends on it until the commit returned.
+        let mut report = ApplyReport::default();
+        let wtx = self.sm.db.begin_write()?;
+        let committed = rd.take_committed_entries();
+        self.apply(&wtx, &mut report, &committed)?;
+        let entries = rd.entries().len();
+        self.storage.persist_entries(&wtx, rd.entries())?;
+        if let Some(hs) = rd.hs() {
+            self.storage.persist_hard_state(&wtx, hs)?;
+            self.status.term.store(hs.term, Ordering::Release);
         }
-        self.transport.send(rd.take_persisted_messages());
+        let persisted_messages = rd.take_persisted_messages();
         let mut light = self.raw.advance(rd);
         if let Some(c) = light.commit_index() {
             self.status.commit.store(c, Ordering::Release);
         }
+        let committed = light.take_committed_entries();
+        self.apply(&wtx, &mut report, &committed)?;
+        let prepared = started.elapsed();
+        wtx.commit()?;
+        let flushed = started.elapsed();
+
+        self.sm.publish(&report);
+        let published = started.elapsed();
+        self.transport.send(persisted_messages);
         self.transport.send(light.take_messages());
-        self.apply(light.take_committed_entries())?;
+        self.finish_apply(report);
+        let finished = started.elapsed();
         self.raw.advance_apply();
         self.answer_reads();
+        tracing::trace!(
+            entries,
+            prepare_us = prepared.as_micros() as u64,
+            commit_us = (flushed - prepared).as_micros() as u64,
+            publish_us = (published - flushed).as_micros() as u64,
+            finish_us = (finished - published).as_micros() as u64,
+            total_us = started.elapsed().as_micros() as u64,
+            "ready handled"
+        );
         self.maybe_truncate()
     }
 
-    fn apply(&mut self, entries: Vec<Entry>) -> Result<(), Error> {
+    fn apply(
+        &mut self,
+        wtx: &redb::WriteTransaction,
+        report: &mut ApplyReport,
+        entries: &[Entry],
+    ) -> Result<(), Error> {
         if entries.is_empty() {
             return Ok(());
         }
         let Self {
             raw, sm, storage, ..
         } = self;
-        let report = sm.apply(&entries, storage, &mut |cc| raw.apply_conf_change(cc))?;
+        sm.apply(wtx, report, entries, storage, &mut |cc| {
+            raw.apply_conf_change(cc)
+        })?;
+        Ok(())
+    }
+
+    /// Hands outcomes to waiting clients and follows membership changes, once the round
+    /// is durable.
+    fn finish_apply(&mut self, report: ApplyReport) {
         for (seq, outcome) in report.replies {
             if let Some(tx) = self.pending.remove(&seq) {
                 let _ = tx.send(Ok(outcome));
@@ -435,8 +483,6 @@ impl RaftLoop {
         if report.members_changed {
             self.sync_peers();
         }
-        self.answer_reads();
-        Ok(())
     }
 
     fn answer_reads(&mut self) {

@@ -12,12 +12,12 @@ use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 use raft::{GetEntriesContext, RaftState, StorageError};
 use redb::{Database, ReadableDatabase, WriteTransaction};
 
-use crate::db::{RAFT_LOG, RAFT_META};
+use crate::db::{META as RAFT_META, RAFT_LOG};
 
-const HARD_STATE: &str = "hard_state";
-const CONF_STATE: &str = "conf_state";
+const HARD_STATE: &str = "raft_hard_state";
+const CONF_STATE: &str = "raft_conf_state";
 /// Index and term of the last entry removed from the front of the log.
-const TRUNCATED: &str = "truncated";
+const TRUNCATED: &str = "raft_truncated";
 
 /// Builds a snapshot of the state machine at its applied index (installed by the member).
 pub type SnapshotBuilder = dyn Fn() -> raft::Result<Snapshot> + Send + Sync;
@@ -134,9 +134,11 @@ impl RaftStorage {
         wtx: &WriteTransaction,
         conf_state: ConfState,
     ) -> raft::Result<()> {
-        let mut hs = HardState::default();
-        hs.term = 1;
-        hs.commit = 1;
+        let hs = HardState {
+            term: 1,
+            commit: 1,
+            ..Default::default()
+        };
         let mut meta = wtx.open_table(RAFT_META).map_err(storage_err)?;
         meta.insert(HARD_STATE, encode(&hs)?.as_slice())
             .map_err(storage_err)?;
@@ -186,16 +188,6 @@ impl RaftStorage {
             .map_err(storage_err)?;
         self.core.write().hard_state = hs.clone();
         Ok(())
-    }
-
-    /// Raises the stored commit index (never lowers it).
-    pub fn persist_commit(&self, wtx: &WriteTransaction, commit: u64) -> raft::Result<()> {
-        let mut hs = self.hard_state();
-        if commit <= hs.commit {
-            return Ok(());
-        }
-        hs.commit = commit;
-        self.persist_hard_state(wtx, &hs)
     }
 
     pub fn persist_conf_state(&self, wtx: &WriteTransaction, cs: &ConfState) -> raft::Result<()> {
@@ -341,10 +333,11 @@ mod tests {
     use raft::Storage as _;
 
     fn entry(index: u64, term: u64) -> Entry {
-        let mut e = Entry::default();
-        e.index = index;
-        e.term = term;
-        e
+        Entry {
+            index,
+            term,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -353,8 +346,10 @@ mod tests {
         let (db, _) = crate::db::open(dir.path()).expect("open");
         let s = SharedStorage(Arc::new(RaftStorage::load(&db).expect("load")));
         let wtx = db.begin_write().expect("begin");
-        let mut cs = ConfState::default();
-        cs.voters = vec![1];
+        let cs = ConfState {
+            voters: vec![1],
+            ..Default::default()
+        };
         s.0.persist_bootstrap(&wtx, cs).expect("bootstrap");
         s.0.persist_entries(&wtx, &[entry(2, 1), entry(3, 2), entry(4, 2)])
             .expect("append");

@@ -1,0 +1,55 @@
+# Shared by scripts/*.sh (sourced, not run): installs what rkube needs on Debian, only if missing.
+
+# To build: a C linker (rustc links with cc) and protoc (the store generates its gRPC code).
+RKUBE_BUILD_PACKAGES=(build-essential protobuf-compiler)
+# To test and use the store: etcdctl, the etcd v3 command-line client.
+RKUBE_CLIENT_PACKAGES=(etcd-client)
+
+# Runs a command as root: directly when we are root (CI), else through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "error: need root to run: $* (run as root, or install sudo)" >&2
+        return 1
+    fi
+}
+
+# ensure_debian_packages PKG...: apt-get update once and install the packages that are missing.
+ensure_debian_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$pkg")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    echo "==> installing Debian packages: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# ensure_rust: cargo must be there already; Debian's own rustc is too old for this workspace.
+ensure_rust() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        if [ -x "$HOME/.cargo/bin/cargo" ]; then
+            export PATH="$HOME/.cargo/bin:$PATH"
+        else
+            echo "error: cargo not found. Install Rust 1.88 or newer with rustup (https://rustup.rs)," >&2
+            echo "       open a new shell (or 'source \$HOME/.cargo/env'), then run this script again." >&2
+            return 1
+        fi
+    fi
+}
+
+# ensure_nextest: the test runner, from crates.io when it is missing.
+ensure_nextest() {
+    if ! cargo nextest --version >/dev/null 2>&1; then
+        echo "==> installing cargo-nextest"
+        cargo install cargo-nextest --locked
+    fi
+}

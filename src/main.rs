@@ -1,0 +1,65 @@
+//! The `rkube` binary: parses flags and composes components; each subcommand is one module.
+//!
+//! Subcommands today: `store` (a standalone store member speaking the etcd v3 API).
+//! `server` and `agent` join here as their components land.
+
+mod shutdown;
+mod store_cmd;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// rkube: a Kubernetes-compatible cluster orchestrator.
+#[derive(Debug, Parser)]
+#[command(name = "rkube", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a standalone store member that speaks the etcd v3 API (takes etcd's flags).
+    Store(store_cmd::StoreArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the whole "failed to ...: cause" chain on one line, and no backtrace
+            // even when RUST_BACKTRACE is set: these messages are for the operator.
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("failed to start the async runtime: {e}"))?;
+    let result = match cli.command {
+        Command::Store(args) => runtime.block_on(store_cmd::run(args)),
+    };
+    // Blocking tasks still running after the drain must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
