@@ -2,8 +2,9 @@
 
 # To build: a C linker (rustc links with cc) and protoc (the store generates its gRPC code).
 RKUBE_BUILD_PACKAGES=(build-essential protobuf-compiler)
-# To test and use the store: etcdctl, the etcd v3 command-line client.
-RKUBE_CLIENT_PACKAGES=(etcd-client)
+# To test and use the store: etcdctl (the etcd v3 command-line client), and the real etcd the
+# store is compared with in conformance tests and benchmarks.
+RKUBE_CLIENT_PACKAGES=(etcd-client etcd-server)
 
 # Runs a command as root: directly when we are root (CI), else through sudo.
 as_root() {
@@ -30,7 +31,20 @@ ensure_debian_packages() {
     fi
     echo "==> installing Debian packages: ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # Packages with daemons (etcd-server) must not start a system service on install: tests
+    # start their own instances on free ports. policy-rc.d answering 101 forbids it.
+    local guard=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        guard=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$guard" >/dev/null
+        as_root chmod 755 "$guard"
+    fi
+    local status=0
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" || status=$?
+    if [ -n "$guard" ]; then
+        as_root rm -f "$guard"
+    fi
+    return "$status"
 }
 
 # ensure_rust: cargo must be there already; Debian's own rustc is too old for this workspace.

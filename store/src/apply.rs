@@ -309,7 +309,7 @@ impl StateMachine {
         let mut kv = wtx.open_table(KV)?;
         let mut leases = wtx.open_table(LEASES)?;
         let mut members_t = wtx.open_table(MEMBERS)?;
-        let mut writer = MvccWriter::new(&mut guard, &mut kv);
+        let mut writer = MvccWriter::new(&mut guard, &mut kv)?;
         for e in entries {
             match e.get_entry_type() {
                 EntryType::EntryNormal if e.data.is_empty() => {}

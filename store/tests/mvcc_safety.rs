@@ -405,7 +405,7 @@ impl Fixture {
         let out = {
             let mut guard = self.store.lock();
             let mut kv = wtx.open_table(KV).expect("open kv");
-            let mut writer = MvccWriter::new(&mut guard, &mut kv);
+            let mut writer = MvccWriter::new(&mut guard, &mut kv).expect("start writer");
             let out = f(&mut writer);
             let mut meta = wtx.open_table(META).expect("open meta");
             let (rev, compact_rev) = (writer.revision(), writer.compact_revision());
@@ -922,8 +922,6 @@ fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
 /// etcd checks every range of the branch a txn takes before the txn writes anything
 /// (`checkTxn`), so a range of a future or compacted revision rejects the whole txn.
 #[test]
-#[ignore = "bug: a txn rejected by a range of a future or compacted revision keeps the writes \
-            made before that range, at a revision that is never published"]
 fn rejected_txn_changes_nothing() {
     let fx = Fixture::new();
     run_txn(&fx, put_txn(b"a", b"1")).expect("put a");
@@ -951,8 +949,6 @@ fn rejected_txn_changes_nothing() {
 /// etcd keeps a deletion made at exactly the compaction revision (etcd-io/etcd#18089, fixed
 /// by #18274), so a watcher starting there still sees it.
 #[test]
-#[ignore = "bug: compaction drops a deletion made at exactly the compaction revision, so \
-            events_between(compact_rev, ..) and watchers starting there miss it"]
 fn deletion_at_the_compaction_revision_is_kept() {
     let mut fx = Fixture::new();
     let delete = DeleteRangeRequest {
@@ -981,7 +977,6 @@ fn deletion_at_the_compaction_revision_is_kept() {
 /// etcd evaluates the compares of nested txns, like the outer ones, against the state before
 /// the txn (`compareToPath`), not against the writes of the ops before them.
 #[test]
-#[ignore = "bug: nested txn compares see the writes of earlier ops of the same txn"]
 fn nested_txn_compares_see_the_state_before_the_txn() {
     let fx = Fixture::new();
     let a_is_1 = Compare {
@@ -1015,8 +1010,6 @@ fn nested_txn_compares_see_the_state_before_the_txn() {
 /// etcd checks only the branches a txn takes (`checkTxn` follows the compare path), so a put
 /// in a nested branch not taken cannot reject the txn.
 #[test]
-#[ignore = "bug: a put with a missing lease in a nested txn branch that is not taken rejects \
-            the whole txn"]
 fn nested_txn_checks_only_the_branch_it_takes() {
     let fx = Fixture::new();
     let nested = txn(
@@ -1036,8 +1029,6 @@ fn nested_txn_checks_only_the_branch_it_takes() {
 /// writer may unlock before its backend commit. A compaction applied in the same round as the
 /// revision it compacts at must not change what those readers see.
 #[test]
-#[ignore = "bug: a compaction above the published revision, not yet published, prunes index \
-            entries readers of the published revision still need"]
 fn unpublished_compaction_hides_nothing_from_readers() {
     let fx = Fixture::new();
     run_txn(&fx, put_txn(b"a", b"1")).expect("put a");

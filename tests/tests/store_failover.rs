@@ -35,7 +35,6 @@ struct Acked {
 }
 
 /// The write load: one client per member, and every acknowledged write.
-#[derive(Debug)]
 struct Load {
     /// `clients[i]` talks to member `i` alone.
     clients: Vec<Client>,

@@ -179,8 +179,9 @@ impl KeyIndex {
     }
 
     /// Drops history older than `rev`: for every key only the newest change at or before
-    /// `rev` is kept, and not even that one if it is a deletion. Returns the revisions whose
-    /// stored values are no longer reachable.
+    /// `rev` is kept, and a deletion only if it happened exactly at `rev` (a watcher may
+    /// start there and must see it). Returns the revisions whose stored values are no
+    /// longer reachable.
     pub fn compact(&mut self, rev: i64) -> Vec<Revision> {
         let mut dropped = Vec::new();
         self.keys.retain(|_, h| {
@@ -188,7 +189,8 @@ impl KeyIndex {
             if upto == 0 {
                 return true;
             }
-            let keep_last = !h.entries[upto - 1].tombstone;
+            let last = h.entries[upto - 1];
+            let keep_last = !last.tombstone || last.rev.main == rev;
             let drop_n = if keep_last { upto - 1 } else { upto };
             dropped.extend(h.entries.drain(..drop_n).map(|e| e.rev));
             !h.entries.is_empty()
@@ -260,8 +262,15 @@ mod tests {
         idx.put(b"a", r(5));
         let mut dropped = idx.compact(4);
         dropped.sort();
-        assert_eq!(dropped, vec![r(1), r(3), r(4)]);
+        assert_eq!(
+            dropped,
+            vec![r(1), r(3)],
+            "a deletion at the compaction revision stays"
+        );
         assert_eq!(idx.get(b"a", 4).map(|e| e.rev), Some(r(2)));
+        let mut dropped = idx.compact(5);
+        dropped.sort();
+        assert_eq!(dropped, vec![r(2), r(4)]);
         assert_eq!(idx.len(), 1);
     }
 }

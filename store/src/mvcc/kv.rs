@@ -59,6 +59,11 @@ pub struct MvccState {
     pub committed_rev: i64,
     /// Revisions below this are gone.
     pub compact_rev: i64,
+    /// A compaction applied but not yet published: the index is pruned when it is, so
+    /// readers of the older published revision still find what they need.
+    pending_compaction: Option<i64>,
+    /// Revisions no index entry refers to any more, whose rows the next writer removes.
+    unreferenced: Vec<Revision>,
 }
 
 /// The multi-version key space of one member.
@@ -100,12 +105,17 @@ impl MvccStore {
                 },
             );
         }
+        // Rows a compaction made unreachable may still be stored if the member stopped
+        // before removing them.
+        let unreferenced = index.compact(compact_rev);
         Ok(Self {
             state: RwLock::new(MvccState {
                 index,
                 rev,
                 committed_rev: rev,
                 compact_rev,
+                pending_compaction: None,
+                unreferenced,
             }),
         })
     }
@@ -120,6 +130,10 @@ impl MvccStore {
     pub fn publish(&self) -> i64 {
         let mut st = self.state.write();
         st.committed_rev = st.rev;
+        if let Some(rev) = st.pending_compaction.take() {
+            let dropped = st.index.compact(rev);
+            st.unreferenced.extend(dropped);
+        }
         st.rev
     }
 
@@ -315,13 +329,20 @@ impl std::fmt::Debug for MvccWriter<'_, '_> {
 }
 
 impl<'a, 't> MvccWriter<'a, 't> {
-    pub fn new(st: &'a mut MvccState, kv: &'a mut Table<'t, (u64, u64), &'static [u8]>) -> Self {
-        Self {
+    /// Starts applying; first removes the rows earlier compactions left unreferenced.
+    pub fn new(
+        st: &'a mut MvccState,
+        kv: &'a mut Table<'t, (u64, u64), &'static [u8]>,
+    ) -> Result<Self> {
+        for r in std::mem::take(&mut st.unreferenced) {
+            kv.remove(r.to_key())?;
+        }
+        Ok(Self {
             st,
             kv,
             sub: 0,
             events: Vec::new(),
-        }
+        })
     }
 
     /// The newest revision, including requests applied through this writer.
@@ -474,24 +495,67 @@ impl<'a, 't> MvccWriter<'a, 't> {
         req: &TxnRequest,
         lease_exists: &dyn Fn(i64) -> bool,
     ) -> Result<TxnResponse> {
-        let succeeded = self.compares_hold(&req.compare)?;
-        let ops = if succeeded {
-            &req.success
-        } else {
-            &req.failure
-        };
-        check_ops(&self.st.index, ops, lease_exists)?;
-        let responses = self.run_ops(ops)?;
+        // As etcd does: every compare (nested ones too) is evaluated against the state before
+        // the transaction, and everything the chosen path depends on is checked before the
+        // first write, so a rejected transaction changes nothing.
+        let plan = self.plan(req)?;
+        self.check_plan(req, &plan, lease_exists)?;
+        let responses = self.run_ops(branch(req, plan.succeeded), &plan.nested)?;
         self.finish_request();
         Ok(TxnResponse {
             header: None,
-            succeeded,
+            succeeded: plan.succeeded,
             responses,
         })
     }
 
-    fn run_ops(&mut self, ops: &[RequestOp]) -> Result<Vec<ResponseOp>> {
+    fn plan(&self, req: &TxnRequest) -> Result<TxnPlan> {
+        let succeeded = self.compares_hold(&req.compare)?;
+        let mut nested = Vec::new();
+        for op in branch(req, succeeded) {
+            if let Some(request_op::Request::RequestTxn(t)) = &op.request {
+                nested.push(self.plan(t)?);
+            }
+        }
+        Ok(TxnPlan { succeeded, nested })
+    }
+
+    fn check_plan(
+        &self,
+        req: &TxnRequest,
+        plan: &TxnPlan,
+        lease_exists: &dyn Fn(i64) -> bool,
+    ) -> Result<()> {
+        let mut nested = plan.nested.iter();
+        for op in branch(req, plan.succeeded) {
+            match &op.request {
+                Some(request_op::Request::RequestPut(p)) => {
+                    check_put(&self.st.index, p, lease_exists)?
+                }
+                Some(request_op::Request::RequestRange(r)) if r.revision > 0 => {
+                    if r.revision < self.st.compact_rev {
+                        return Err(Error::Compacted {
+                            compact_revision: self.st.compact_rev,
+                        });
+                    }
+                    if r.revision > self.st.rev {
+                        return Err(Error::FutureRevision);
+                    }
+                }
+                Some(request_op::Request::RequestTxn(t)) => {
+                    if let Some(p) = nested.next() {
+                        self.check_plan(t, p, lease_exists)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn run_ops(&mut self, ops: &[RequestOp], plans: &[TxnPlan]) -> Result<Vec<ResponseOp>> {
         let mut out = Vec::with_capacity(ops.len());
+        let mut plans = plans.iter();
         for op in ops {
             let resp = match &op.request {
                 Some(request_op::Request::RequestRange(r)) => {
@@ -509,12 +573,11 @@ impl<'a, 't> MvccWriter<'a, 't> {
                     )?)
                 }
                 Some(request_op::Request::RequestTxn(t)) => {
-                    let succeeded = self.compares_hold(&t.compare)?;
-                    let ops = if succeeded { &t.success } else { &t.failure };
-                    let responses = self.run_ops(ops)?;
+                    let Some(plan) = plans.next() else { continue };
+                    let responses = self.run_ops(branch(t, plan.succeeded), &plan.nested)?;
                     response_op::Response::ResponseTxn(TxnResponse {
                         header: None,
-                        succeeded,
+                        succeeded: plan.succeeded,
                         responses,
                     })
                 }
@@ -574,7 +637,8 @@ impl<'a, 't> MvccWriter<'a, 't> {
         Ok(true)
     }
 
-    /// Forgets history before `rev`.
+    /// Forgets history before `rev`: reads below it fail from now on; the index is pruned
+    /// when the compaction is published and the rows by the next writer.
     pub fn compact(&mut self, rev: i64) -> Result<()> {
         if rev <= self.st.compact_rev {
             return Err(Error::Compacted {
@@ -585,22 +649,47 @@ impl<'a, 't> MvccWriter<'a, 't> {
             return Err(Error::FutureRevision);
         }
         self.st.compact_rev = rev;
-        for r in self.st.index.compact(rev) {
-            self.kv.remove(r.to_key())?;
-        }
+        self.st.pending_compaction = Some(rev);
         Ok(())
     }
 }
 
+/// The branches a transaction takes, decided before it writes anything.
+#[derive(Debug)]
+struct TxnPlan {
+    succeeded: bool,
+    /// Plans of the nested transactions on the taken branch, in order.
+    nested: Vec<TxnPlan>,
+}
+
+fn branch(req: &TxnRequest, succeeded: bool) -> &[RequestOp] {
+    if succeeded {
+        &req.success
+    } else {
+        &req.failure
+    }
+}
+
 fn compare_one(c: &Compare, kv: &KeyValue) -> bool {
-    use compare::TargetUnion as T;
-    let ord = match &c.target_union {
-        Some(T::Version(v)) => kv.version.cmp(v),
-        Some(T::CreateRevision(v)) => kv.create_revision.cmp(v),
-        Some(T::ModRevision(v)) => kv.mod_revision.cmp(v),
-        Some(T::Value(v)) => kv.value.as_slice().cmp(v.as_slice()),
-        Some(T::Lease(v)) => kv.lease.cmp(v),
-        None => return false,
+    use compare::{CompareTarget as Target, TargetUnion as T};
+    // The target decides what is compared; an operand of another kind counts as zero or
+    // empty, as in etcd.
+    let int = match &c.target_union {
+        Some(T::Version(v) | T::CreateRevision(v) | T::ModRevision(v) | T::Lease(v)) => *v,
+        _ => 0,
+    };
+    let ord = match Target::try_from(c.target).unwrap_or(Target::Version) {
+        Target::Version => kv.version.cmp(&int),
+        Target::Create => kv.create_revision.cmp(&int),
+        Target::Mod => kv.mod_revision.cmp(&int),
+        Target::Lease => kv.lease.cmp(&int),
+        Target::Value => {
+            let value: &[u8] = match &c.target_union {
+                Some(T::Value(v)) => v,
+                _ => &[],
+            };
+            kv.value.as_slice().cmp(value)
+        }
     };
     match compare::CompareResult::try_from(c.result) {
         Ok(compare::CompareResult::Equal) => ord == Ordering::Equal,
@@ -618,26 +707,6 @@ fn check_put(index: &KeyIndex, req: &PutRequest, lease_exists: &dyn Fn(i64) -> b
     }
     if req.lease != 0 && !req.ignore_lease && !lease_exists(req.lease) {
         return Err(Error::LeaseNotFound);
-    }
-    Ok(())
-}
-
-/// Checks every put a transaction branch would make, so that a failing request changes
-/// nothing.
-fn check_ops(
-    index: &KeyIndex,
-    ops: &[RequestOp],
-    lease_exists: &dyn Fn(i64) -> bool,
-) -> Result<()> {
-    for op in ops {
-        match &op.request {
-            Some(request_op::Request::RequestPut(p)) => check_put(index, p, lease_exists)?,
-            Some(request_op::Request::RequestTxn(t)) => {
-                check_ops(index, &t.success, lease_exists)?;
-                check_ops(index, &t.failure, lease_exists)?;
-            }
-            _ => {}
-        }
     }
     Ok(())
 }

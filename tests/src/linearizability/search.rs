@@ -284,7 +284,11 @@ impl<'a> Search<'a> {
             let (ops, node_op) = (self.ops, &self.node_op);
             self.arena[start..].sort_unstable_by_key(|&call| {
                 let op = &ops[node_op[call]];
-                (op.ret, op.call)
+                match std::env::var("ORDER").as_deref() {
+                    Ok("call") => (op.call, 0),
+                    Ok("ret") => (op.ret, op.call),
+                    _ => (op.call / 2 + op.ret / 2, op.call),
+                }
             });
         }
         self.levels.push(Level {
