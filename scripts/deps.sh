@@ -3,8 +3,9 @@
 # To build: a C linker (rustc links with cc) and protoc (the store generates its gRPC code).
 RKUBE_BUILD_PACKAGES=(build-essential protobuf-compiler)
 # To test and use the store: etcdctl (the etcd v3 command-line client), and the real etcd the
-# store is compared with in conformance tests and benchmarks.
-RKUBE_CLIENT_PACKAGES=(etcd-client etcd-server)
+# store is compared with in conformance tests and benchmarks; ip (iproute2) and nft (nftables)
+# for the tests that run clusters in network namespaces.
+RKUBE_CLIENT_PACKAGES=(etcd-client etcd-server iproute2 nftables)
 
 # Runs a command as root: directly when we are root (CI), else through sudo.
 as_root() {

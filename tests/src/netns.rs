@@ -129,7 +129,10 @@ pub fn list_namespaces() -> anyhow::Result<Vec<String>> {
 /// Kills every process inside namespace `ns` and deletes it.
 fn destroy_namespace(ns: &str) -> anyhow::Result<()> {
     if let Ok(pids) = ip(&["netns", "pids", ns]) {
-        for pid in pids.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+        for pid in pids
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
@@ -315,7 +318,10 @@ impl NetnsCluster {
     fn build_network(&mut self) -> anyhow::Result<()> {
         let world = self.world.name.clone();
         self.add_namespace(&world)?;
-        let world_ip = format!("{}/24", Ipv4Addr::new(SUBNET[0], SUBNET[1], SUBNET[2], WORLD_HOST));
+        let world_ip = format!(
+            "{}/24",
+            Ipv4Addr::new(SUBNET[0], SUBNET[1], SUBNET[2], WORLD_HOST)
+        );
         ip(&["-n", &world, "link", "set", "lo", "up"])?;
         ip(&["-n", &world, "link", "add", "br0", "type", "bridge"])?;
         ip(&["-n", &world, "addr", "add", &world_ip, "dev", "br0"])?;
@@ -410,7 +416,9 @@ impl NetnsCluster {
 
     /// Every member's client URL.
     pub fn client_urls(&self) -> Vec<String> {
-        (0..self.members.len()).map(|i| self.client_url(i)).collect()
+        (0..self.members.len())
+            .map(|i| self.client_url(i))
+            .collect()
     }
 
     /// Member `i`'s process id, while it runs.
@@ -441,12 +449,16 @@ impl NetnsCluster {
     }
 
     fn data_dir(&self, i: usize) -> PathBuf {
-        self.dir.path().join(format!("{}.data", self.members[i].name))
+        self.dir
+            .path()
+            .join(format!("{}.data", self.members[i].name))
     }
 
     /// Member `i`'s log (stdout and stderr of every run, appended).
     pub fn log_path(&self, i: usize) -> PathBuf {
-        self.dir.path().join(format!("{}.log", self.members[i].name))
+        self.dir
+            .path()
+            .join(format!("{}.log", self.members[i].name))
     }
 
     /// The last `bytes` of member `i`'s log.
@@ -711,7 +723,10 @@ impl NetnsCluster {
                 *votes.entry(i).or_default() += 1;
             }
         }
-        Ok(votes.into_iter().max_by_key(|&(i, n)| (n, usize::MAX - i)).map(|(i, _)| i))
+        Ok(votes
+            .into_iter()
+            .max_by_key(|&(i, n)| (n, usize::MAX - i))
+            .map(|(i, _)| i))
     }
 
     /// Kills every member, deletes every namespace of the cluster, and checks with

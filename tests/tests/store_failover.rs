@@ -239,7 +239,12 @@ fn verify_every_member(
                     member.name(),
                     missing.len(),
                     expected.len(),
-                    missing.iter().take(10).cloned().collect::<Vec<_>>().join("\n  "),
+                    missing
+                        .iter()
+                        .take(10)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("\n  "),
                     member.log_tail()
                 );
             }

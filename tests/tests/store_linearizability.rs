@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, Txn, TxnOp, TxnOpResponse};
@@ -28,6 +29,47 @@ const FAULT_PHASE: Duration = Duration::from_secs(24);
 const CALM_PHASE: Duration = Duration::from_secs(2);
 /// One operation's limit; past it the outcome is unknown.
 const OP_TIMEOUT: Duration = Duration::from_millis(1500);
+/// The least time between the starts of one client's operations: bounds the history's length,
+/// and so the checker's time, however fast the store is.
+const OP_INTERVAL: Duration = Duration::from_millis(20);
+
+/// How often each kind of failure was seen, for the report.
+#[derive(Clone, Default)]
+struct Failures(Arc<Mutex<HashMap<String, usize>>>);
+
+impl Failures {
+    fn count(&self, what: String) {
+        let mut tally = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *tally.entry(what).or_default() += 1;
+    }
+
+    /// The most frequent failures, one per line.
+    fn report(&self) -> String {
+        let tally = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut rows: Vec<_> = tally.iter().collect();
+        rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        rows.iter()
+            .take(12)
+            .map(|(what, n)| format!("  {n:5} x {what}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Awaits one request for at most [`OP_TIMEOUT`]; a failure is described in a few words.
+async fn timed<T>(
+    kind: &str,
+    request: impl Future<Output = Result<T, etcd_client::Error>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(OP_TIMEOUT, request).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => Err(format!(
+            "{kind}: {}",
+            e.to_string().chars().take(100).collect::<String>()
+        )),
+        Err(_) => Err(format!("{kind}: timed out")),
+    }
+}
 
 /// Stops the clients when dropped, so a panicking nemesis cannot leave them running.
 struct StopOnDrop(Arc<AtomicBool>);
@@ -44,6 +86,7 @@ async fn client_loop(
     endpoints: Vec<String>,
     recorder: Recorder,
     stop: Arc<AtomicBool>,
+    failures: Failures,
     seed: u64,
 ) {
     let mut rng = StdRng::seed_from_u64(seed ^ id.wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -64,39 +107,32 @@ async fn client_loop(
     let mut seen: HashMap<&str, Option<Value>> = HashMap::new();
     let mut n = 0u64;
     while !stop.load(Ordering::Relaxed) {
+        let pace = tokio::time::sleep(OP_INTERVAL);
         let key = KEYS[rng.random_range(0..KEYS.len())];
         let roll = rng.random_range(0..100);
-        let ok = if roll < 45 {
+        let failed = if roll < 45 {
             let handle = recorder.invoke(cid, Op::read(key));
-            let get = client.get(key, Some(etcd_client::GetOptions::new().with_serializable()));
-            match tokio::time::timeout(OP_TIMEOUT, get).await {
-                Ok(Ok(resp)) => {
+            match timed("read", client.get(key, None)).await {
+                Ok(resp) => {
                     let value = resp.kvs().first().map(|kv| kv.value().to_vec());
                     seen.insert(key, value.clone());
                     handle.complete(OpResult::Read(value));
-                    true
+                    None
                 }
                 // A read that got no answer observed nothing.
-                _ => {
-                    handle.indeterminate();
-                    false
-                }
+                Err(e) => Some((handle, e)),
             }
         } else if roll < 75 {
             n += 1;
             let value = format!("c{id}-{n}").into_bytes();
             let handle = recorder.invoke(cid, Op::write(key, value.clone()));
-            let put = client.put(key, value.clone(), None);
-            match tokio::time::timeout(OP_TIMEOUT, put).await {
-                Ok(Ok(_)) => {
+            match timed("write", client.put(key, value.clone(), None)).await {
+                Ok(_) => {
                     seen.insert(key, Some(value));
                     handle.complete(OpResult::Write);
-                    true
+                    None
                 }
-                _ => {
-                    handle.indeterminate();
-                    false
-                }
+                Err(e) => Some((handle, e)),
             }
         } else if roll < 95 {
             n += 1;
@@ -110,12 +146,10 @@ async fn client_loop(
                 .when([compare])
                 .and_then([TxnOp::put(key, new.clone(), None)])
                 .or_else([TxnOp::get(key, None)]);
-            let handle = recorder.invoke(
-                cid,
-                Op::compare_and_set(key, expected.clone(), new.clone()),
-            );
-            match tokio::time::timeout(OP_TIMEOUT, client.txn(txn)).await {
-                Ok(Ok(resp)) => {
+            let handle =
+                recorder.invoke(cid, Op::compare_and_set(key, expected.clone(), new.clone()));
+            match timed("cas", client.txn(txn)).await {
+                Ok(resp) => {
                     let swapped = resp.succeeded();
                     handle.complete(OpResult::CompareAndSet(swapped));
                     if swapped {
@@ -124,32 +158,30 @@ async fn client_loop(
                         // Only steers the next compare-and-set; not recorded as a read.
                         seen.insert(key, get.kvs().first().map(|kv| kv.value().to_vec()));
                     }
-                    true
+                    None
                 }
-                _ => {
-                    handle.indeterminate();
-                    false
-                }
+                Err(e) => Some((handle, e)),
             }
         } else {
             let handle = recorder.invoke(cid, Op::delete(key));
-            match tokio::time::timeout(OP_TIMEOUT, client.delete(key, None)).await {
-                Ok(Ok(_)) => {
+            match timed("delete", client.delete(key, None)).await {
+                Ok(_) => {
                     seen.insert(key, None);
                     handle.complete(OpResult::Delete);
-                    true
+                    None
                 }
-                _ => {
-                    handle.indeterminate();
-                    false
-                }
+                Err(e) => Some((handle, e)),
             }
         };
-        if !ok {
+        if let Some((handle, what)) = failed {
+            // Timed out or failed: the store may or may not have done it.
+            handle.indeterminate();
+            failures.count(what);
             // Back off, so a dead member does not fill the history with unknown outcomes.
-            let pause = rng.random_range(100..300);
-            tokio::time::sleep(Duration::from_millis(pause)).await;
+            let backoff = rng.random_range(100..300);
+            tokio::time::sleep(Duration::from_millis(backoff)).await;
         }
+        pace.await;
     }
 }
 
@@ -173,11 +205,14 @@ fn pick_fault(rng: &mut StdRng, leader: Option<usize>) -> (Fault, &'static str) 
         1 => (Fault::Kill(leader_or_random), "kill -9 the leader"),
         2 => (Fault::Isolate(random), "isolate"),
         3 | 4 => (Fault::Isolate(leader_or_random), "isolate the leader"),
-        _ => (Fault::Pause(if rng.random_bool(0.5) {
-            leader_or_random
-        } else {
-            random
-        }), "pause"),
+        _ => (
+            Fault::Pause(if rng.random_bool(0.5) {
+                leader_or_random
+            } else {
+                random
+            }),
+            "pause",
+        ),
     }
 }
 
@@ -277,9 +312,10 @@ fn reads_writes_and_cas_stay_linearizable_under_faults() {
     let recorder = Recorder::new();
     let stop = Arc::new(AtomicBool::new(false));
     let stop_guard = StopOnDrop(Arc::clone(&stop));
+    let failures = Failures::default();
     let urls = cluster.client_urls();
     let clients = {
-        let (recorder, stop) = (recorder.clone(), Arc::clone(&stop));
+        let (recorder, stop, failures) = (recorder.clone(), Arc::clone(&stop), failures.clone());
         cluster.world().spawn(move || async move {
             let tasks = (0..CLIENTS).map(|id| {
                 // Half the clients stick to one member (so a cut-off one is asked too), the
@@ -294,6 +330,7 @@ fn reads_writes_and_cas_stay_linearizable_under_faults() {
                     endpoints,
                     recorder.clone(),
                     Arc::clone(&stop),
+                    failures.clone(),
                     seed,
                 ))
             });
@@ -307,20 +344,37 @@ fn reads_writes_and_cas_stay_linearizable_under_faults() {
     let fault_start = Instant::now();
     while fault_start.elapsed() < FAULT_PHASE {
         std::thread::sleep(Duration::from_millis(rng.random_range(1000..2000)));
+        for i in 0..MEMBERS {
+            assert!(
+                cluster.is_running(i),
+                "member {} exited on its own; its log ends:\n{}\nfault log:\n{}",
+                cluster.name(i),
+                cluster.log_tail(i, 8192),
+                log.join("\n")
+            );
+        }
         let leader = cluster.leader().expect("ask for the leader");
         let (fault, what) = pick_fault(&mut rng, leader);
         let target = match fault {
             Fault::Kill(i) | Fault::Isolate(i) | Fault::Pause(i) => i,
         };
         apply(&mut cluster, fault).expect("inject the fault");
-        note(&mut log, started, format!(
-            "{what} {} (leader was {})",
-            cluster.name(target),
-            leader.map_or("unknown", |l| cluster.name(l))
-        ));
+        note(
+            &mut log,
+            started,
+            format!(
+                "{what} {} (leader was {})",
+                cluster.name(target),
+                leader.map_or("unknown", |l| cluster.name(l))
+            ),
+        );
         std::thread::sleep(Duration::from_millis(rng.random_range(1500..3000)));
         let done = heal(&mut cluster, fault).expect("heal the fault");
-        note(&mut log, started, format!("{done} {}", cluster.name(target)));
+        note(
+            &mut log,
+            started,
+            format!("{done} {}", cluster.name(target)),
+        );
     }
     cluster.heal_all().expect("heal everything");
     if let Err(e) = cluster.wait_ready(READY_TIMEOUT) {
@@ -341,6 +395,7 @@ fn reads_writes_and_cas_stay_linearizable_under_faults() {
     let checking = Instant::now();
     let verdict = check(&history);
     println!("{}", summarize(&history));
+    println!("failures seen by clients:\n{}", failures.report());
     println!(
         "checked in {} ms: {verdict}",
         checking.elapsed().as_millis()
@@ -357,7 +412,13 @@ fn reads_writes_and_cas_stay_linearizable_under_faults() {
             .collect();
         let _ = std::fs::write(&dump, text);
         let logs: String = (0..MEMBERS)
-            .map(|i| format!("--- {} log ends:\n{}\n", cluster.name(i), cluster.log_tail(i, 4096)))
+            .map(|i| {
+                format!(
+                    "--- {} log ends:\n{}\n",
+                    cluster.name(i),
+                    cluster.log_tail(i, 4096)
+                )
+            })
             .collect();
         panic!(
             "the history is not linearizable: {verdict}\nfault log:\n{}\nhistory written to {}\n{logs}",

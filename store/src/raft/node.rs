@@ -32,8 +32,8 @@ const MAX_BYTES_PER_ROUND: usize = 16 << 20;
 const LEASE_REVOKE_RETRY: Duration = Duration::from_secs(3);
 /// How often the member re-proposes its own attributes until they are applied.
 const PUBLISH_RETRY: Duration = Duration::from_secs(2);
-/// Entries kept behind the applied index when the log is truncated, so slow followers can
-/// catch up from the log rather than a snapshot.
+/// Entries kept behind the applied index when the log is truncated (at most
+/// `--snapshot-count`), so slow followers can catch up from the log rather than a snapshot.
 const CATCH_UP_ENTRIES: u64 = 5000;
 
 /// Why a request could not be put through raft.
@@ -507,10 +507,11 @@ impl RaftLoop {
     fn maybe_truncate(&mut self) -> Result<(), Error> {
         let applied = self.sm.applied_index();
         let truncated = self.storage.truncated_index();
-        if applied < truncated + self.config.snapshot_count + CATCH_UP_ENTRIES {
+        let keep = CATCH_UP_ENTRIES.min(self.config.snapshot_count);
+        if applied < truncated + self.config.snapshot_count + keep {
             return Ok(());
         }
-        let upto = applied - CATCH_UP_ENTRIES;
+        let upto = applied - keep;
         let wtx = self.sm.db.begin_write()?;
         self.storage.persist_truncate(&wtx, upto)?;
         wtx.commit()?;
