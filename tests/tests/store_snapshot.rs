@@ -159,7 +159,7 @@ fn member_added_at_run_time_joins_and_leaves() {
         .find(|m| m.id() == id)
         .expect("m4 listed");
     assert_eq!(m4.name(), "m4", "the new member published its name");
-    assert_eq!(m4.client_urls(), [client_url.clone()]);
+    assert_eq!(m4.client_urls(), std::slice::from_ref(&client_url));
 
     rt.block_on(c.member_remove(id)).expect("member remove");
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -64,19 +64,22 @@ impl fmt::Display for CheckResult {
     }
 }
 
-/// Why one key's operations cannot be linearized, from the deepest point the search reached.
+/// Why one key's operations cannot be linearized.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
     /// The key whose operations are not linearizable.
     pub key: Key,
-    /// How many operations the search considered on this key (indeterminate reads are not).
+    /// How many operations the check considered on this key (indeterminate reads are not).
     pub ops_on_key: usize,
-    /// The longest sequence of operations that could be linearized, in linearization order.
+    /// The operation that cannot be explained.
+    pub blocked: Operation,
+    /// Why, in one sentence.
+    pub reason: String,
+    /// The longest sequence of operations that the search could linearize, in order (empty if a
+    /// quick check found the violation before any search).
     pub prefix: Vec<Operation>,
     /// The key's value after `prefix` (`None`: absent).
     pub value_after_prefix: Option<Value>,
-    /// The operation that completed next in real time yet could not be placed after `prefix`.
-    pub blocked: Operation,
     /// The operations that could have come next after `prefix` (all invoked before `blocked`
     /// completed, `blocked` among them); none of them leads to a linearization.
     pub candidates: Vec<Operation>,
@@ -87,30 +90,29 @@ impl fmt::Display for Violation {
         const SHOWN: usize = 5;
         write!(
             f,
-            "key {}: of {} operations at most {} can be linearized, leaving the value {}; then \
-             `{}` must take effect before it completes, but none of the {} operations that could \
-             come next is legal there (or each leads to a dead end)",
+            "key {}: `{}` cannot be explained: {}",
             ShowValue(Some(&self.key)),
-            self.ops_on_key,
-            self.prefix.len(),
-            ShowValue(self.value_after_prefix.as_deref()),
             self.blocked,
-            self.candidates.len(),
+            self.reason,
         )?;
-        write!(f, "\n  candidates:")?;
-        for op in self.candidates.iter().take(SHOWN) {
-            write!(f, "\n    {op}")?;
+        if !self.candidates.is_empty() {
+            write!(f, "\n  could come next after the prefix:")?;
+            for op in self.candidates.iter().take(SHOWN) {
+                write!(f, "\n    {op}")?;
+            }
+            if self.candidates.len() > SHOWN {
+                write!(f, "\n    ... and {} more", self.candidates.len() - SHOWN)?;
+            }
         }
-        if self.candidates.len() > SHOWN {
-            write!(f, "\n    ... and {} more", self.candidates.len() - SHOWN)?;
-        }
-        let skipped = self.prefix.len().saturating_sub(SHOWN);
-        write!(f, "\n  end of the linearizable prefix:")?;
-        if skipped > 0 {
-            write!(f, "\n    ... {skipped} earlier operations")?;
-        }
-        for op in &self.prefix[skipped..] {
-            write!(f, "\n    {op}")?;
+        if !self.prefix.is_empty() {
+            let skipped = self.prefix.len().saturating_sub(SHOWN);
+            write!(f, "\n  end of the longest linearizable prefix:")?;
+            if skipped > 0 {
+                write!(f, "\n    ... {skipped} earlier operations")?;
+            }
+            for op in &self.prefix[skipped..] {
+                write!(f, "\n    {op}")?;
+            }
         }
         Ok(())
     }
@@ -136,19 +138,41 @@ pub fn check_with_budget(history: &History, steps_per_key: Option<u64>) -> Check
     let mut unknown = None;
     for (key, ops) in by_key {
         let compiled = KeyHistory::compile(&ops);
+        let pick = |i: usize| compiled.source[i].clone();
+        if let Some(observer) = search::unwritten_observation(&compiled.ops, ABSENT) {
+            return CheckResult::NotLinearizable(Box::new(Violation {
+                key: key.to_vec(),
+                ops_on_key: compiled.ops.len(),
+                blocked: pick(observer),
+                reason: "it observed a value that no operation invoked before it completed \
+                         writes"
+                    .to_owned(),
+                prefix: Vec::new(),
+                value_after_prefix: None,
+                candidates: Vec::new(),
+            }));
+        }
         match search::search(&compiled.ops, ABSENT, steps_per_key) {
             Verdict::Linearizable => {}
             Verdict::Unknown => {
                 unknown.get_or_insert_with(|| key.to_vec());
             }
             Verdict::Violation(stuck) => {
-                let pick = |i: usize| compiled.source[i].clone();
+                let value_after_prefix = compiled.value(stuck.state);
                 return CheckResult::NotLinearizable(Box::new(Violation {
                     key: key.to_vec(),
                     ops_on_key: compiled.ops.len(),
-                    prefix: stuck.prefix.iter().map(|&i| pick(i)).collect(),
-                    value_after_prefix: compiled.value(stuck.state),
                     blocked: pick(stuck.blocked),
+                    reason: format!(
+                        "at most {} of the {} operations can be linearized before it, leaving \
+                         the value {}, and it must take effect before it completes, but no \
+                         operation that could come next leads to a linearization",
+                        stuck.prefix.len(),
+                        compiled.ops.len(),
+                        ShowValue(value_after_prefix.as_deref()),
+                    ),
+                    prefix: stuck.prefix.iter().map(|&i| pick(i)).collect(),
+                    value_after_prefix,
                     candidates: stuck.candidates.iter().map(|&i| pick(i)).collect(),
                 }));
             }

@@ -113,6 +113,39 @@ pub(crate) struct Stuck {
     pub(crate) candidates: Vec<usize>,
 }
 
+/// A quick necessary condition, checked before the search: every observed value must have been
+/// written by an operation invoked no later than the observer completed (or be the initial
+/// state). Returns the earliest-completing observer that breaks it.
+pub(crate) fn unwritten_observation(ops: &[KeyOp], initial: State) -> Option<usize> {
+    let mut first_write: HashMap<State, u64> = HashMap::new();
+    first_write.insert(initial, 0);
+    for op in ops {
+        let produced = match op.step {
+            Step::Write(v) => v,
+            Step::Cas { new, ok, .. } if ok != Some(false) => new,
+            _ => continue,
+        };
+        let at = first_write.entry(produced).or_insert(op.call);
+        *at = (*at).min(op.call);
+    }
+    ops.iter()
+        .enumerate()
+        .filter(|(_, op)| {
+            let observed = match op.step {
+                Step::Read(v) => v,
+                Step::Cas {
+                    expected,
+                    ok: Some(true),
+                    ..
+                } => expected,
+                _ => return false,
+            };
+            first_write.get(&observed).is_none_or(|&at| at > op.ret)
+        })
+        .min_by_key(|(_, op)| op.ret)
+        .map(|(i, _)| i)
+}
+
 /// Sentinel node of the circular entry list.
 const HEAD: usize = 0;
 
