@@ -646,53 +646,69 @@ impl Member {
     }
 }
 
-/// etcd's request checks: operation count, and no key written twice in one branch.
+/// The keys a list of ops writes, with nested transactions' keys carried up.
+#[derive(Debug, Default)]
+struct Writes {
+    puts: Vec<Vec<u8>>,
+    dels: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// etcd's request checks (its checkIntervals): the operation count, and no key written twice
+/// by a transaction — put twice, or put and deleted — counting the keys of nested
+/// transactions (both of their branches, which may each put the same key since only one
+/// runs).
 fn check_txn(req: &TxnRequest, max_ops: usize) -> Result<()> {
-    fn check_branch(ops: &[RequestOp], max_ops: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn branch(ops: &[RequestOp], max_ops: usize) -> Result<Writes> {
         if ops.len() > max_ops {
             return Err(Error::TooManyOps);
         }
-        let mut puts: Vec<Vec<u8>> = Vec::new();
-        let mut dels: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut w = Writes::default();
+        for op in ops {
+            if let Some(request_op::Request::RequestTxn(t)) = &op.request {
+                if t.compare.len() > max_ops {
+                    return Err(Error::TooManyOps);
+                }
+                let (s, f) = (branch(&t.success, max_ops)?, branch(&t.failure, max_ops)?);
+                let mut nested = s.puts;
+                for k in f.puts {
+                    if !nested.contains(&k) {
+                        nested.push(k);
+                    }
+                }
+                for k in nested {
+                    if w.puts.contains(&k) {
+                        return Err(Error::DuplicateKey);
+                    }
+                    w.puts.push(k);
+                }
+                w.dels.extend(s.dels.into_iter().chain(f.dels));
+            }
+        }
         for op in ops {
             match &op.request {
                 Some(request_op::Request::RequestPut(p)) => {
-                    if puts.contains(&p.key) {
+                    if w.puts.contains(&p.key) {
                         return Err(Error::DuplicateKey);
                     }
-                    puts.push(p.key.clone());
+                    w.puts.push(p.key.clone());
                 }
                 Some(request_op::Request::RequestDeleteRange(d)) => {
-                    dels.push((d.key.clone(), d.range_end.clone()))
-                }
-                Some(request_op::Request::RequestTxn(t)) => {
-                    for branch in [&t.success, &t.failure] {
-                        for (k, _) in check_branch(branch, max_ops)? {
-                            if puts.contains(&k) {
-                                return Err(Error::DuplicateKey);
-                            }
-                            puts.push(k);
-                        }
-                    }
+                    w.dels.push((d.key.clone(), d.range_end.clone()));
                 }
                 _ => {}
             }
         }
-        for k in &puts {
-            if dels
-                .iter()
-                .any(|(key, end)| mvcc::KeyRange::new(key, end).contains(k))
-            {
-                return Err(Error::DuplicateKey);
-            }
+        let overlaps = |k: &Vec<u8>| w.dels.iter().any(|(key, end)| mvcc::KeyRange::new(key, end).contains(k));
+        if w.puts.iter().any(overlaps) {
+            return Err(Error::DuplicateKey);
         }
-        Ok(puts.into_iter().map(|k| (k, Vec::new())).collect())
+        Ok(w)
     }
     if req.compare.len() > max_ops {
         return Err(Error::TooManyOps);
     }
-    check_branch(&req.success, max_ops)?;
-    check_branch(&req.failure, max_ops)?;
+    branch(&req.success, max_ops)?;
+    branch(&req.failure, max_ops)?;
     Ok(())
 }
 

@@ -178,20 +178,25 @@ impl KeyIndex {
         (!e.tombstone).then_some(e)
     }
 
-    /// Drops history older than `rev`: for every key only the newest change at or before
-    /// `rev` is kept, and a deletion only if it happened exactly at `rev` (a watcher may
-    /// start there and must see it). Returns the revisions whose stored values are no
+    /// Drops history older than `rev`: for every key the changes made at `rev` itself are
+    /// kept (a watcher may start there), else only the newest change before it, and not
+    /// even that if it is a deletion. Returns the revisions whose stored values are no
     /// longer reachable.
     pub fn compact(&mut self, rev: i64) -> Vec<Revision> {
         let mut dropped = Vec::new();
         self.keys.retain(|_, h| {
             let upto = h.entries.partition_point(|e| e.rev.main <= rev);
-            if upto == 0 {
+            let Some(last) = upto.checked_sub(1).map(|i| h.entries[i]) else {
                 return true;
-            }
-            let last = h.entries[upto - 1];
-            let keep_last = !last.tombstone || last.rev.main == rev;
-            let drop_n = if keep_last { upto - 1 } else { upto };
+            };
+            let drop_n = if last.rev.main == rev {
+                // Every change made at the compaction revision stays: watchers may start there.
+                h.entries.partition_point(|e| e.rev.main < rev)
+            } else if last.tombstone {
+                upto
+            } else {
+                upto - 1
+            };
             dropped.extend(h.entries.drain(..drop_n).map(|e| e.rev));
             !h.entries.is_empty()
         });

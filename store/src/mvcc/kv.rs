@@ -57,8 +57,10 @@ pub struct MvccState {
     /// Trails `rev` while a batch of applies waits for its durable commit, so writers can
     /// update the index without holding the lock across the disk flush.
     pub committed_rev: i64,
-    /// Revisions below this are gone.
+    /// Revisions below this are gone, as far as writers are concerned.
     pub compact_rev: i64,
+    /// The compaction readers see: trails `compact_rev` until the compaction is published.
+    pub committed_compact_rev: i64,
     /// A compaction applied but not yet published: the index is pruned when it is, so
     /// readers of the older published revision still find what they need.
     pending_compaction: Option<i64>,
@@ -114,6 +116,7 @@ impl MvccStore {
                 rev,
                 committed_rev: rev,
                 compact_rev,
+                committed_compact_rev: compact_rev,
                 pending_compaction: None,
                 unreferenced,
             }),
@@ -130,6 +133,7 @@ impl MvccStore {
     pub fn publish(&self) -> i64 {
         let mut st = self.state.write();
         st.committed_rev = st.rev;
+        st.committed_compact_rev = st.compact_rev;
         if let Some(rev) = st.pending_compaction.take() {
             let dropped = st.index.compact(rev);
             st.unreferenced.extend(dropped);
@@ -137,8 +141,9 @@ impl MvccStore {
         st.rev
     }
 
+    /// The newest committed compaction revision.
     pub fn compact_revision(&self) -> i64 {
-        self.state.read().compact_rev
+        self.state.read().committed_compact_rev
     }
 
     /// Replaces the whole state (after a snapshot was installed in the backend).
@@ -159,7 +164,7 @@ impl MvccStore {
         let st = self.state.read();
         let rtx = db.begin_read()?;
         let kv = rtx.open_table(KV)?;
-        let resp = range_at(&st, &kv, req, st.committed_rev)?;
+        let resp = range_at(&st, &kv, req, st.committed_rev, st.committed_compact_rev)?;
         Ok((st.committed_rev, resp))
     }
 
@@ -178,9 +183,9 @@ impl MvccStore {
     /// revision at the time of reading. Fails with `Compacted` if `from` was compacted.
     pub fn events_between(&self, db: &Database, from: i64, to: i64) -> Result<(Vec<Event>, i64)> {
         let st = self.state.read();
-        if from < st.compact_rev {
+        if from < st.committed_compact_rev {
             return Err(Error::Compacted {
-                compact_revision: st.compact_rev,
+                compact_revision: st.committed_compact_rev,
             });
         }
         let to = to.min(st.committed_rev);
@@ -210,16 +215,21 @@ impl MvccStore {
     }
 }
 
-/// Executes a range at `rev` (the caller checked nothing; this checks compaction and future
-/// revisions for explicit revisions).
-fn range_at<T>(st: &MvccState, kv: &T, req: &RangeRequest, newest: i64) -> Result<RangeResponse>
+/// Executes a range; an explicit revision must lie in `[compacted, newest]`.
+fn range_at<T>(
+    st: &MvccState,
+    kv: &T,
+    req: &RangeRequest,
+    newest: i64,
+    compacted: i64,
+) -> Result<RangeResponse>
 where
     T: ReadableTable<(u64, u64), &'static [u8]>,
 {
     let rev = if req.revision > 0 {
-        if req.revision < st.compact_rev {
+        if req.revision < compacted {
             return Err(Error::Compacted {
-                compact_revision: st.compact_rev,
+                compact_revision: compacted,
             });
         }
         if req.revision > newest {
@@ -560,7 +570,13 @@ impl<'a, 't> MvccWriter<'a, 't> {
             let resp = match &op.request {
                 Some(request_op::Request::RequestRange(r)) => {
                     let rev = self.read_rev();
-                    response_op::Response::ResponseRange(range_at(self.st, &*self.kv, r, rev)?)
+                    response_op::Response::ResponseRange(range_at(
+                        self.st,
+                        &*self.kv,
+                        r,
+                        rev,
+                        self.st.compact_rev,
+                    )?)
                 }
                 Some(request_op::Request::RequestPut(p)) => {
                     response_op::Response::ResponsePut(self.put_unchecked(p)?)
@@ -674,22 +690,17 @@ fn compare_one(c: &Compare, kv: &KeyValue) -> bool {
     use compare::{CompareTarget as Target, TargetUnion as T};
     // The target decides what is compared; an operand of another kind counts as zero or
     // empty, as in etcd.
-    let int = match &c.target_union {
-        Some(T::Version(v) | T::CreateRevision(v) | T::ModRevision(v) | T::Lease(v)) => *v,
-        _ => 0,
-    };
-    let ord = match Target::try_from(c.target).unwrap_or(Target::Version) {
-        Target::Version => kv.version.cmp(&int),
-        Target::Create => kv.create_revision.cmp(&int),
-        Target::Mod => kv.mod_revision.cmp(&int),
-        Target::Lease => kv.lease.cmp(&int),
-        Target::Value => {
-            let value: &[u8] = match &c.target_union {
-                Some(T::Value(v)) => v,
-                _ => &[],
-            };
-            kv.value.as_slice().cmp(value)
-        }
+    let ord = match (Target::try_from(c.target).unwrap_or(Target::Version), &c.target_union) {
+        (Target::Version, Some(T::Version(v))) => kv.version.cmp(v),
+        (Target::Version, _) => kv.version.cmp(&0),
+        (Target::Create, Some(T::CreateRevision(v))) => kv.create_revision.cmp(v),
+        (Target::Create, _) => kv.create_revision.cmp(&0),
+        (Target::Mod, Some(T::ModRevision(v))) => kv.mod_revision.cmp(v),
+        (Target::Mod, _) => kv.mod_revision.cmp(&0),
+        (Target::Lease, Some(T::Lease(v))) => kv.lease.cmp(v),
+        (Target::Lease, _) => kv.lease.cmp(&0),
+        (Target::Value, Some(T::Value(v))) => kv.value.as_slice().cmp(v.as_slice()),
+        (Target::Value, _) => kv.value.as_slice().cmp(&[][..]),
     };
     match compare::CompareResult::try_from(c.result) {
         Ok(compare::CompareResult::Equal) => ord == Ordering::Equal,
