@@ -698,7 +698,11 @@ fn check_txn(req: &TxnRequest, max_ops: usize) -> Result<()> {
                 _ => {}
             }
         }
-        let overlaps = |k: &Vec<u8>| w.dels.iter().any(|(key, end)| mvcc::KeyRange::new(key, end).contains(k));
+        let overlaps = |k: &Vec<u8>| {
+            w.dels
+                .iter()
+                .any(|(key, end)| mvcc::KeyRange::new(key, end).contains(k))
+        };
         if w.puts.iter().any(overlaps) {
             return Err(Error::DuplicateKey);
         }

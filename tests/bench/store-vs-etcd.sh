@@ -67,6 +67,7 @@ export RUST_BACKTRACE=0
 
 WORK=$(mktemp -d -t store-vs-etcd.XXXXXX)
 PIDS=()
+BENCH_PID=""
 
 stop_members() {
 	local pid
@@ -76,6 +77,7 @@ stop_members() {
 }
 
 cleanup() {
+	if [[ -n $BENCH_PID ]]; then kill "$BENCH_PID" 2>/dev/null || true; fi
 	stop_members
 	if [[ $KEEP_DIR == 1 ]]; then
 		echo "store-vs-etcd: kept $WORK" >&2
@@ -165,9 +167,14 @@ for size in $MEMBERS; do
 		esac
 		for clients in $CLIENTS; do
 			echo "store-vs-etcd:   $op, $clients client(s), ${DURATION}s" >&2
-			json=$("$BENCH_BIN" --endpoints "$ENDPOINTS" --clients "$clients" \
+			# In the background, so that a signal reaches the traps at once.
+			"$BENCH_BIN" --endpoints "$ENDPOINTS" --clients "$clients" \
 				--duration "$DURATION" --value-size "$VALUE_SIZE" --key-space "$KEY_SPACE" \
-				"${flags[@]}" --json) || die "etcd-bench failed ($op, $clients clients, $size members)"
+				"${flags[@]}" --json >"$WORK/result.json" &
+			BENCH_PID=$!
+			wait "$BENCH_PID" || die "etcd-bench failed ($op, $clients clients, $size members)"
+			BENCH_PID=""
+			json=$(<"$WORK/result.json")
 			ROWS+=("| $TARGET | $size | $op | $clients | $(field ops_per_sec "$json") \
 | $(field p50_ms "$json") | $(field p90_ms "$json") | $(field p99_ms "$json") \
 | $(field max_ms "$json") | $(field errors "$json") |")

@@ -444,13 +444,25 @@ impl AuthorityRewriter {
 
     fn reencode(&mut self, block: HeaderBlock, out: &mut Vec<u8>) {
         let mut headers: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut rewrote = false;
         let decoded = self.decoder.decode_with_cb(&block.fragment, |name, value| {
             let value = match strip_scheme(&name, &value) {
-                Some(authority) => authority.to_vec(),
+                Some(authority) => {
+                    rewrote = true;
+                    authority.to_vec()
+                }
                 None => value.into_owned(),
             };
             headers.push((name.into_owned(), value));
         });
+        if decoded.is_ok() && !rewrote && !self.diverged {
+            // A client's first request shows how it dialed: one that sends a plain authority
+            // always does, so its connection needs no rewriting and costs nothing more.
+            out.extend_from_slice(&block.raw);
+            self.block = None;
+            self.state = State::Raw;
+            return;
+        }
         let mut encoded = Vec::with_capacity(block.fragment.len());
         let encoded_ok = decoded.is_ok()
             && self

@@ -690,7 +690,10 @@ fn compare_one(c: &Compare, kv: &KeyValue) -> bool {
     use compare::{CompareTarget as Target, TargetUnion as T};
     // The target decides what is compared; an operand of another kind counts as zero or
     // empty, as in etcd.
-    let ord = match (Target::try_from(c.target).unwrap_or(Target::Version), &c.target_union) {
+    let ord = match (
+        Target::try_from(c.target).unwrap_or(Target::Version),
+        &c.target_union,
+    ) {
         (Target::Version, Some(T::Version(v))) => kv.version.cmp(v),
         (Target::Version, _) => kv.version.cmp(&0),
         (Target::Create, Some(T::CreateRevision(v))) => kv.create_revision.cmp(v),

@@ -7,9 +7,22 @@
 //! Layout:
 //! - `history`: the recorded operations ([`Op`], [`OpResult`], [`Operation`], [`History`]) and the
 //!   thread-safe [`Recorder`].
-//! - `search`: the Wing-Gong-Lowe search with memoization over one key.
+//! - `search`: the Wing-Gong-Lowe search with memoization over one key, and a quick pre-check that
+//!   every observed value was written by an operation invoked early enough.
 //! - this module: splits a history per key (linearizability is compositional, so a map is
 //!   linearizable iff every key is), interns values, runs the search and explains failures.
+//!
+//! ```
+//! use rkube_tests::linearizability::{check, ClientId, Op, OpResult, Recorder};
+//!
+//! let recorder = Recorder::new();
+//! let write = recorder.invoke(ClientId(1), Op::write("k", "v1"));
+//! // ... send the request, get the answer ...
+//! write.complete(OpResult::Write);
+//! let read = recorder.invoke(ClientId(2), Op::read("k"));
+//! read.complete(OpResult::read(Some("v1")));
+//! assert!(check(&recorder.history()).is_linearizable());
+//! ```
 //!
 //! Indeterminate operations (the client timed out or lost its connection) are given an infinite
 //! completion time: they may take effect at any point after their invocation, or never (which the
@@ -120,9 +133,12 @@ impl fmt::Display for Violation {
 
 /// Checks that `history` is linearizable, with no bound on the search.
 ///
-/// Typical histories (thousands of operations per key, tens of concurrent clients) take
-/// milliseconds; adversarial ones (many long-overlapping operations that all fit) can take
-/// exponential time: use [`check_with_budget`] where that matters.
+/// Cost: a 5000-operation history of one key with about 20 operations in flight checks in under
+/// 100 ms in a debug build. The search is exponential in the number of state-changing operations
+/// in flight at once (about 30 in flight took a second, 40 can take minutes), duplicate written
+/// values make it slower than unique ones, and a failing history costs more than a passing one,
+/// since every way to linearize the operations before the violation must be ruled out. Use
+/// [`check_with_budget`] where that matters, and unique values per write where possible.
 pub fn check(history: &History) -> CheckResult {
     check_with_budget(history, None)
 }
