@@ -102,6 +102,11 @@ impl From<redb::TransactionError> for Error {
         Self::Storage(e.into())
     }
 }
+impl From<redb::SetDurabilityError> for Error {
+    fn from(e: redb::SetDurabilityError) -> Self {
+        Self::Storage(e.into())
+    }
+}
 impl From<redb::CommitError> for Error {
     fn from(e: redb::CommitError) -> Self {
         Self::Storage(e.into())
@@ -206,7 +211,7 @@ impl RaftLoop {
             if !self.read_batch.is_empty() {
                 let ctx = self.next_read_ctx;
                 self.next_read_ctx += 1;
-                self.raw.read_index(ctx.to_be_bytes().to_vec());
+                self.raw.read_index(read_context(self.sm.id, ctx));
                 self.reads_inflight
                     .insert(ctx, std::mem::take(&mut self.read_batch));
             }
@@ -390,12 +395,9 @@ impl RaftLoop {
             self.sync_peers();
         }
         for rs in rd.take_read_states() {
-            let ctx = rs
-                .request_ctx
-                .as_slice()
-                .try_into()
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
+            let Some(ctx) = parse_read_context(self.sm.id, &rs.request_ctx) else {
+                continue;
+            };
             if let Some(waiters) = self.reads_inflight.remove(&ctx) {
                 self.reads_waiting
                     .extend(waiters.into_iter().map(|w| (rs.index, w)));
@@ -406,7 +408,13 @@ impl RaftLoop {
         // state, and every entry that became committed, applied in the same transaction.
         // Nothing leaves this member that depends on it until the commit returned.
         let mut report = ApplyReport::default();
-        let wtx = self.sm.db.begin_write()?;
+        let mut wtx = self.sm.db.begin_write()?;
+        if !rd.must_sync() {
+            // Only applies and a commit-index change: raft needs neither durable (after a
+            // crash the commit index is learned again and applies are replayed from the log),
+            // so no flush. As etcd does for such rounds.
+            wtx.set_durability(redb::Durability::None)?;
+        }
         let committed = rd.take_committed_entries();
         self.apply(&wtx, &mut report, &committed)?;
         let entries = rd.entries().len();
@@ -517,5 +525,36 @@ impl RaftLoop {
         wtx.commit()?;
         tracing::info!(upto, applied, "truncated raft log");
         Ok(())
+    }
+}
+
+/// A ReadIndex context, unique in the cluster: the leader keys pending reads by context, so
+/// equal contexts from two members would make it drop one of them.
+fn read_context(member: u64, seq: u64) -> Vec<u8> {
+    let mut ctx = Vec::with_capacity(16);
+    ctx.extend_from_slice(&member.to_be_bytes());
+    ctx.extend_from_slice(&seq.to_be_bytes());
+    ctx
+}
+
+/// The sequence number of one of this member's ReadIndex contexts.
+fn parse_read_context(member: u64, ctx: &[u8]) -> Option<u64> {
+    let (who, seq) = ctx.split_at_checked(8)?;
+    if who != member.to_be_bytes() {
+        return None;
+    }
+    Some(u64::from_be_bytes(seq.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_contexts_are_per_member() {
+        let ctx = read_context(7, 42);
+        assert_eq!(parse_read_context(7, &ctx), Some(42));
+        assert_eq!(parse_read_context(8, &ctx), None);
+        assert_eq!(parse_read_context(7, &ctx[..12]), None);
     }
 }
