@@ -110,6 +110,27 @@ pub fn parse_initial_cluster(s: &str) -> Result<Vec<InitialMember>, ParseCluster
 }
 
 impl StoreConfig {
+    /// A member that forms a cluster of its own, with every other setting at its default.
+    pub fn single_member(
+        name: &str,
+        data_dir: PathBuf,
+        client_url: String,
+        peer_url: String,
+    ) -> Self {
+        Self {
+            name: name.to_string(),
+            data_dir,
+            advertise_client_urls: vec![client_url],
+            advertise_peer_urls: vec![peer_url.clone()],
+            initial_cluster: vec![InitialMember {
+                name: name.to_string(),
+                peer_urls: vec![peer_url],
+            }],
+            initial_cluster_state: ClusterState::New,
+            ..Self::default()
+        }
+    }
+
     /// The election timeout in raft ticks.
     pub fn election_ticks(&self) -> usize {
         let hb = self.heartbeat_interval.as_millis().max(1);

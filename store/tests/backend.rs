@@ -1,6 +1,10 @@
 //! One conformance suite for the API server's storage interface, run against the embedded
 //! backend, against `rkube store` over the etcd API, and against a real etcd when installed.
 
+mod common;
+
+use common::start_member;
+
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -9,33 +13,6 @@ use futures::StreamExt;
 use rkube_store::backend::{
     Backend, Embedded, Error, Etcd, EventKind, ListRequest, WatchMessage, WatchRequest,
 };
-use rkube_store::{ClusterState, InitialMember, Listeners, StoreConfig};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-
-async fn start_member(dir: &std::path::Path) -> (rkube_store::Running, String, CancellationToken) {
-    let client = TcpListener::bind("127.0.0.1:0").await.expect("bind client");
-    let peer = TcpListener::bind("127.0.0.1:0").await.expect("bind peer");
-    let client_url = format!("http://{}", client.local_addr().expect("addr"));
-    let peer_url = format!("http://{}", peer.local_addr().expect("addr"));
-    let config = StoreConfig {
-        name: "t".into(),
-        data_dir: dir.to_path_buf(),
-        advertise_client_urls: vec![client_url.clone()],
-        advertise_peer_urls: vec![peer_url.clone()],
-        initial_cluster: vec![InitialMember {
-            name: "t".into(),
-            peer_urls: vec![peer_url],
-        }],
-        initial_cluster_state: ClusterState::New,
-        ..Default::default()
-    };
-    let shutdown = CancellationToken::new();
-    let running = rkube_store::start(config, Listeners { client, peer }, shutdown.clone())
-        .await
-        .expect("start member");
-    (running, client_url, shutdown)
-}
 
 fn k(s: &str) -> Vec<u8> {
     format!("/registry/{s}").into_bytes()
@@ -221,7 +198,7 @@ async fn conformance(b: &dyn Backend) {
 #[tokio::test]
 async fn embedded_backend_conformance() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (running, _url, shutdown) = start_member(dir.path()).await;
+    let (running, _url, shutdown) = start_member(dir.path(), |_| {}).await;
     conformance(&Embedded::new(running.member.clone())).await;
     shutdown.cancel();
     running.done.await.expect("join").expect("clean stop");
@@ -230,7 +207,7 @@ async fn embedded_backend_conformance() {
 #[tokio::test]
 async fn etcd_backend_against_rkube_store_conformance() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (running, url, shutdown) = start_member(dir.path()).await;
+    let (running, url, shutdown) = start_member(dir.path(), |_| {}).await;
     let b = Etcd::connect(&[url]).await.expect("connect");
     conformance(&b).await;
     shutdown.cancel();

@@ -1,14 +1,15 @@
 //! A full disk: writes fail with a clear error, reads keep working, and writes resume once
 //! space returns. Needs root (it mounts a small tmpfs as the member's data dir).
 
+mod common;
+
+use common::start_member;
+
 use std::process::Command;
 use std::time::Duration;
 
 use rkube_store::backend::{Backend, Embedded};
 use rkube_store::proto::etcd::PutRequest;
-use rkube_store::{ClusterState, InitialMember, Listeners, StoreConfig};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 struct Mount(std::path::PathBuf);
 
@@ -42,25 +43,7 @@ async fn full_disk_refuses_writes_and_recovers() {
     let _mount = Mount(dir.path().to_path_buf());
     let data = dir.path().join("member");
 
-    let client = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let peer = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let peer_url = format!("http://{}", peer.local_addr().expect("addr"));
-    let config = StoreConfig {
-        name: "d".into(),
-        data_dir: data.clone(),
-        advertise_peer_urls: vec![peer_url.clone()],
-        initial_cluster: vec![InitialMember {
-            name: "d".into(),
-            peer_urls: vec![peer_url],
-        }],
-        initial_cluster_state: ClusterState::New,
-        min_free_bytes: 48 << 20,
-        ..Default::default()
-    };
-    let shutdown = CancellationToken::new();
-    let running = rkube_store::start(config, Listeners { client, peer }, shutdown.clone())
-        .await
-        .expect("start");
+    let (running, _url, shutdown) = start_member(&data, |c| c.min_free_bytes = 48 << 20).await;
     let member = running.member.clone();
     let backend = Embedded::new(member.clone());
     backend

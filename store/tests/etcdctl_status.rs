@@ -1,38 +1,15 @@
 //! Debian's etcdctl 3.4 against an in-process member, for calls that send a URL as `:authority`.
 
+mod common;
+
+use common::start_member;
+
 use std::path::Path;
 use std::time::Duration;
 
-use rkube_store::{ClusterState, InitialMember, Listeners, StoreConfig};
-use tokio::net::TcpListener;
 use tokio::process::Command;
-use tokio_util::sync::CancellationToken;
 
 const ETCDCTL: &str = "/usr/bin/etcdctl";
-
-async fn start_member(dir: &Path) -> (rkube_store::Running, String, CancellationToken) {
-    let client = TcpListener::bind("127.0.0.1:0").await.expect("bind client");
-    let peer = TcpListener::bind("127.0.0.1:0").await.expect("bind peer");
-    let client_url = format!("http://{}", client.local_addr().expect("addr"));
-    let peer_url = format!("http://{}", peer.local_addr().expect("addr"));
-    let config = StoreConfig {
-        name: "t".into(),
-        data_dir: dir.to_path_buf(),
-        advertise_client_urls: vec![client_url.clone()],
-        advertise_peer_urls: vec![peer_url.clone()],
-        initial_cluster: vec![InitialMember {
-            name: "t".into(),
-            peer_urls: vec![peer_url],
-        }],
-        initial_cluster_state: ClusterState::New,
-        ..Default::default()
-    };
-    let shutdown = CancellationToken::new();
-    let running = rkube_store::start(config, Listeners { client, peer }, shutdown.clone())
-        .await
-        .expect("start member");
-    (running, client_url, shutdown)
-}
 
 /// Runs etcdctl with the v3 API against `endpoint` and returns its stdout as JSON.
 async fn etcdctl_json(endpoint: &str, args: &[&str]) -> serde_json::Value {
@@ -67,7 +44,7 @@ async fn etcdctl_endpoint_status_and_hashkv() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let (running, url, shutdown) = start_member(dir.path()).await;
+    let (running, url, shutdown) = start_member(dir.path(), |_| {}).await;
     let id = running.member.id();
 
     let status = etcdctl_json(&url, &["endpoint", "status"]).await;

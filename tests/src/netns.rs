@@ -34,7 +34,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::etcdctl::{clean_command, find_on_path};
-use crate::store_proc::{rkube_binary, StoreKind, StoreOptions, TestDir};
+use crate::store_proc::{
+    member_flags, rkube_binary, MemberFlags, StoreKind, StoreOptions, TestDir,
+};
 
 /// How long a started cluster, or a healed one, gets until every member serves.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -504,24 +506,19 @@ impl NetnsCluster {
             }
         }
         // `ip netns exec` execs the store in place: the child's pid is the store's.
-        cmd.arg("--name")
-            .arg(&m.name)
-            .arg("--data-dir")
-            .arg(self.data_dir(i))
-            .args(["--listen-client-urls", &client_url])
-            .args(["--advertise-client-urls", &client_url])
-            .args(["--listen-peer-urls", &peer_url])
-            .args(["--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &self.initial_cluster])
-            .args(["--initial-cluster-state", "new"])
-            .args(["--initial-cluster-token", &self.prefix])
-            .arg("--heartbeat-interval")
-            .arg(self.options.heartbeat_ms.to_string())
-            .arg("--election-timeout")
-            .arg(self.options.election_ms.to_string())
-            .args(&self.options.extra_args)
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log_err));
+        member_flags(
+            &mut cmd,
+            &MemberFlags {
+                name: &m.name,
+                data_dir: &self.data_dir(i),
+                client_url: &client_url,
+                peer_url: &peer_url,
+                initial_cluster: &self.initial_cluster,
+                token: &self.prefix,
+                options: &self.options,
+            },
+        );
+        cmd.stdout(Stdio::from(log)).stderr(Stdio::from(log_err));
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }

@@ -169,6 +169,37 @@ pub fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
         .context("failed to read a reserved port")
 }
 
+/// The etcd-style flags of one member of a new cluster (rkube store and etcd take the same).
+#[derive(Debug)]
+pub struct MemberFlags<'a> {
+    pub name: &'a str,
+    pub data_dir: &'a Path,
+    pub client_url: &'a str,
+    pub peer_url: &'a str,
+    pub initial_cluster: &'a str,
+    pub token: &'a str,
+    pub options: &'a StoreOptions,
+}
+
+/// Appends `flags` to `cmd`.
+pub fn member_flags(cmd: &mut Command, flags: &MemberFlags<'_>) {
+    cmd.args(["--name", flags.name])
+        .arg("--data-dir")
+        .arg(flags.data_dir)
+        .args(["--listen-client-urls", flags.client_url])
+        .args(["--advertise-client-urls", flags.client_url])
+        .args(["--listen-peer-urls", flags.peer_url])
+        .args(["--initial-advertise-peer-urls", flags.peer_url])
+        .args(["--initial-cluster", flags.initial_cluster])
+        .args(["--initial-cluster-state", "new"])
+        .args(["--initial-cluster-token", flags.token])
+        .arg("--heartbeat-interval")
+        .arg(flags.options.heartbeat_ms.to_string())
+        .arg("--election-timeout")
+        .arg(flags.options.election_ms.to_string())
+        .args(&flags.options.extra_args);
+}
+
 /// How one member is started; kept so it can be started again on the same data dir.
 #[derive(Debug, Clone)]
 struct MemberSpec {
@@ -287,31 +318,19 @@ impl StoreProcess {
             .with_context(|| format!("failed to reopen {}", log_path.display()))?;
         let s = &self.spec;
         let mut cmd = self.kind.command()?;
-        cmd.arg("--name")
-            .arg(&s.name)
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .arg("--listen-client-urls")
-            .arg(s.client_url())
-            .arg("--advertise-client-urls")
-            .arg(s.client_url())
-            .arg("--listen-peer-urls")
-            .arg(s.peer_url())
-            .arg("--initial-advertise-peer-urls")
-            .arg(s.peer_url())
-            .arg("--initial-cluster")
-            .arg(&s.initial_cluster)
-            .arg("--initial-cluster-state")
-            .arg("new")
-            .arg("--initial-cluster-token")
-            .arg(&s.token)
-            .arg("--heartbeat-interval")
-            .arg(s.options.heartbeat_ms.to_string())
-            .arg("--election-timeout")
-            .arg(s.options.election_ms.to_string())
-            .args(&s.options.extra_args)
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log_err));
+        member_flags(
+            &mut cmd,
+            &MemberFlags {
+                name: &s.name,
+                data_dir: &self.data_dir(),
+                client_url: &s.client_url(),
+                peer_url: &s.peer_url(),
+                initial_cluster: &s.initial_cluster,
+                token: &s.token,
+                options: &s.options,
+            },
+        );
+        cmd.stdout(Stdio::from(log)).stderr(Stdio::from(log_err));
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }

@@ -188,14 +188,7 @@ impl Backend for Embedded {
             return Err(Error::AlreadyExists { key: key.to_vec() });
         }
         let rev = revision_of(&resp);
-        Ok(Record {
-            key: key.to_vec(),
-            value,
-            create_revision: rev,
-            mod_revision: rev,
-            version: 1,
-            lease,
-        })
+        Ok(Record::created(key, value, rev, lease))
     }
 
     async fn update(
@@ -220,19 +213,10 @@ impl Backend for Embedded {
             });
         }
         let prev = resp.responses.into_iter().find_map(|r| match r.response {
-            Some(response_op::Response::ResponsePut(p)) => p.prev_kv,
+            Some(response_op::Response::ResponsePut(p)) => p.prev_kv.map(record),
             _ => None,
         });
-        let (create_revision, version) =
-            prev.map_or((rev, 1), |p| (p.create_revision, p.version + 1));
-        Ok(Record {
-            key: key.to_vec(),
-            value,
-            create_revision,
-            mod_revision: rev,
-            version,
-            lease,
-        })
+        Ok(Record::written(key, value, rev, lease, prev.as_ref()))
     }
 
     async fn delete(&self, key: &[u8], expected_revision: Option<i64>) -> Result<(Record, i64)> {

@@ -169,14 +169,7 @@ impl Backend for Etcd {
             return Err(Error::AlreadyExists { key: key.to_vec() });
         }
         let rev = resp.header().map_or(0, |h| h.revision());
-        Ok(Record {
-            key: key.to_vec(),
-            value,
-            create_revision: rev,
-            mod_revision: rev,
-            version: 1,
-            lease,
-        })
+        Ok(Record::created(key, value, rev, lease))
     }
 
     async fn update(
@@ -210,16 +203,7 @@ impl Backend for Etcd {
             TxnOpResponse::Put(p) => p.prev_key().map(record),
             _ => None,
         });
-        let (create_revision, version) =
-            prev.map_or((rev, 1), |p| (p.create_revision, p.version + 1));
-        Ok(Record {
-            key: key.to_vec(),
-            value,
-            create_revision,
-            mod_revision: rev,
-            version,
-            lease,
-        })
+        Ok(Record::written(key, value, rev, lease, prev.as_ref()))
     }
 
     async fn delete(&self, key: &[u8], expected_revision: Option<i64>) -> Result<(Record, i64)> {

@@ -26,6 +26,38 @@ pub struct Record {
     pub lease: i64,
 }
 
+impl Record {
+    /// The first version of a key created at `revision`.
+    pub fn created(key: &[u8], value: Vec<u8>, revision: i64, lease: i64) -> Self {
+        Self {
+            key: key.to_vec(),
+            value,
+            create_revision: revision,
+            mod_revision: revision,
+            version: 1,
+            lease,
+        }
+    }
+
+    /// The version a write at `revision` made of a key whose previous version was `prev`.
+    pub fn written(
+        key: &[u8],
+        value: Vec<u8>,
+        revision: i64,
+        lease: i64,
+        prev: Option<&Record>,
+    ) -> Self {
+        match prev {
+            Some(p) => Self {
+                create_revision: p.create_revision,
+                version: p.version + 1,
+                ..Self::created(key, value, revision, lease)
+            },
+            None => Self::created(key, value, revision, lease),
+        }
+    }
+}
+
 /// A list of the keys under a prefix.
 #[derive(Debug, Clone, Default)]
 pub struct ListRequest {
