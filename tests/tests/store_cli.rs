@@ -205,3 +205,53 @@ fn version_flag_works() {
     let out = rkube(&["server"], dir.path(), Duration::from_secs(20));
     assert!(!out.status.success());
 }
+
+#[test]
+fn foreign_or_corrupt_data_dirs_are_refused_naming_the_file() {
+    if !rkube_or_skip() {
+        return;
+    }
+    let dir = TestDir::new().expect("temp dir");
+    let ports = free_ports(2).expect("ports");
+    let client = format!("http://127.0.0.1:{}", ports[0]);
+    let peer = format!("http://127.0.0.1:{}", ports[1]);
+    let run = |data: &Path| {
+        let data = data.to_str().expect("utf-8 path").to_string();
+        rkube(
+            &[
+                "store",
+                "--data-dir",
+                &data,
+                "--listen-client-urls",
+                &client,
+                "--listen-peer-urls",
+                &peer,
+            ],
+            dir.path(),
+            Duration::from_secs(20),
+        )
+    };
+
+    // An etcd data dir is not ours: refuse it rather than start an empty store beside it.
+    let etcd_dir = dir.path().join("etcd-data");
+    std::fs::create_dir_all(etcd_dir.join("member/snap")).expect("mkdir");
+    let out = run(&etcd_dir);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("member") && err.contains("refusing"), "{err}");
+    assert!(etcd_dir.join("member/snap").is_dir(), "nothing was removed");
+
+    // A damaged database file: refuse, name the file, leave it alone.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(&broken).expect("mkdir");
+    std::fs::write(broken.join("store.redb"), b"this is not a database").expect("write");
+    let out = run(&broken);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("store.redb"), "{err}");
+    let kept = std::fs::read(broken.join("store.redb")).expect("read");
+    assert_eq!(
+        kept, b"this is not a database",
+        "the damaged file is left as it was"
+    );
+}
