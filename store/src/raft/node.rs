@@ -435,19 +435,15 @@ impl RaftLoop {
         let flushed = started.elapsed();
 
         self.sm.publish(&report);
-        let published = started.elapsed();
         self.transport.send(persisted_messages);
         self.transport.send(light.take_messages());
         self.finish_apply(report);
-        let finished = started.elapsed();
         self.raw.advance_apply();
         self.answer_reads();
         tracing::trace!(
             entries,
             prepare_us = prepared.as_micros() as u64,
             commit_us = (flushed - prepared).as_micros() as u64,
-            publish_us = (published - flushed).as_micros() as u64,
-            finish_us = (finished - published).as_micros() as u64,
             total_us = started.elapsed().as_micros() as u64,
             "ready handled"
         );
