@@ -128,6 +128,9 @@ pub struct StateMachine {
     pub lessor: Arc<Lessor>,
     pub hub: Arc<WatchHub>,
     members: RwLock<BTreeMap<u64, MemberAttributes>>,
+    /// Members removed while this member ran: their messages are answered with a refusal
+    /// that makes them stop, since a removed member may miss the entry removing it.
+    removed: RwLock<std::collections::HashSet<u64>>,
     cluster_id: AtomicU64,
     applied_index: AtomicU64,
     applied_term: AtomicU64,
@@ -212,6 +215,7 @@ impl StateMachine {
             lessor,
             hub,
             members: RwLock::new(members),
+            removed: RwLock::default(),
             cluster_id: AtomicU64::new(cluster_id),
             applied_index: AtomicU64::new(applied_index),
             applied_term: AtomicU64::new(applied_term),
@@ -232,6 +236,11 @@ impl StateMachine {
 
     pub fn member(&self, id: u64) -> Option<MemberAttributes> {
         self.members.read().get(&id).cloned()
+    }
+
+    /// Whether member `id` was removed from the cluster.
+    pub fn was_removed(&self, id: u64) -> bool {
+        self.removed.read().contains(&id)
     }
 
     /// Writes the initial membership of a brand-new cluster (applied index 1).
@@ -467,6 +476,7 @@ impl StateMachine {
             }
             ConfChangeType::RemoveNode => {
                 let m = all.remove(&id).ok_or(Rejection::MemberNotFound)?;
+                self.removed.write().insert(id);
                 members
                     .remove(id)
                     .map_err(|e| Rejection::Mvcc(e.to_string()))?;

@@ -52,6 +52,10 @@ impl PeerHandler for Member {
         Member::deliver(self, msg);
     }
 
+    fn was_removed(&self, id: u64) -> bool {
+        self.state().was_removed(id)
+    }
+
     fn lease_renew(&self, id: i64) -> Result<i64, Status> {
         if !self.status().is_leader.load(Ordering::Acquire) {
             return Err(Status::unavailable("etcdserver: not leader"));

@@ -73,6 +73,8 @@ pub enum Input {
     Unreachable(u64),
     SnapshotStatus(u64, SnapshotStatus),
     TransferLeader(u64),
+    /// A peer refused this member's messages: the cluster removed it.
+    Removed,
 }
 
 /// What other threads can see of the raft state.
@@ -298,6 +300,10 @@ impl RaftLoop {
             Input::Unreachable(id) => self.raw.report_unreachable(id),
             Input::SnapshotStatus(id, s) => self.raw.report_snapshot(id, s),
             Input::TransferLeader(id) => self.raw.transfer_leader(id),
+            Input::Removed => {
+                tracing::warn!("a peer reports this member was removed from the cluster; stopping");
+                self.status.removed.store(true, Ordering::Release);
+            }
         }
         proposed
     }

@@ -24,6 +24,9 @@ use crate::proto::internal::{
     MembersRequest, MembersResponse, RaftMessage, SendAck,
 };
 
+/// What a member answers to raft messages from a member the cluster removed.
+const REMOVED: &str = "rkube: the sending member was removed from the cluster";
+
 /// Largest message between members (snapshots travel as one message).
 pub const MAX_PEER_MESSAGE: usize = 1 << 30;
 /// Messages queued per peer before new ones are dropped (raft resends what it must).
@@ -177,6 +180,10 @@ async fn run_peer(
                 }
                 res = &mut call => {
                     match res {
+                        Ok(Err(status)) if status.message() == REMOVED => {
+                            let _ = inbox.send(Input::Removed);
+                            return;
+                        }
                         Ok(Err(status)) => tracing::debug!(peer = id, error = %status, "peer stream closed"),
                         Ok(Ok(_)) => {}
                         Err(e) => tracing::debug!(peer = id, error = %e, "peer stream task ended"),
@@ -226,6 +233,8 @@ async fn send_snapshot(client: &mut PeerClient<Channel>, msg: &Message) -> Snaps
 /// What the peer service needs from the member.
 pub trait PeerHandler: Send + Sync + 'static {
     fn deliver(&self, msg: Message);
+    /// Whether member `id` was removed from the cluster.
+    fn was_removed(&self, id: u64) -> bool;
     fn lease_renew(&self, id: i64) -> Result<i64, Status>;
     fn lease_ttl(&self, id: i64) -> Result<LeaseTtlResponse, Status>;
     fn members(&self) -> MembersResponse;
@@ -253,6 +262,9 @@ impl<H: PeerHandler> Peer for PeerService<H> {
         while let Some(m) = stream.message().await? {
             let msg = Message::parse_from_bytes(&m.data)
                 .map_err(|e| Status::invalid_argument(format!("malformed raft message: {e}")))?;
+            if self.handler.was_removed(msg.from) {
+                return Err(Status::failed_precondition(REMOVED));
+            }
             self.handler.deliver(msg);
         }
         Ok(Response::new(SendAck {}))
