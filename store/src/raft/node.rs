@@ -141,6 +141,8 @@ pub struct RaftLoop {
     reads_inflight: HashMap<u64, Vec<oneshot::Sender<Result<u64, ProposeError>>>>,
     reads_waiting: Vec<(u64, oneshot::Sender<Result<u64, ProposeError>>)>,
     last_publish: Option<Instant>,
+    /// The apply report, reused round after round for its buffers.
+    report: ApplyReport,
 }
 
 impl std::fmt::Debug for RaftLoop {
@@ -177,6 +179,7 @@ impl RaftLoop {
             reads_inflight: HashMap::new(),
             reads_waiting: Vec::new(),
             last_publish: None,
+            report: ApplyReport::default(),
         }
     }
 
@@ -413,7 +416,8 @@ impl RaftLoop {
         // One durable commit per round (group commit): the entries to append, the hard
         // state, and every entry that became committed, applied in the same transaction.
         // Nothing leaves this member that depends on it until the commit returned.
-        let mut report = ApplyReport::default();
+        let mut report = std::mem::take(&mut self.report);
+        report.clear();
         let mut wtx = self.sm.db.begin_write()?;
         if !rd.must_sync() {
             // Only applies and a commit-index change: raft needs neither durable (after a
@@ -443,7 +447,8 @@ impl RaftLoop {
         self.sm.publish(&report);
         self.transport.send(persisted_messages);
         self.transport.send(light.take_messages());
-        self.finish_apply(report);
+        self.finish_apply(&mut report);
+        self.report = report;
         self.raw.advance_apply();
         self.answer_reads();
         tracing::trace!(
@@ -476,8 +481,8 @@ impl RaftLoop {
 
     /// Hands outcomes to waiting clients and follows membership changes, once the round
     /// is durable.
-    fn finish_apply(&mut self, report: ApplyReport) {
-        for (seq, outcome) in report.replies {
+    fn finish_apply(&mut self, report: &mut ApplyReport) {
+        for (seq, outcome) in report.replies.drain(..) {
             if let Some(tx) = self.pending.remove(&seq) {
                 let _ = tx.send(Ok(outcome));
             }
