@@ -241,6 +241,7 @@ impl Member {
             .store(storage.hard_state().term, Ordering::Release);
         let transport = Arc::new(Transport::new(
             id,
+            sm.cluster_id(),
             tokio::runtime::Handle::current(),
             tx.clone(),
             shutdown.clone(),

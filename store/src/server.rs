@@ -52,6 +52,10 @@ impl PeerHandler for Member {
         Member::deliver(self, msg);
     }
 
+    fn cluster_id(&self) -> u64 {
+        self.state().cluster_id()
+    }
+
     fn was_removed(&self, id: u64) -> bool {
         self.state().was_removed(id)
     }

@@ -24,6 +24,19 @@ use crate::proto::internal::{
     MembersRequest, MembersResponse, RaftMessage, SendAck,
 };
 
+/// The request header naming the sender's cluster: members of another cluster (a member
+/// started with the wrong --initial-cluster, say) must not disturb this one.
+const CLUSTER_HEADER: &str = "rkube-cluster-id";
+
+/// Wraps a message stream into a request carrying the cluster ID.
+fn with_cluster<T>(cluster_id: u64, body: T) -> Request<T> {
+    let mut req = Request::new(body);
+    if let Ok(v) = cluster_id.to_string().parse() {
+        req.metadata_mut().insert(CLUSTER_HEADER, v);
+    }
+    req
+}
+
 /// What a member answers to raft messages from a member the cluster removed.
 const REMOVED: &str = "rkube: the sending member was removed from the cluster";
 
@@ -43,6 +56,7 @@ struct PeerLink {
 #[derive(Debug)]
 pub struct Transport {
     self_id: u64,
+    cluster_id: u64,
     peers: Mutex<HashMap<u64, PeerLink>>,
     runtime: tokio::runtime::Handle,
     inbox: std_mpsc::Sender<Input>,
@@ -68,12 +82,14 @@ pub fn peer_client(url: &str) -> Result<PeerClient<Channel>, tonic::transport::E
 impl Transport {
     pub fn new(
         self_id: u64,
+        cluster_id: u64,
         runtime: tokio::runtime::Handle,
         inbox: std_mpsc::Sender<Input>,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
             self_id,
+            cluster_id,
             peers: Mutex::new(HashMap::new()),
             runtime,
             inbox,
@@ -102,8 +118,12 @@ impl Transport {
         };
         peers.insert(id, link);
         let inbox = self.inbox.clone();
-        self.runtime
-            .spawn(run_peer(id, urls[0].clone(), rx, inbox, cancel));
+        let link = Link {
+            peer: id,
+            cluster_id: self.cluster_id,
+            url: urls[0].clone(),
+        };
+        self.runtime.spawn(run_peer(link, rx, inbox, cancel));
     }
 
     /// Makes the peer set exactly `members` (this member excluded).
@@ -153,13 +173,25 @@ fn encode(m: &Message) -> Option<RaftMessage> {
 }
 
 /// Keeps one stream open to a peer and feeds it; reconnects with backoff.
-async fn run_peer(
-    id: u64,
+/// Where one peer task sends.
+#[derive(Debug)]
+struct Link {
+    peer: u64,
+    cluster_id: u64,
     url: String,
+}
+
+async fn run_peer(
+    link: Link,
     mut rx: mpsc::Receiver<Message>,
     inbox: std_mpsc::Sender<Input>,
     cancel: CancellationToken,
 ) {
+    let Link {
+        peer: id,
+        cluster_id,
+        url,
+    } = link;
     let mut client = match peer_client(&url) {
         Ok(c) => c,
         Err(e) => {
@@ -171,7 +203,8 @@ async fn run_peer(
     'connect: loop {
         let (stx, srx) = mpsc::channel::<RaftMessage>(256);
         let mut c = client.clone();
-        let mut call = tokio::spawn(async move { c.send(ReceiverStream::new(srx)).await });
+        let body = with_cluster(cluster_id, ReceiverStream::new(srx));
+        let mut call = tokio::spawn(async move { c.send(body).await });
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => {
@@ -200,7 +233,7 @@ async fn run_peer(
                     let Some(msg) = msg else { return };
                     if msg.get_msg_type() == MessageType::MsgSnapshot {
                         // Snapshots go on their own call so their delivery can be reported.
-                        let status = send_snapshot(&mut client, &msg).await;
+                        let status = send_snapshot(&mut client, cluster_id, &msg).await;
                         let _ = inbox.send(Input::SnapshotStatus(id, status));
                         continue;
                     }
@@ -216,12 +249,16 @@ async fn run_peer(
     }
 }
 
-async fn send_snapshot(client: &mut PeerClient<Channel>, msg: &Message) -> SnapshotStatus {
+async fn send_snapshot(
+    client: &mut PeerClient<Channel>,
+    cluster_id: u64,
+    msg: &Message,
+) -> SnapshotStatus {
     let Some(encoded) = encode(msg) else {
         return SnapshotStatus::Failure;
     };
     let stream = tokio_stream::iter(vec![encoded]);
-    match client.send(stream).await {
+    match client.send(with_cluster(cluster_id, stream)).await {
         Ok(_) => SnapshotStatus::Finish,
         Err(e) => {
             tracing::warn!(peer = msg.to, error = %e, "failed to send snapshot");
@@ -233,6 +270,8 @@ async fn send_snapshot(client: &mut PeerClient<Channel>, msg: &Message) -> Snaps
 /// What the peer service needs from the member.
 pub trait PeerHandler: Send + Sync + 'static {
     fn deliver(&self, msg: Message);
+    /// This member's cluster.
+    fn cluster_id(&self) -> u64;
     /// Whether member `id` was removed from the cluster.
     fn was_removed(&self, id: u64) -> bool;
     fn lease_renew(&self, id: i64) -> Result<i64, Status>;
@@ -258,6 +297,19 @@ impl<H: PeerHandler> Peer for PeerService<H> {
         &self,
         req: Request<Streaming<RaftMessage>>,
     ) -> Result<Response<SendAck>, Status> {
+        let theirs = req
+            .metadata()
+            .get(CLUSTER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let ours = self.handler.cluster_id();
+        if theirs != Some(ours) {
+            return Err(Status::failed_precondition(format!(
+                "rkube: raft messages from cluster {} refused by a member of cluster {ours:x}; \
+                 check the sender's --initial-cluster and --initial-cluster-token",
+                theirs.map_or_else(|| "(unnamed)".to_string(), |c| format!("{c:x}"))
+            )));
+        }
         let mut stream = req.into_inner();
         while let Some(m) = stream.message().await? {
             let msg = Message::parse_from_bytes(&m.data)
