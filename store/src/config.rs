@@ -68,7 +68,7 @@ impl Default for StoreConfig {
             initial_cluster_token: "rkube-cluster".into(),
             heartbeat_interval: Duration::from_millis(100),
             election_timeout: Duration::from_millis(1000),
-            snapshot_count: 10_000,
+            snapshot_count: 100_000,
             max_request_bytes: 1536 * 1024,
             max_txn_ops: 128,
             min_free_bytes: 64 << 20,
