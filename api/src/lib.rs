@@ -1,0 +1,21 @@
+//! The shared Kubernetes object model every rkube component builds on.
+//!
+//! This crate does no I/O: it holds pure data and pure functions.
+//!
+//! # Layout
+//!
+//! - [`registry`]: the built-in resources the API server serves (group, version, kind, plural,
+//!   short names, scope, subresources, verbs), kubectl-style name resolution, and the storage key
+//!   layout under `/registry/`.
+//! - [`labels`]: label selectors (string and structured forms), label key and value validation.
+//! - [`fields`]: field selectors (`metadata.name=x,spec.nodeName!=y`).
+//! - [`quantity`]: exact resource quantities (`100m`, `1.5Gi`, `1e3`) with canonical formatting.
+//! - [`names`]: DNS-1123 and qualified-name validation, `generateName`, well-known names.
+
+pub mod fields;
+pub mod labels;
+pub mod names;
+pub mod quantity;
+pub mod registry;
+
+pub use quantity::Quantity;
