@@ -177,3 +177,21 @@ fn member_added_at_run_time_joins_and_leaves() {
     let members = rt.block_on(c.member_list()).expect("member list");
     assert_eq!(members.members().len(), 3);
 }
+
+#[test]
+fn five_members_keep_serving_with_two_down() {
+    let mut cluster = StoreCluster::start(5).expect("cluster starts");
+    let rt = runtime();
+    let all: Vec<String> = cluster.members().iter().map(|m| m.client_url()).collect();
+    rt.block_on(write_keys(&all, "five/a", 50));
+    cluster.member(0).kill9().expect("kill -9 member 1");
+    cluster.member(1).kill9().expect("kill -9 member 2");
+    // Three of five are a quorum: writes and linearizable reads go on.
+    let live = all[2..].to_vec();
+    rt.block_on(write_keys(&live, "five/b", 50));
+    for endpoint in &live {
+        rt.block_on(wait_caught_up(endpoint, "five", 100));
+    }
+    cluster.member(0).restart().expect("restart member 1");
+    rt.block_on(wait_caught_up(&all[0], "five", 100));
+}
