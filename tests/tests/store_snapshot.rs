@@ -152,14 +152,26 @@ fn member_added_at_run_time_joins_and_leaves() {
             .expect("start the fourth member");
     let mut child = Child(child);
     rt.block_on(wait_caught_up(&client_url, "join", 100));
-    let members = rt.block_on(c.member_list()).expect("member list");
-    let m4 = members
-        .members()
-        .iter()
-        .find(|m| m.id() == id)
-        .expect("m4 listed");
-    assert_eq!(m4.name(), "m4", "the new member published its name");
-    assert_eq!(m4.client_urls(), std::slice::from_ref(&client_url));
+    // The new member publishes its name and client URLs once it knows the leader.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let members = rt.block_on(c.member_list()).expect("member list");
+        let m4 = members
+            .members()
+            .iter()
+            .find(|m| m.id() == id)
+            .expect("m4 listed")
+            .clone();
+        if m4.name() == "m4" {
+            assert_eq!(m4.client_urls(), std::slice::from_ref(&client_url));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new member never published its name"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     rt.block_on(c.member_remove(id)).expect("member remove");
     let deadline = Instant::now() + Duration::from_secs(15);
