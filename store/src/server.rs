@@ -2,6 +2,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -93,6 +94,14 @@ pub struct Running {
     pub done: tokio::task::JoinHandle<Result<(), Error>>,
 }
 
+/// Whether the cluster has applied this member's name and client URLs.
+fn published(member: &Member, config: &StoreConfig) -> bool {
+    member
+        .state()
+        .member(member.id())
+        .is_some_and(|m| m.name == config.name && m.client_urls == config.advertise_client_urls)
+}
+
 /// Runs one member until `shutdown` is cancelled or the member is removed from its
 /// cluster.
 ///
@@ -157,6 +166,23 @@ pub async fn start(
     };
     let _ = peer_tx.send(member.clone());
     tokio::spawn(member.state().hub.clone().run_sync(stop.clone()));
+
+    // As etcd does, clients are served only once the cluster knows this member's name and
+    // client URLs: `member list` then never shows a serving member as unstarted.
+    let mut announced = tokio::time::interval(Duration::from_millis(20));
+    while !published(&member, &config) {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = &mut raft_exit => {
+                stop.cancel();
+                return match r {
+                    Ok(Err(e)) => Err(e.into()),
+                    _ => Err(Error::Task("the raft loop stopped before the member was published".into())),
+                };
+            }
+            _ = announced.tick() => {}
+        }
+    }
 
     let max = config.max_request_bytes + GRPC_OVERHEAD;
     let (kv, watch, lease, cluster, maintenance) = crate::grpc::services(&member);
