@@ -19,3 +19,17 @@ pub mod quantity;
 pub mod registry;
 
 pub use quantity::Quantity;
+
+/// Writes `items` separated by commas: the canonical form of label and field selectors.
+pub(crate) fn write_comma_separated<T: std::fmt::Display>(
+    f: &mut std::fmt::Formatter<'_>,
+    items: &[T],
+) -> std::fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(",")?;
+        }
+        write!(f, "{item}")?;
+    }
+    Ok(())
+}

@@ -180,12 +180,13 @@ impl Quantity {
     ///
     /// [`Error::OutOfRange`] on overflow.
     pub fn checked_add(&self, other: &Quantity) -> Result<Quantity> {
-        let nanos = self
-            .nanos
-            .checked_add(other.nanos)
-            .ok_or(Error::OutOfRange)?;
+        self.combined(other, self.nanos.checked_add(other.nanos))
+    }
+
+    /// A result of arithmetic on `self` and `other`: `self`'s format unless `self` is zero.
+    fn combined(&self, other: &Quantity, nanos: Option<i128>) -> Result<Quantity> {
         Ok(Quantity {
-            nanos,
+            nanos: nanos.ok_or(Error::OutOfRange)?,
             format: if self.is_zero() {
                 other.format
             } else {
@@ -200,18 +201,7 @@ impl Quantity {
     ///
     /// [`Error::OutOfRange`] on overflow.
     pub fn checked_sub(&self, other: &Quantity) -> Result<Quantity> {
-        let nanos = self
-            .nanos
-            .checked_sub(other.nanos)
-            .ok_or(Error::OutOfRange)?;
-        Ok(Quantity {
-            nanos,
-            format: if self.is_zero() {
-                other.format
-            } else {
-                self.format
-            },
-        })
+        self.combined(other, self.nanos.checked_sub(other.nanos))
     }
 
     /// Parses a quantity, as Kubernetes' `ParseQuantity`.
