@@ -1,4 +1,4 @@
-# Shared by scripts/*.sh (sourced, not run): installs what rkube needs on Debian, only if missing.
+# Shared by scripts/setup-and-start.sh and .ci/run (sourced, not run): installs what rkube needs on Debian, only if missing.
 
 # To build: a C linker (rustc links with cc) and protoc (the store generates its gRPC code).
 RKUBE_BUILD_PACKAGES=(build-essential protobuf-compiler)

@@ -88,7 +88,7 @@ pub fn rkube_binary() -> anyhow::Result<PathBuf> {
     found.with_context(|| {
         format!(
             "the rkube binary was not found in the directories above {}; build it first with \
-             `cargo build --bin rkube` (scripts/test.sh does), or point RKUBE_BIN at it",
+             `cargo build --bin rkube` (.ci/run does), or point RKUBE_BIN at it",
             exe.display()
         )
     })
