@@ -1,8 +1,9 @@
 //! The `rkube` binary: parses flags and composes components; each subcommand is one module.
 //!
-//! Subcommands today: `store` (a standalone store member speaking the etcd v3 API).
-//! `server` and `agent` join here as their components land.
+//! Subcommands today: `server` (the control plane: embedded store and API server) and `store`
+//! (a standalone store member speaking the etcd v3 API). `agent` joins as the kubelet lands.
 
+mod server_cmd;
 mod shutdown;
 mod store_cmd;
 
@@ -28,6 +29,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the control plane: the embedded store (or an external etcd) and the Kubernetes API
+    /// server on :6443.
+    Server(server_cmd::ServerArgs),
     /// Run a standalone store member that speaks the etcd v3 API (takes etcd's flags).
     Store(store_cmd::StoreArgs),
 }
@@ -52,6 +56,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .build()
         .map_err(|e| anyhow::anyhow!("failed to start the async runtime: {e}"))?;
     let result = match cli.command {
+        Command::Server(args) => runtime.block_on(server_cmd::run(args)),
         Command::Store(args) => runtime.block_on(store_cmd::run(args)),
     };
     // Blocking tasks still running after the drain must not hold the exit.

@@ -128,7 +128,7 @@ async fn conformance(b: &dyn Backend) {
             prefix: k("pods/"),
             start_revision: a.mod_revision,
             prev: true,
-            progress: false,
+            ..Default::default()
         })
         .await
         .expect("watch");

@@ -4,6 +4,7 @@
 //! - [`linearizability`]: a checker for histories recorded by concurrent key-value clients.
 //! - [`store_proc`]: starts `rkube store` (or etcd) members and clusters on loopback ports.
 //! - [`netns`]: a store cluster in network namespaces, with kill, pause and partition faults.
+//! - [`server_proc`]: starts `rkube server` on loopback ports and runs the real kubectl on it.
 //! - [`etcdctl`]: runs the real `etcdctl` against them and reads what it prints.
 //! - `src/bin/etcd-bench.rs`: a load generator for any etcd v3 endpoint (rkube's store or etcd).
 //! - `bench/`: scripts that start stores on loopback and drive the load generator.
@@ -11,4 +12,5 @@
 pub mod etcdctl;
 pub mod linearizability;
 pub mod netns;
+pub mod server_proc;
 pub mod store_proc;

@@ -279,6 +279,7 @@ impl Backend for Embedded {
             hub: hub.clone(),
             stream_id,
         };
+        let requests = req.progress_requests.clone().unwrap_or_default();
         let stream = async_stream::stream! {
             let _guard = guard;
             let mut ticker = tokio::time::interval(interval);
@@ -287,6 +288,10 @@ impl Backend for Embedded {
                 let item = tokio::select! {
                     item = rx.recv() => item,
                     _ = ticker.tick(), if req.progress => {
+                        hub.request_progress(stream_id, &tx);
+                        continue;
+                    }
+                    _ = requests.notified() => {
                         hub.request_progress(stream_id, &tx);
                         continue;
                     }

@@ -249,14 +249,26 @@ impl Backend for Etcd {
         if req.progress {
             opts = opts.with_progress_notify();
         }
-        let mut stream = self
+        let (mut sender, mut stream) = self
             .client()
             .watch(req.prefix, Some(opts))
             .await
-            .map_err(error)?;
+            .map_err(error)?
+            .split();
+        let requests = req.progress_requests.clone().unwrap_or_default();
         let out = async_stream::stream! {
             loop {
-                match stream.message().await {
+                let message = tokio::select! {
+                    message = stream.next() => message.transpose(),
+                    _ = requests.notified() => {
+                        if let Err(e) = sender.request_progress().await {
+                            yield Err(error(e));
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                match message {
                     Ok(Some(resp)) => {
                         if resp.compact_revision() > 0 {
                             yield Err(Error::Compacted { revision: resp.compact_revision() });

@@ -114,6 +114,10 @@ pub struct WatchRequest {
     pub prev: bool,
     /// Ask for progress notifications when nothing changes.
     pub progress: bool,
+    /// Each notification asks the store for a progress report now: a `Progress` message with
+    /// the store's current revision once the watch has caught up to it. A cache uses this to
+    /// know it is as fresh as a linearizable read.
+    pub progress_requests: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 pub type WatchStream = BoxStream<'static, Result<WatchMessage>>;

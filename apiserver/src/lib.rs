@@ -1,0 +1,30 @@
+//! rkube's API server: the Kubernetes REST API over the store.
+//!
+//! # Layout
+//!
+//! - [`server`]: TLS listener, authentication, routing of every path.
+//! - `rest/`: the verbs on resources (get, list, watch, create, update, patch, delete,
+//!   deletecollection) and the subresources, with Kubernetes' semantics.
+//! - [`cache`]: the watch cache that serves lists and watches from one store watch per resource.
+//! - [`discovery`], [`openapi`]: the documents clients read to learn what is served.
+//! - [`admission`]: defaults and validation of every write.
+//! - [`tls`], [`kubeconfig`], [`auth`]: the cluster CA, the admin kubeconfig, identities.
+
+pub mod admission;
+pub mod auth;
+pub mod body;
+pub mod cache;
+pub mod discovery;
+pub mod filter;
+pub mod kubeconfig;
+pub mod object;
+pub mod openapi;
+pub mod patch;
+pub mod request;
+pub mod resources;
+mod rest;
+pub mod server;
+pub mod status;
+pub mod tls;
+
+pub use server::{ApiServer, Config, ServerError};

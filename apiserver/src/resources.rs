@@ -1,0 +1,168 @@
+//! The resources this server serves: the built-in table from `rkube-api`, held as owned values
+//! so that resources defined at run time (custom resources) can join them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use rkube_api::registry::{self, Resource, Scope, Subresource};
+
+/// One resource in one group version, as the server routes, stores and lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedResource {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub plural: String,
+    pub singular: String,
+    pub short_names: Vec<String>,
+    pub namespaced: bool,
+    pub subresources: Vec<Subresource>,
+    pub verbs: Vec<&'static str>,
+    pub categories: Vec<String>,
+    /// Key prefix under `/registry/`, shared by every version of the resource.
+    pub storage_prefix: String,
+}
+
+impl ServedResource {
+    fn builtin(r: &Resource) -> Self {
+        Self {
+            group: r.group.to_owned(),
+            version: r.version.to_owned(),
+            kind: r.kind.to_owned(),
+            plural: r.plural.to_owned(),
+            singular: r.singular.to_owned(),
+            short_names: r.short_names.iter().map(|s| (*s).to_owned()).collect(),
+            namespaced: r.scope == Scope::Namespaced,
+            subresources: r.subresources.to_vec(),
+            verbs: r.verbs.iter().map(|v| v.as_str()).collect(),
+            categories: r.categories.iter().map(|s| (*s).to_owned()).collect(),
+            storage_prefix: r.storage_prefix.to_owned(),
+        }
+    }
+
+    /// `v1` or `group/version`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    pub fn list_kind(&self) -> String {
+        format!("{}List", self.kind)
+    }
+
+    pub fn has(&self, sub: Subresource) -> bool {
+        self.subresources.contains(&sub)
+    }
+
+    /// The key prefix of the objects in `namespace` (all namespaces when `None`).
+    pub fn prefix(&self, namespace: Option<&str>) -> String {
+        match namespace {
+            Some(ns) if self.namespaced => {
+                format!("{}/{}/{ns}/", registry::STORAGE_ROOT, self.storage_prefix)
+            }
+            _ => format!("{}/{}/", registry::STORAGE_ROOT, self.storage_prefix),
+        }
+    }
+
+    /// The key of one object.
+    pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
+        let mut key = self.prefix(namespace);
+        key.push_str(name);
+        key
+    }
+
+    /// The collection's path (`/api/v1/namespaces/ns/pods`) for selfLinks and messages.
+    pub fn group_path(&self) -> String {
+        if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        }
+    }
+}
+
+/// Every served resource, by (group, version, plural).
+#[derive(Debug, Default)]
+pub struct Catalog {
+    resources: RwLock<BTreeMap<(String, String, String), Arc<ServedResource>>>,
+    /// Group versions in the order discovery lists them (built-ins in table order).
+    order: RwLock<Vec<(String, String)>>,
+}
+
+impl Catalog {
+    /// The built-in resources.
+    pub fn builtin() -> Self {
+        let catalog = Catalog::default();
+        for r in registry::RESOURCES {
+            catalog.add(ServedResource::builtin(r));
+        }
+        catalog
+    }
+
+    pub fn add(&self, r: ServedResource) {
+        let gv = (r.group.clone(), r.version.clone());
+        {
+            let mut order = self.order.write();
+            if !order.contains(&gv) {
+                order.push(gv);
+            }
+        }
+        self.resources
+            .write()
+            .insert((r.group.clone(), r.version.clone(), r.plural.clone()), Arc::new(r));
+    }
+
+    pub fn lookup(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ServedResource>> {
+        self.resources
+            .read()
+            .get(&(group.to_owned(), version.to_owned(), plural.to_owned()))
+            .cloned()
+    }
+
+    /// The resource of `kind` in `group/version`.
+    pub fn lookup_kind(&self, group: &str, version: &str, kind: &str) -> Option<Arc<ServedResource>> {
+        self.resources
+            .read()
+            .values()
+            .find(|r| r.group == group && r.version == version && r.kind == kind)
+            .cloned()
+    }
+
+    /// Group versions in discovery order.
+    pub fn group_versions(&self) -> Vec<(String, String)> {
+        self.order.read().clone()
+    }
+
+    /// The resources of one group version, in table order for built-ins.
+    pub fn in_group_version(&self, group: &str, version: &str) -> Vec<Arc<ServedResource>> {
+        let resources = self.resources.read();
+        let mut found: Vec<Arc<ServedResource>> = resources
+            .values()
+            .filter(|r| r.group == group && r.version == version)
+            .cloned()
+            .collect();
+        found.sort_by_key(|r| {
+            registry::RESOURCES
+                .iter()
+                .position(|b| b.group == r.group && b.version == r.version && b.plural == r.plural)
+                .unwrap_or(usize::MAX)
+        });
+        found
+    }
+
+    /// The groups, each with its versions (preferred first), in discovery order.
+    pub fn groups(&self) -> Vec<(String, Vec<String>)> {
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for (g, v) in self.group_versions() {
+            match groups.iter_mut().find(|(name, _)| *name == g) {
+                Some((_, versions)) => versions.push(v),
+                None => groups.push((g, vec![v])),
+            }
+        }
+        groups
+    }
+}

@@ -1,0 +1,122 @@
+//! `rkube server`: the control plane of one node: an embedded store member (or an external
+//! etcd with `--datastore-endpoint`) and the Kubernetes API server on `:6443`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use rkube_apiserver::server as api;
+use rkube_store::backend::{Backend, Embedded, Etcd};
+use rkube_store::{Listeners, StoreConfig};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::shutdown::{run_until_signal, DRAIN_DEADLINE};
+
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Where the store, certificates and kubeconfig live.
+    #[arg(long, env = "RKUBE_DATA_DIR", default_value = "/var/lib/rkube", value_name = "PATH")]
+    pub data_dir: PathBuf,
+
+    /// Address the API server listens on.
+    #[arg(long, default_value = "0.0.0.0", value_name = "IP")]
+    pub bind_address: IpAddr,
+
+    /// Port of the API server (HTTPS).
+    #[arg(long, default_value_t = 6443, value_name = "PORT")]
+    pub https_listen_port: u16,
+
+    /// Extra host names or IP addresses for the serving certificate (repeatable).
+    #[arg(long = "tls-san", value_name = "NAME")]
+    pub tls_sans: Vec<String>,
+
+    /// Also write the admin kubeconfig to this path.
+    #[arg(long, env = "RKUBE_KUBECONFIG_OUTPUT", value_name = "PATH")]
+    pub write_kubeconfig: Option<PathBuf>,
+
+    /// Use this etcd cluster (comma-separated client URLs) instead of the embedded store.
+    #[arg(long, env = "RKUBE_DATASTORE_ENDPOINT", value_name = "URLS", value_delimiter = ',')]
+    pub datastore_endpoint: Vec<String>,
+
+    /// Client address of the embedded store (the etcd v3 API).
+    #[arg(long, default_value = "127.0.0.1:2379", value_name = "ADDR")]
+    pub store_client_address: SocketAddr,
+
+    /// Peer (raft) address of the embedded store.
+    #[arg(long, default_value = "127.0.0.1:2380", value_name = "ADDR")]
+    pub store_peer_address: SocketAddr,
+}
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("failed to create the data dir {}", args.data_dir.display()))?;
+    let shutdown = CancellationToken::new();
+    let (backend, store_done): (Arc<dyn Backend>, Option<_>) = if args.datastore_endpoint.is_empty() {
+        let config = StoreConfig::single_member(
+            &node_name(),
+            args.data_dir.join("store"),
+            format!("http://{}", args.store_client_address),
+            format!("http://{}", args.store_peer_address),
+        );
+        let listeners = Listeners {
+            client: bind(args.store_client_address, "--store-client-address").await?,
+            peer: bind(args.store_peer_address, "--store-peer-address").await?,
+        };
+        let running = rkube_store::start(config, listeners, shutdown.clone())
+            .await
+            .context("failed to start the embedded store")?;
+        info!(client = %args.store_client_address, "embedded store ready");
+        (Arc::new(Embedded::new(running.member)), Some(running.done))
+    } else {
+        let etcd = Etcd::connect(&args.datastore_endpoint)
+            .await
+            .with_context(|| format!("failed to connect to {}", args.datastore_endpoint.join(",")))?;
+        info!(endpoints = %args.datastore_endpoint.join(","), "using an external etcd");
+        (Arc::new(etcd), None)
+    };
+    let config = api::Config {
+        data_dir: args.data_dir.clone(),
+        bind: SocketAddr::new(args.bind_address, args.https_listen_port),
+        tls_sans: args.tls_sans.clone(),
+        write_kubeconfig: args.write_kubeconfig.clone(),
+    };
+    let prepared = api::prepare(config, backend)
+        .await
+        .context("failed to start the API server")?;
+    info!(
+        kubeconfig = %args.data_dir.join("admin.kubeconfig").display(),
+        "rkube server is ready"
+    );
+    let work = {
+        let shutdown = shutdown.clone();
+        async move {
+            prepared.serve(shutdown).await;
+            if let Some(done) = store_done {
+                done.await
+                    .context("the store task failed")?
+                    .context("the store stopped with an error")?;
+            }
+            Ok(())
+        }
+    };
+    run_until_signal(work, shutdown, DRAIN_DEADLINE).await
+}
+
+async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("{flag}: failed to listen on {addr}"))
+}
+
+/// This machine's host name, the default node and store member name.
+fn node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "default".to_owned())
+}
