@@ -1,3 +1,6 @@
+//! Tests of the built-in schemas and their lookups.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
 use serde_json::json;
 
 use super::*;
