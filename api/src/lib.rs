@@ -15,8 +15,10 @@
 pub mod fields;
 pub mod labels;
 pub mod names;
+pub mod patch;
 pub mod quantity;
 pub mod registry;
+pub mod schema;
 
 pub use quantity::Quantity;
 

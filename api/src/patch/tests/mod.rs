@@ -1,0 +1,6 @@
+//! Tests of the three patch formats.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
+mod json;
+mod merge;
+mod strategic;
