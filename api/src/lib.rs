@@ -11,11 +11,17 @@
 //! - [`fields`]: field selectors (`metadata.name=x,spec.nodeName!=y`).
 //! - [`quantity`]: exact resource quantities (`100m`, `1.5Gi`, `1e3`) with canonical formatting.
 //! - [`names`]: DNS-1123 and qualified-name validation, `generateName`, well-known names.
+//! - [`printers`]: the Table columns and cells kube-apiserver returns for `kubectl get`
+//!   (`as=Table`), per kind, and Kubernetes' human durations (the AGE column).
+//! - [`jsonpath`]: kubectl's JSONPath templates (`-o jsonpath=...`, CRD printer columns),
+//!   parsed once and evaluated on JSON objects.
 
 pub mod fields;
+pub mod jsonpath;
 pub mod labels;
 pub mod names;
 pub mod patch;
+pub mod printers;
 pub mod quantity;
 pub mod registry;
 pub mod schema;
