@@ -17,6 +17,7 @@ pub mod labels;
 pub mod names;
 pub mod quantity;
 pub mod registry;
+pub mod validation;
 
 pub use quantity::Quantity;
 
