@@ -25,6 +25,7 @@ pub mod printers;
 pub mod quantity;
 pub mod registry;
 pub mod schema;
+pub mod validation;
 
 pub use quantity::Quantity;
 

@@ -1,0 +1,4 @@
+//! stub
+#![allow(unused)]
+use super::FieldError;
+use serde_json::Value;

@@ -1,0 +1,107 @@
+//! Validation of built-in objects as kube-apiserver does it: field errors with Kubernetes' texts.
+//!
+//! [`validate`] checks one object in its JSON form (camelCase fields, as stored) and returns every
+//! problem it finds as a [`FieldError`], in the order Kubernetes reports them. The object is
+//! expected to have been defaulted first ([`crate::defaults::apply_defaults`]), as the API server
+//! does: fields Kubernetes always defaults (a pod's `restartPolicy`, a Service's
+//! `sessionAffinity`...) are reported as required when absent.
+//!
+//! [`FieldError`]'s `Display` is Kubernetes' field error text (`spec.replicas: Invalid value: -1:
+//! must be greater than or equal to 0`), and [`invalid_message`] builds the message of the 422
+//! `Status` that kubectl prints.
+//!
+//! Things the API server does around validation are left to it: generating a Job's selector,
+//! allocating cluster IPs and node ports, carrying `uid` and `creationTimestamp` over on update,
+//! and admission (service accounts, priorities, default tolerations).
+
+mod apps;
+mod autoscaling;
+mod batch;
+mod cluster;
+mod config;
+mod crd;
+mod cron;
+mod error;
+mod meta;
+mod networking;
+mod pod;
+mod pod_container;
+mod pod_update;
+mod render;
+mod rules;
+mod service;
+
+pub use error::{invalid_message, ErrorKind, FieldError};
+
+use serde_json::Value;
+
+use crate::registry;
+
+/// How an object's `metadata.name` is checked, which depends on its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameRule {
+    /// A DNS-1123 subdomain: most kinds.
+    Dns1123Subdomain,
+    /// A DNS-1123 label: Namespaces.
+    Dns1123Label,
+    /// A DNS-1035 label (starts with a letter): Services.
+    Dns1035Label,
+    /// Anything usable as a URL path segment: RBAC objects, HorizontalPodAutoscalers.
+    PathSegment,
+}
+
+impl NameRule {
+    /// The rule Kubernetes applies to names of `kind` in `group`.
+    pub fn for_kind(group: &str, kind: &str) -> NameRule {
+        match (group, kind) {
+            ("", "Namespace") => NameRule::Dns1123Label,
+            ("", "Service") => NameRule::Dns1035Label,
+            ("rbac.authorization.k8s.io", _) | ("autoscaling", "HorizontalPodAutoscaler") => {
+                NameRule::PathSegment
+            }
+            _ => NameRule::Dns1123Subdomain,
+        }
+    }
+}
+
+/// Validates `obj`, an object of `kind` in API group `group` (`""` for core), as kube-apiserver
+/// does on create (`old` is `None`) or on update (`old` is the stored object).
+///
+/// Returns every problem found; an empty list means the object is valid. Kinds this module does
+/// not know (custom resources) get their `metadata` checked only, with no namespace rule.
+pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
+    let namespaced = registry::by_kind(kind)
+        .find(|r| r.group == group)
+        .map(|r| r.is_namespaced());
+    let mut errs = Vec::new();
+    let name_rule = NameRule::for_kind(group, kind);
+    match (old, group, kind) {
+        (Some(old), _, _) => meta::validate_update(obj, old, &mut errs),
+        (None, "apiextensions.k8s.io", "CustomResourceDefinition") => {
+            crd::validate_meta(obj, &mut errs);
+        }
+        (None, _, _) => meta::validate_create(obj, namespaced, name_rule, &mut errs),
+    }
+    match (group, kind) {
+        ("", "Pod") => pod::validate_pod(obj, old, &mut errs),
+        ("", "PodTemplate") => pod::validate_template(obj, "template", &mut errs),
+        ("", "ReplicationController") => apps::validate_replication_controller(obj, &mut errs),
+        ("apps", "Deployment") => apps::validate_deployment(obj, old, &mut errs),
+        ("apps", "ReplicaSet") => apps::validate_replica_set(obj, old, &mut errs),
+        ("apps", "StatefulSet") => apps::validate_stateful_set(obj, old, &mut errs),
+        ("apps", "DaemonSet") => apps::validate_daemon_set(obj, old, &mut errs),
+        ("batch", "Job") => batch::validate_job(obj, old, &mut errs),
+        ("batch", "CronJob") => batch::validate_cron_job(obj, &mut errs),
+        ("", "Service") => service::validate_service(obj, old, &mut errs),
+        ("", "ConfigMap") => config::validate_config_map(obj, old, &mut errs),
+        ("", "Secret") => config::validate_secret(obj, old, &mut errs),
+        ("", "Namespace") => cluster::validate_namespace(obj, &mut errs),
+        ("", "Node") => cluster::validate_node(obj, old, &mut errs),
+        ("coordination.k8s.io", "Lease") => cluster::validate_lease(obj, &mut errs),
+        ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::validate_hpa(obj, &mut errs),
+        ("networking.k8s.io", "Ingress") => networking::validate_ingress(obj, &mut errs),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => crd::validate_crd(obj, &mut errs),
+        _ => {}
+    }
+    errs
+}
