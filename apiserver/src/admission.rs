@@ -2,7 +2,7 @@
 //! answered as a 422 Status with one cause per field error.
 
 use rkube_api::registry::Subresource;
-use rkube_api::{defaults, validation};
+use rkube_api::validation;
 use serde_json::Value;
 
 use crate::object;
@@ -16,7 +16,6 @@ pub fn admit(
     obj: &mut Value,
     old: Option<&Value>,
 ) -> ApiResult<()> {
-    defaults::apply_defaults(&resource.group, &resource.version, &resource.kind, obj);
     // A binding is the one write allowed to set a pod's node.
     let old = if subresource == Some(Subresource::Binding) { None } else { old };
     let errors = validation::validate(&resource.group, &resource.kind, obj, old);

@@ -81,7 +81,7 @@ pub fn apply(
         PatchType::Merge => Ok(api_patch::apply_merge_patch(current, patch)),
         PatchType::Strategic | PatchType::Apply => {
             let schemas = Schemas::builtin();
-            match schemas.definition_for(&resource.group, &resource.version, &resource.kind) {
+            match schemas.definition_for_kind(&resource.group, &resource.version, &resource.kind) {
                 Some(def) => api_patch::apply_strategic_merge_patch(current, patch, schemas, def)
                     .map_err(invalid),
                 None if patch_type == PatchType::Strategic => Err(ApiError::new(

@@ -30,7 +30,7 @@ pub fn of_objects(call: &Call, items: &[Value], revision: Option<i64>, continue_
         .iter()
         .map(|obj| {
             let cells = printers::row(group, kind, obj, now)
-                .unwrap_or_else(|| printers::default_row(obj, now));
+                .unwrap_or_else(|| printers::default_row(obj));
             let object = match include {
                 "None" => Value::Null,
                 "Object" => obj.clone(),
@@ -43,18 +43,7 @@ pub fn of_objects(call: &Call, items: &[Value], revision: Option<i64>, continue_
             json!({"cells": cells, "object": object})
         })
         .collect();
-    let column_defs: Vec<Value> = columns
-        .iter()
-        .map(|c| {
-            json!({
-                "name": c.name,
-                "type": c.type_,
-                "format": c.format,
-                "description": c.description,
-                "priority": c.priority,
-            })
-        })
-        .collect();
+    let column_defs: Vec<Value> = columns.iter().map(|c| c.to_json()).collect();
     let mut meta = Map::new();
     match revision {
         Some(rv) => {

@@ -1,0 +1,289 @@
+//! The real kubectl against `rkube server`: what a user types, and what they read back.
+//!
+//! Needs `target/debug/rkube` (`cargo build --bin rkube`) and kubectl (see `server_proc`).
+//! Set `RKUBE_DATASTORE=http://127.0.0.1:2379` to run the same suite with the API server on an
+//! external etcd (or `rkube store`) instead of its embedded store.
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use rkube_tests::server_proc::ServerProcess;
+use serde_json::Value;
+
+fn start() -> ServerProcess {
+    let datastore = std::env::var("RKUBE_DATASTORE").ok();
+    ServerProcess::start_with(datastore.as_deref()).expect("rkube server starts")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs kubectl and returns stdout, failing the test (with everything printed) otherwise.
+fn ok(s: &ServerProcess, args: &[&str]) -> String {
+    let out = s.kubectl(args).expect("kubectl runs");
+    assert!(out.status.success(), "kubectl {args:?} failed:\n{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs kubectl expecting failure and returns stderr.
+fn fails(s: &ServerProcess, args: &[&str]) -> String {
+    let out = s.kubectl(args).expect("kubectl runs");
+    assert!(!out.status.success(), "kubectl {args:?} should fail:\n{}", text(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn apply_stdin(s: &ServerProcess, args: &[&str], manifest: &str) -> String {
+    let out = s.kubectl_with_stdin(args, Some(manifest)).expect("kubectl runs");
+    assert!(out.status.success(), "kubectl {args:?} failed:\n{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const APP: &str = "\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: demo
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg
+  namespace: demo
+  labels: {app: web}
+data:
+  a: \"1\"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: demo
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: registry.local/web:1
+        env:
+        - {name: A, value: \"1\"}
+        - {name: B, value: \"2\"}
+        ports:
+        - containerPort: 8000
+      - name: sidecar
+        image: registry.local/sidecar:1
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: demo
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: 8000
+";
+
+#[test]
+fn version_and_discovery() {
+    let s = start();
+    let v = ok(&s, &["version", "-o", "json"]);
+    let v: Value = serde_json::from_str(&v).expect("version JSON");
+    assert_eq!(v["serverVersion"]["major"], "1");
+    let resources = ok(&s, &["api-resources"]);
+    for line in [
+        "deployments",
+        "deploy",
+        "apps/v1",
+        "horizontalpodautoscalers",
+        "customresourcedefinitions",
+    ] {
+        assert!(resources.contains(line), "api-resources lacks {line}:\n{resources}");
+    }
+    let ns = ok(&s, &["get", "namespaces", "-o", "name"]);
+    for n in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(ns.contains(&format!("namespace/{n}")), "{ns}");
+    }
+}
+
+#[test]
+fn apply_get_and_reapply() {
+    let s = start();
+    let out = apply_stdin(&s, &["apply", "-f", "-"], APP);
+    assert_eq!(
+        out,
+        "namespace/demo created\nconfigmap/cfg created\ndeployment.apps/web created\nservice/web created\n"
+    );
+    let again = apply_stdin(&s, &["apply", "-f", "-"], APP);
+    assert_eq!(
+        again,
+        "namespace/demo unchanged\nconfigmap/cfg unchanged\ndeployment.apps/web unchanged\nservice/web unchanged\n"
+    );
+
+    // A changed image and a removed env var: a strategic merge patch computed by kubectl.
+    let changed = APP
+        .replace("registry.local/web:1", "registry.local/web:2")
+        .replace("        - {name: B, value: \"2\"}\n", "");
+    let out = apply_stdin(&s, &["apply", "-f", "-"], &changed);
+    assert!(out.contains("deployment.apps/web configured"), "{out}");
+    let d: Value = serde_json::from_str(&ok(&s, &["get", "deploy", "web", "-n", "demo", "-o", "json"])).expect("json");
+    let containers = d["spec"]["template"]["spec"]["containers"].as_array().expect("containers");
+    assert_eq!(containers.len(), 2, "{d}");
+    assert_eq!(containers[0]["image"], "registry.local/web:2");
+    assert_eq!(containers[0]["env"].as_array().map(Vec::len), Some(1), "{d}");
+    assert_eq!(containers[1]["name"], "sidecar");
+    assert_eq!(d["metadata"]["generation"], 2);
+    // Defaults as Kubernetes fills them in.
+    assert_eq!(d["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "Always");
+
+    let wide = ok(&s, &["get", "deploy", "-n", "demo", "-o", "wide"]);
+    let header = wide.lines().next().unwrap_or_default();
+    for col in ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"] {
+        assert!(header.contains(col), "{wide}");
+    }
+    assert!(wide.contains("web,sidecar"), "{wide}");
+    assert!(wide.contains("app=web"), "{wide}");
+
+    let names = ok(&s, &["get", "cm,svc", "-n", "demo", "-l", "app=web", "-o", "name"]);
+    assert_eq!(names, "configmap/cfg\n");
+    let jp = ok(&s, &["get", "cm", "cfg", "-n", "demo", "-o", "jsonpath={.data.a}"]);
+    assert_eq!(jp, "1");
+    let yaml = ok(&s, &["get", "svc", "web", "-n", "demo", "-o", "yaml"]);
+    assert!(yaml.contains("targetPort: 8000"), "{yaml}");
+    let all = ok(&s, &["get", "all", "-n", "demo"]);
+    assert!(all.contains("deployment.apps/web"), "{all}");
+    assert!(all.contains("service/web"), "{all}");
+    let everywhere = ok(&s, &["get", "cm", "-A"]);
+    assert!(everywhere.lines().next().unwrap_or_default().starts_with("NAMESPACE"), "{everywhere}");
+    assert!(everywhere.contains("demo "), "{everywhere}");
+}
+
+#[test]
+fn server_side_apply() {
+    let s = start();
+    let out = apply_stdin(&s, &["apply", "--server-side", "-f", "-"], APP);
+    assert!(out.contains("deployment.apps/web serverside-applied"), "{out}");
+    let changed = APP.replace("replicas: 2", "replicas: 3");
+    let out = apply_stdin(&s, &["apply", "--server-side", "-f", "-"], &changed);
+    assert!(out.contains("deployment.apps/web serverside-applied"), "{out}");
+    let replicas = ok(&s, &["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas}"]);
+    assert_eq!(replicas, "3");
+}
+
+#[test]
+fn edit_verbs() {
+    let s = start();
+    apply_stdin(&s, &["apply", "-f", "-"], APP);
+    let out = ok(&s, &["label", "cm", "cfg", "-n", "demo", "tier=backend"]);
+    assert_eq!(out, "configmap/cfg labeled\n");
+    let out = ok(&s, &["annotate", "cm", "cfg", "-n", "demo", "note=hello"]);
+    assert_eq!(out, "configmap/cfg annotated\n");
+    let labels = ok(&s, &["get", "cm", "-n", "demo", "-l", "tier=backend,app in (web)", "-o", "name"]);
+    assert_eq!(labels, "configmap/cfg\n");
+    let none = ok(&s, &["get", "cm", "-n", "demo", "-l", "tier!=backend", "-o", "name"]);
+    assert!(!none.contains("configmap/cfg"), "{none}");
+
+    let out = ok(&s, &["scale", "deploy", "web", "-n", "demo", "--replicas=5"]);
+    assert_eq!(out, "deployment.apps/web scaled\n");
+    let r = ok(&s, &["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas}"]);
+    assert_eq!(r, "5");
+
+    ok(&s, &["patch", "cm", "cfg", "-n", "demo", "--type=merge", "-p", r#"{"data":{"b":"2"}}"#]);
+    ok(&s, &["patch", "cm", "cfg", "-n", "demo", "--type=json", "-p", r#"[{"op":"remove","path":"/data/a"}]"#]);
+    ok(&s, &[
+        "patch", "deploy", "web", "-n", "demo", "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"registry.local/sidecar:9"}]}}}}"#,
+    ]);
+    let data = ok(&s, &["get", "cm", "cfg", "-n", "demo", "-o", "jsonpath={.data}"]);
+    assert_eq!(data, r#"{"b":"2"}"#);
+    let images = ok(&s, &[
+        "get", "deploy", "web", "-n", "demo", "-o",
+        "jsonpath={.spec.template.spec.containers[*].image}",
+    ]);
+    assert_eq!(images, "registry.local/web:1 registry.local/sidecar:9");
+
+    // edit with a non-interactive editor
+    let mut cmd = s.kubectl_command();
+    cmd.args(["edit", "cm", "cfg", "-n", "demo"])
+        .env("EDITOR", "sed -i s/tier:\\ backend/tier:\\ edited/");
+    let out = cmd.output().expect("kubectl edit runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let tier = ok(&s, &["get", "cm", "cfg", "-n", "demo", "-o", "jsonpath={.metadata.labels.tier}"]);
+    assert_eq!(tier, "edited");
+}
+
+#[test]
+fn errors_read_as_kubernetes_writes_them() {
+    let s = start();
+    let e = fails(&s, &["get", "cm", "nope"]);
+    assert_eq!(e.trim(), r#"Error from server (NotFound): configmaps "nope" not found"#);
+    ok(&s, &["create", "configmap", "dup", "--from-literal=a=b"]);
+    let e = fails(&s, &["create", "configmap", "dup", "--from-literal=a=b"]);
+    assert_eq!(e.trim(), r#"Error from server (AlreadyExists): configmaps "dup" already exists"#);
+    let e = fails(&s, &["create", "configmap", "x", "-n", "missing"]);
+    assert_eq!(e.trim(), r#"Error from server (NotFound): namespaces "missing" not found"#);
+    let e = fails(&s, &["get", "cm", "-l", "a in (b"]);
+    assert!(e.contains("unable to parse requirement"), "{e}");
+}
+
+#[test]
+fn delete_by_name_label_and_all() {
+    let s = start();
+    apply_stdin(&s, &["apply", "-f", "-"], APP);
+    for n in ["a", "b", "c"] {
+        ok(&s, &["create", "configmap", n, "-n", "demo"]);
+    }
+    ok(&s, &["label", "cm", "a", "b", "-n", "demo", "del=yes"]);
+    let out = ok(&s, &["delete", "cm", "-n", "demo", "-l", "del=yes"]);
+    assert_eq!(out, "configmap \"a\" deleted\nconfigmap \"b\" deleted\n");
+    let out = ok(&s, &["delete", "deploy", "web", "-n", "demo", "--wait"]);
+    assert_eq!(out, "deployment.apps \"web\" deleted\n");
+    let out = ok(&s, &["delete", "cm", "--all", "-n", "demo"]);
+    assert!(out.contains("configmap \"c\" deleted"), "{out}");
+    let left = ok(&s, &["get", "cm", "-n", "demo", "-o", "name"]);
+    assert_eq!(left, "");
+}
+
+#[test]
+fn watch_prints_changes() {
+    let s = start();
+    let mut cmd = s.kubectl_command();
+    cmd.args(["get", "cm", "-n", "default", "-w", "--output-watch-events", "-o", "name"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("kubectl get -w starts");
+    std::thread::sleep(Duration::from_secs(1));
+    ok(&s, &["create", "configmap", "w1"]);
+    ok(&s, &["label", "cm", "w1", "x=y"]);
+    ok(&s, &["delete", "cm", "w1"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("ADDED configmap/w1"), "{printed}");
+    assert!(printed.contains("MODIFIED configmap/w1"), "{printed}");
+    assert!(printed.contains("DELETED configmap/w1"), "{printed}");
+}
+
+#[test]
+fn wait_for_condition() {
+    let s = start();
+    ok(&s, &["create", "namespace", "w"]);
+    let out = ok(&s, &["wait", "--for=jsonpath={.status.phase}=Active", "namespace/w", "--timeout=20s"]);
+    assert_eq!(out, "namespace/w condition met\n");
+}
