@@ -7,13 +7,15 @@
 //!   deletecollection) and the subresources, with Kubernetes' semantics.
 //! - [`cache`]: the watch cache that serves lists and watches from one store watch per resource.
 //! - [`discovery`], [`openapi`]: the documents clients read to learn what is served.
-//! - [`admission`]: defaults and validation of every write.
+//! - [`admission`], [`structural`]: unknown fields, defaults and validation of every write.
+//! - [`crd`]: CustomResourceDefinitions and the custom resources they define.
 //! - [`tls`], [`kubeconfig`], [`auth`]: the cluster CA, the admin kubeconfig, identities.
 
 pub mod admission;
 pub mod auth;
 pub mod body;
 pub mod cache;
+pub mod crd;
 pub mod discovery;
 pub mod filter;
 pub mod kubeconfig;
@@ -22,9 +24,10 @@ pub mod openapi;
 pub mod patch;
 pub mod request;
 pub mod resources;
-mod rest;
+pub(crate) mod rest;
 pub mod server;
 pub mod status;
+pub mod structural;
 pub mod tls;
 
 pub use server::{ApiServer, Config, ServerError};

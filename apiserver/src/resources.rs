@@ -8,7 +8,7 @@ use parking_lot::RwLock;
 use rkube_api::registry::{self, Resource, Scope, Subresource};
 
 /// One resource in one group version, as the server routes, stores and lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServedResource {
     pub group: String,
     pub version: String,
@@ -22,6 +22,38 @@ pub struct ServedResource {
     pub categories: Vec<String>,
     /// Key prefix under `/registry/`, shared by every version of the resource.
     pub storage_prefix: String,
+    /// What a CustomResourceDefinition says of this version; `None` for built-ins.
+    pub custom: Option<Arc<CustomVersion>>,
+}
+
+/// A custom resource version as its CRD defines it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomVersion {
+    /// The CRD's name (`plural.group`).
+    pub crd: String,
+    /// `openAPIV3Schema`.
+    pub schema: Option<serde_json::Value>,
+    /// `additionalPrinterColumns`.
+    pub columns: Vec<PrinterColumn>,
+    /// The scale subresource's paths, when it has one.
+    pub scale: Option<ScalePaths>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrinterColumn {
+    pub name: String,
+    pub type_: String,
+    pub format: String,
+    pub description: String,
+    pub priority: i64,
+    pub json_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalePaths {
+    pub spec_replicas: String,
+    pub status_replicas: String,
+    pub label_selector: Option<String>,
 }
 
 impl ServedResource {
@@ -38,6 +70,7 @@ impl ServedResource {
             verbs: r.verbs.iter().map(|v| v.as_str()).collect(),
             categories: r.categories.iter().map(|s| (*s).to_owned()).collect(),
             storage_prefix: r.storage_prefix.to_owned(),
+            custom: None,
         }
     }
 
@@ -114,6 +147,18 @@ impl Catalog {
         self.resources
             .write()
             .insert((r.group.clone(), r.version.clone(), r.plural.clone()), Arc::new(r));
+    }
+
+    /// Removes every version of the custom resource defined by the CRD `crd`.
+    pub fn remove_custom(&self, crd: &str) {
+        let mut resources = self.resources.write();
+        resources.retain(|_, r| r.custom.as_ref().is_none_or(|c| c.crd != crd));
+        let live: Vec<(String, String)> = resources
+            .values()
+            .map(|r| (r.group.clone(), r.version.clone()))
+            .collect();
+        drop(resources);
+        self.order.write().retain(|gv| live.contains(gv));
     }
 
     pub fn lookup(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ServedResource>> {

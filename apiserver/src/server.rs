@@ -253,6 +253,7 @@ pub async fn prepare(config: Config, backend: Arc<dyn Backend>) -> Result<Prepar
         event_lease: tokio::sync::Mutex::new(None),
     });
     ensure_namespaces(&state).await?;
+    crate::crd::start(state.clone());
     tracing::info!(%addr, "API server listening");
     Ok(Prepared {
         state,

@@ -71,8 +71,22 @@ pub fn prepare_for_create(resource: &ServedResource, obj: &mut Value) -> ApiResu
         ("", "Pod") => {
             map.insert("status".into(), json!({"phase": "Pending"}));
         }
-        // Nodes and custom resources' status are the writer's.
+        // Nodes' status is the kubelet's.
         ("", "Node") => {}
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            map.remove("status");
+            let meta = object::meta_mut(obj)?;
+            let mut finalizers: Vec<Value> = meta
+                .get("finalizers")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let cleanup = Value::String(crate::crd::CLEANUP_FINALIZER.into());
+            if !finalizers.contains(&cleanup) {
+                finalizers.push(cleanup);
+            }
+            meta.insert("finalizers".into(), Value::Array(finalizers));
+        }
         _ if resource.has(Subresource::Status) => {
             map.remove("status");
         }
@@ -331,14 +345,7 @@ pub async fn delete_collection(
     let mut deleted = Vec::new();
     for obj in items {
         let name = object::name(&obj).to_owned();
-        let scoped = Call {
-            resource: call.resource.clone(),
-            namespace: object::namespace(&obj).map(str::to_owned),
-            name: Some(name.clone()),
-            subresource: None,
-            query: call.query.clone(),
-            headers: call.headers.clone(),
-        };
+        let scoped = call.derive(object::namespace(&obj).map(str::to_owned), Some(name.clone()), None);
         match delete_object(server, &scoped, &name, &opts).await {
             Ok(_) => deleted.push(obj),
             Err(e) if e.code == StatusCode::NOT_FOUND => {}
@@ -429,14 +436,7 @@ async fn scale(
     method: &Method,
     bytes: &Bytes,
 ) -> ApiResult<Response<Body>> {
-    let main = Call {
-        subresource: None,
-        resource: call.resource.clone(),
-        namespace: call.namespace.clone(),
-        name: call.name.clone(),
-        query: call.query.clone(),
-        headers: Default::default(),
-    };
+    let main = call.main();
     let replicas_from = |scale: &Value| -> ApiResult<i64> {
         scale
             .get("spec")
@@ -495,14 +495,7 @@ async fn bind(server: &Arc<ApiServer>, call: &Call, bytes: &Bytes) -> ApiResult<
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::bad_request("Binding target.name is required"))?
         .to_owned();
-    let main = Call {
-        subresource: Some(Subresource::Binding),
-        resource: call.resource.clone(),
-        namespace: call.namespace.clone(),
-        name: call.name.clone(),
-        query: call.query.clone(),
-        headers: Default::default(),
-    };
+    let main = call.derive(call.namespace.clone(), call.name.clone(), Some(Subresource::Binding));
     let pod_name = call.name().to_owned();
     change(server, &main, None, |cur| {
         let assigned = cur

@@ -31,9 +31,34 @@ pub struct Call {
     pub subresource: Option<Subresource>,
     pub query: Query,
     pub headers: HeaderMap,
+    /// Warnings for the client (`Warning` headers), e.g. unknown fields under `Warn`.
+    pub warnings: parking_lot::Mutex<Vec<String>>,
 }
 
 impl Call {
+    /// The same request addressed to `name` in `namespace` with `subresource`.
+    pub fn derive(&self, namespace: Option<String>, name: Option<String>, subresource: Option<Subresource>) -> Call {
+        Call {
+            resource: self.resource.clone(),
+            namespace,
+            name,
+            subresource,
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            warnings: Default::default(),
+        }
+    }
+
+    /// The same request on the main resource (no subresource).
+    pub fn main(&self) -> Call {
+        self.derive(self.namespace.clone(), self.name.clone(), None)
+    }
+
+    /// How unknown fields are to be answered.
+    pub fn field_validation(&self) -> ApiResult<crate::admission::FieldValidation> {
+        crate::admission::FieldValidation::parse(self.query.get("fieldValidation"))
+    }
+
     pub fn key(&self, name: &str) -> String {
         self.resource.key(self.namespace.as_deref(), name)
     }
@@ -101,6 +126,7 @@ async fn dispatch(
         subresource,
         query,
         headers,
+        warnings: Default::default(),
     };
     if let Some(sub) = call.subresource {
         return lifecycle::subresource(server, &call, sub, method, &bytes).await;
@@ -136,12 +162,21 @@ pub fn cache_of(server: &ApiServer, resource: &ServedResource) -> Arc<WatchCache
         .clone()
 }
 
-/// An object response in the form the client asked for (the object, or a one-row Table).
+/// An object response in the form the client asked for (the object, or a one-row Table),
+/// with the call's warnings.
 pub fn respond_object(call: &Call, code: StatusCode, obj: &Value) -> Response<Body> {
-    if table::wanted(&call.headers) {
-        return body::json(code, &table::of_objects(call, std::slice::from_ref(obj), None, None));
+    let mut resp = if table::wanted(&call.headers) {
+        body::json(code, &table::of_objects(call, std::slice::from_ref(obj), None, None))
+    } else {
+        body::json(code, obj)
+    };
+    for w in call.warnings.lock().iter() {
+        let text = format!("299 - {:?}", w);
+        if let Ok(v) = http::HeaderValue::from_str(&text) {
+            resp.headers_mut().append(http::header::WARNING, v);
+        }
     }
-    body::json(code, obj)
+    resp
 }
 
 /// Makes sure `obj` names this resource's apiVersion and kind (filling them in when absent).

@@ -77,14 +77,7 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
     let sub = cache.subscribe(from)?;
     let tables = table::wanted(&call.headers);
     let resource = call.resource.clone();
-    let table_call = Call {
-        resource: call.resource.clone(),
-        namespace: call.namespace.clone(),
-        name: call.name.clone(),
-        subresource: None,
-        query: call.query.clone(),
-        headers: call.headers.clone(),
-    };
+    let table_call = call.main();
     let name = call.name.clone();
     let filter = Filter {
         // A watch on one object (`fieldSelector=metadata.name=x` from the path form).

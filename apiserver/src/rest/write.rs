@@ -49,7 +49,8 @@ pub async fn create_object(server: &Arc<ApiServer>, call: &Call, mut obj: Value)
     };
     let name = lifecycle::assign_name(call, &mut obj)?;
     lifecycle::prepare_for_create(resource, &mut obj)?;
-    crate::admission::admit(resource, None, &mut obj, None)?;
+    let warnings = crate::admission::admit(resource, None, &mut obj, None, call.field_validation()?)?;
+    call.warnings.lock().extend(warnings);
     if let Some(ns) = &namespace {
         check_namespace(server, call, ns, &name).await?;
     }
@@ -64,6 +65,7 @@ pub async fn create_object(server: &Arc<ApiServer>, call: &Call, mut obj: Value)
         .await
         .map_err(|e| ApiError::from_storage(e, &resource.group, &resource.plural, &name))?;
     object::set_resource_version(&mut obj, rec.mod_revision);
+    crate::crd::written(server, resource, &obj);
     Ok(obj)
 }
 
@@ -150,7 +152,9 @@ where
         }
         let proposed = f(&cur)?;
         let mut new = lifecycle::prepare_for_update(call, &cur, proposed)?;
-        crate::admission::admit(&call.resource, call.subresource, &mut new, Some(&cur))?;
+        let warnings =
+            crate::admission::admit(&call.resource, call.subresource, &mut new, Some(&cur), call.field_validation()?)?;
+        *call.warnings.lock() = warnings;
         object::set_resource_version(&mut new, rec.mod_revision);
         if new == cur {
             return Ok(cur);
@@ -176,6 +180,7 @@ where
         {
             Ok(written) => {
                 object::set_resource_version(&mut new, written.mod_revision);
+                crate::crd::written(server, &call.resource, &new);
                 return Ok(new);
             }
             Err(backend::Error::Conflict { .. } | backend::Error::NotFound { .. })
