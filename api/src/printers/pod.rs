@@ -183,9 +183,11 @@ pub(super) fn row(pod: &Value, now: i64) -> Vec<Value> {
             s.to_owned()
         }
     };
+    // Objects written without `podIPs` read as if it held `podIP`, as the API server
+    // converts them.
     let ip = arr_at(pod, &["status", "podIPs"])
         .first()
-        .map_or("", |p| str_at(p, &["ip"]));
+        .map_or_else(|| str_at(pod, &["status", "podIP"]), |p| str_at(p, &["ip"]));
     let gates = arr_at(pod, &["spec", "readinessGates"]);
     let gates_cell = if gates.is_empty() {
         "<none>".to_owned()
@@ -440,5 +442,7 @@ mod tests {
                        "conditions": [{"type": "example.com/lb", "status": "True"}]}
         });
         assert_eq!(&cells(&pod)[5..], ["<none>", "n1", "n2", "1/2"]);
+        let old_style = json!({"status": {"podIP": "10.244.0.9"}});
+        assert_eq!(cells(&old_style)[5], "10.244.0.9");
     }
 }

@@ -214,6 +214,33 @@ fn events_of_the_new_api() {
 }
 
 #[test]
+fn events_k8s_io_events() {
+    let ev = json!({
+        "metadata": {"name": "web.17b0"},
+        "regarding": {"kind": "Deployment", "name": "web"},
+        "reason": "ScalingReplicaSet", "type": "Normal",
+        "note": "Scaled up replica set web-7d9c to 3",
+        "eventTime": "2024-01-09T23:59:00.000000Z",
+        "reportingController": "deployment-controller", "reportingInstance": "cp-1"
+    });
+    assert_eq!(
+        events_v1_row(&ev, NOW),
+        [
+            json!("60s"),
+            json!("Normal"),
+            json!("ScalingReplicaSet"),
+            json!("deployment/web"),
+            json!(""),
+            json!("deployment-controller, cp-1"),
+            json!("Scaled up replica set web-7d9c to 3"),
+            json!("60s"),
+            json!(1),
+            json!("web.17b0"),
+        ]
+    );
+}
+
+#[test]
 fn persistent_volumes_and_claims() {
     let pv = json!({
         "metadata": {"name": "pv-1", "creationTimestamp": "2024-01-09T00:00:00Z"},
