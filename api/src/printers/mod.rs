@@ -11,18 +11,23 @@
 //! return `None`; the server then uses the default table, [`default_columns`] and
 //! [`default_row`]: `Name` and `Created At`, as Kubernetes' default table convertor.
 //!
+//! Custom resources get [`NAME_COLUMN`] followed by their CRD's `additionalPrinterColumns`,
+//! whose cells [`custom_column_cell`] computes.
+//!
 //! Cells are JSON values: strings, integers and booleans, typed as Kubernetes types them.
 
 mod apps;
 mod cells;
 mod cluster;
 mod core;
+mod custom;
 mod networking;
 mod pod;
 mod time;
 
 use serde_json::Value;
 
+pub use custom::custom_column_cell;
 pub use time::{age, format_rfc3339, human_duration, parse_rfc3339};
 
 /// The type of a table column, as in `columnDefinitions[].type`.
@@ -118,6 +123,9 @@ const NAME: Column = Column {
     format: "name",
     ..col("Name", ColumnType::String, NAME_DESCRIPTION)
 };
+/// The NAME column every table starts with (custom resource tables included).
+pub const NAME_COLUMN: Column = NAME;
+
 /// The AGE column.
 const AGE: Column = col("Age", ColumnType::String, AGE_DESCRIPTION);
 
