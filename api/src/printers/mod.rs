@@ -417,6 +417,26 @@ pub fn row(group: &str, kind: &str, obj: &Value, now_unix_secs: i64) -> Option<V
     printer(group, kind).map(|p| (p.row)(obj, now_unix_secs))
 }
 
+/// The `conditions` of a table row: Kubernetes marks the rows of finished pods `Completed`
+/// (`{"type": "Completed", "status": "True", "reason": "Succeeded" | "Failed", "message"}`) so
+/// clients can show them dimmed; every other row has none.
+pub fn row_conditions(group: &str, kind: &str, obj: &Value) -> Vec<Value> {
+    if !group.is_empty() || kind != "Pod" {
+        return Vec::new();
+    }
+    let message = match cells::str_at(obj, &["status", "phase"]) {
+        "Succeeded" => "The pod has completed successfully.",
+        "Failed" => "The pod failed.",
+        _ => return Vec::new(),
+    };
+    vec![serde_json::json!({
+        "type": "Completed",
+        "status": "True",
+        "reason": cells::str_at(obj, &["status", "phase"]),
+        "message": message,
+    })]
+}
+
 /// The default table's columns, for kinds without a printer and custom resources without
 /// `additionalPrinterColumns`: `Name` and `Created At` (a date).
 pub fn default_columns() -> &'static [Column] {
@@ -482,6 +502,25 @@ mod tests {
             default_row(&json!({"metadata": {"name": "x"}})),
             [json!("x"), json!("0001-01-01T00:00:00Z")]
         );
+    }
+
+    #[test]
+    fn finished_pods_rows_are_completed() {
+        let done = json!({"status": {"phase": "Succeeded"}});
+        assert_eq!(
+            row_conditions("", "Pod", &done),
+            [
+                json!({"type": "Completed", "status": "True", "reason": "Succeeded",
+                    "message": "The pod has completed successfully."})
+            ]
+        );
+        let failed = json!({"status": {"phase": "Failed"}});
+        assert_eq!(
+            row_conditions("", "Pod", &failed)[0]["message"],
+            json!("The pod failed.")
+        );
+        assert!(row_conditions("", "Pod", &json!({"status": {"phase": "Running"}})).is_empty());
+        assert!(row_conditions("batch", "Job", &done).is_empty());
     }
 
     #[test]
