@@ -231,6 +231,12 @@ pub fn relaxed_expression(path: &str) -> Option<String> {
     Some(format!("{{.{inner}}}"))
 }
 
+/// kubectl's message when a template does not parse (`kubectl get -o jsonpath=...`), with the
+/// position of the problem added.
+pub fn parse_error_message(template: &str, err: &ParseError) -> String {
+    format!("error parsing jsonpath {template}, {err}\n")
+}
+
 /// kubectl's message when a template fails on an object (`kubectl get -o jsonpath=...`).
 pub fn execution_error_message(template: &str, object: &Value, err: &Error) -> String {
     format!(

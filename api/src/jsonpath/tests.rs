@@ -348,3 +348,12 @@ fn kubectl_error_message() {
          object given to jsonpath engine was:\n\t\t{\"kind\":\"Pod\"}\n\n"
     );
 }
+
+#[test]
+fn kubectl_parse_error_message() {
+    let err = JsonPath::parse("{.a").expect_err("unclosed");
+    assert_eq!(
+        parse_error_message("{.a", &err),
+        "error parsing jsonpath {.a, unclosed action at position 3\n"
+    );
+}
