@@ -1,3 +1,5 @@
+//! Tests against kubectl's documented JSONPath examples, errors and edge cases.
+
 use super::*;
 use serde_json::json;
 

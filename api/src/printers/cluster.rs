@@ -1,18 +1,14 @@
-//! Printers for cluster configuration kinds: admission, certificates, API priority and
-//! fairness, CSI storage, runtime classes, service CIDRs, component statuses, pod templates.
+//! Printers for cluster-wide machinery: RBAC bindings, priority classes, leases, runtime
+//! classes, admission configuration, certificate requests, API priority and fairness,
+//! component statuses, pod templates.
 
 use serde_json::Value;
 
 use super::cells::{
-    age, arr_at, at, container_cells, format_label_selector, format_labels, int_at, name, opt_bool,
-    opt_int, opt_str, str_at, string_map,
+    age, arr_at, array_len, at, container_cells, format_label_selector, format_labels, int_at,
+    name, opt_bool, opt_int, opt_str, str_at, string_map,
 };
 use super::{col, time, Column, ColumnType as T, AGE, NAME};
-
-/// The length of the array at `path`, as an integer cell.
-fn count(obj: &Value, path: &[&str]) -> Value {
-    Value::from(i64::try_from(arr_at(obj, path).len()).unwrap_or(i64::MAX))
-}
 
 pub(super) const POD_TEMPLATE_COLUMNS: &[Column] = &[
     NAME,
@@ -149,7 +145,7 @@ pub(super) const WEBHOOK_COLUMNS: &[Column] = &[
 pub(super) fn webhook_row(config: &Value, now: i64) -> Vec<Value> {
     vec![
         Value::from(name(config)),
-        count(config, &["webhooks"]),
+        array_len(config, &["webhooks"]),
         age(config, now),
     ]
 }
@@ -176,7 +172,7 @@ pub(super) fn admission_policy_row(policy: &Value, now: i64) -> Vec<Value> {
     };
     vec![
         Value::from(name(policy)),
-        count(policy, &["spec", "validations"]),
+        array_len(policy, &["spec", "validations"]),
         Value::from(param_kind),
         age(policy, now),
     ]
@@ -298,131 +294,105 @@ pub(super) fn priority_level_row(pl: &Value, now: i64) -> Vec<Value> {
     ]
 }
 
-pub(super) const CSI_NODE_COLUMNS: &[Column] = &[
+pub(super) const LEASE_COLUMNS: &[Column] = &[
+    NAME,
+    col("Holder", T::String, "The identity holding the lease."),
+    AGE,
+];
+
+pub(super) fn lease_row(lease: &Value, now: i64) -> Vec<Value> {
+    vec![
+        Value::from(name(lease)),
+        Value::from(str_at(lease, &["spec", "holderIdentity"])),
+        age(lease, now),
+    ]
+}
+
+/// Columns of RoleBinding and ClusterRoleBinding.
+const fn binding_columns(
+    users: &'static str,
+    groups: &'static str,
+    sas: &'static str,
+) -> [Column; 6] {
+    [
+        NAME,
+        col("Role", T::String, "The role the binding grants."),
+        AGE,
+        super::wide("Users", T::String, users),
+        super::wide("Groups", T::String, groups),
+        super::wide("ServiceAccounts", T::String, sas),
+    ]
+}
+
+pub(super) const ROLE_BINDING_COLUMNS: &[Column] = &binding_columns(
+    "Users in the roleBinding",
+    "Groups in the roleBinding",
+    "ServiceAccounts in the roleBinding",
+);
+
+pub(super) const CLUSTER_ROLE_BINDING_COLUMNS: &[Column] = &binding_columns(
+    "Users in the clusterRoleBinding",
+    "Groups in the clusterRoleBinding",
+    "ServiceAccounts in the clusterRoleBinding",
+);
+
+/// A RoleBinding or ClusterRoleBinding row: the role and the subjects by kind.
+pub(super) fn role_binding_row(rb: &Value, now: i64) -> Vec<Value> {
+    let mut users = Vec::new();
+    let mut groups = Vec::new();
+    let mut sas = Vec::new();
+    for s in arr_at(rb, &["subjects"]) {
+        let subject = str_at(s, &["name"]);
+        match str_at(s, &["kind"]) {
+            "User" => users.push(subject.to_owned()),
+            "Group" => groups.push(subject.to_owned()),
+            "ServiceAccount" => {
+                sas.push(format!("{}/{subject}", str_at(s, &["namespace"])));
+            }
+            _ => {}
+        }
+    }
+    vec![
+        Value::from(name(rb)),
+        Value::from(format!(
+            "{}/{}",
+            str_at(rb, &["roleRef", "kind"]),
+            str_at(rb, &["roleRef", "name"])
+        )),
+        age(rb, now),
+        Value::from(users.join(", ")),
+        Value::from(groups.join(", ")),
+        Value::from(sas.join(", ")),
+    ]
+}
+
+pub(super) const PRIORITY_CLASS_COLUMNS: &[Column] = &[
     NAME,
     col(
-        "Drivers",
+        "Value",
         T::Integer,
-        "Drivers indicates the number of CSI drivers registered on the node",
+        "The priority of pods using this class.",
+    ),
+    col(
+        "Global-Default",
+        T::Boolean,
+        "Whether pods without a class get this one.",
     ),
     AGE,
-];
-
-pub(super) fn csi_node_row(node: &Value, now: i64) -> Vec<Value> {
-    vec![
-        Value::from(name(node)),
-        count(node, &["spec", "drivers"]),
-        age(node, now),
-    ]
-}
-
-pub(super) const CSI_DRIVER_COLUMNS: &[Column] = &[
-    NAME,
     col(
-        "AttachRequired",
-        T::Boolean,
-        "Whether volumes need attaching.",
-    ),
-    col(
-        "PodInfoOnMount",
-        T::Boolean,
-        "Whether mounts receive pod information.",
-    ),
-    col(
-        "StorageCapacity",
-        T::Boolean,
-        "Whether the scheduler considers reported capacity.",
-    ),
-    col(
-        "TokenRequests",
+        "PreemptionPolicy",
         T::String,
-        "Audiences of the service account tokens passed to the driver.",
+        "Whether pods of this class preempt lower-priority pods.",
     ),
-    col(
-        "RequiresRepublish",
-        T::Boolean,
-        "Whether volumes are mounted again periodically.",
-    ),
-    col("Modes", T::String, "Persistent and/or Ephemeral."),
-    AGE,
 ];
 
-pub(super) fn csi_driver_row(driver: &Value, now: i64) -> Vec<Value> {
-    let spec = |key: &str| opt_bool(driver, &["spec", key]);
-    let modes: Vec<&str> = arr_at(driver, &["spec", "volumeLifecycleModes"])
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    let token_requests = match at(driver, &["spec", "tokenRequests"]).and_then(Value::as_array) {
-        Some(requests) => requests
-            .iter()
-            .map(|r| str_at(r, &["audience"]))
-            .collect::<Vec<_>>()
-            .join(","),
-        None => "<unset>".to_owned(),
-    };
+pub(super) fn priority_class_row(pc: &Value, now: i64) -> Vec<Value> {
     vec![
-        Value::from(name(driver)),
-        Value::from(spec("attachRequired").unwrap_or(true)),
-        Value::from(spec("podInfoOnMount").unwrap_or(false)),
-        Value::from(spec("storageCapacity").unwrap_or(false)),
-        Value::from(token_requests),
-        Value::from(spec("requiresRepublish").unwrap_or(false)),
-        Value::from(if modes.is_empty() {
-            "<none>".to_owned()
-        } else {
-            modes.join(",")
-        }),
-        age(driver, now),
-    ]
-}
-
-pub(super) const VOLUME_ATTACHMENT_COLUMNS: &[Column] = &[
-    NAME,
-    Column {
-        format: "name",
-        ..col(
-            "Attacher",
-            T::String,
-            "The CSI driver attaching the volume.",
-        )
-    },
-    col("PV", T::String, "The persistent volume attached."),
-    col("Node", T::String, "The node the volume is attached to."),
-    col("Attached", T::Boolean, "Whether the volume is attached."),
-    AGE,
-];
-
-pub(super) fn volume_attachment_row(va: &Value, now: i64) -> Vec<Value> {
-    vec![
-        Value::from(name(va)),
-        Value::from(str_at(va, &["spec", "attacher"])),
-        Value::from(str_at(va, &["spec", "source", "persistentVolumeName"])),
-        Value::from(str_at(va, &["spec", "nodeName"])),
-        Value::from(opt_bool(va, &["status", "attached"]).unwrap_or(false)),
-        age(va, now),
-    ]
-}
-
-pub(super) const SERVICE_CIDR_COLUMNS: &[Column] = &[
-    NAME,
-    col(
-        "CIDRs",
-        T::String,
-        "The ranges service IPs are allocated from.",
-    ),
-    AGE,
-];
-
-pub(super) fn service_cidr_row(cidr: &Value, now: i64) -> Vec<Value> {
-    let cidrs: Vec<&str> = arr_at(cidr, &["spec", "cidrs"])
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    vec![
-        Value::from(name(cidr)),
-        Value::from(cidrs.join(",")),
-        age(cidr, now),
+        Value::from(name(pc)),
+        Value::from(int_at(pc, &["value"])),
+        Value::from(opt_bool(pc, &["globalDefault"]).unwrap_or(false)),
+        age(pc, now),
+        Value::from(str_at(pc, &["preemptionPolicy"])),
     ]
 }
 
@@ -563,47 +533,58 @@ mod tests {
     }
 
     #[test]
-    fn storage_and_runtime() {
-        let driver = json!({"metadata": {"name": "csi.example.com"},
-            "spec": {"attachRequired": false, "volumeLifecycleModes": ["Persistent", "Ephemeral"],
-                     "tokenRequests": [{"audience": "vault"}]}});
-        assert_eq!(
-            csi_driver_row(&driver, NOW),
-            [
-                json!("csi.example.com"),
-                json!(false),
-                json!(false),
-                json!(false),
-                json!("vault"),
-                json!(false),
-                json!("Persistent,Ephemeral"),
-                json!("<unknown>"),
-            ]
-        );
-        let node = json!({"metadata": {"name": "n"}, "spec": {"drivers": [{}]}});
-        assert_eq!(csi_node_row(&node, NOW)[1], json!(1));
-        let va = json!({"metadata": {"name": "csi-1"}, "spec": {"attacher": "csi.example.com",
-            "nodeName": "n", "source": {"persistentVolumeName": "pv-1"}}, "status": {"attached": true}});
-        assert_eq!(
-            volume_attachment_row(&va, NOW),
-            [
-                json!("csi-1"),
-                json!("csi.example.com"),
-                json!("pv-1"),
-                json!("n"),
-                json!(true),
-                json!("<unknown>")
-            ]
-        );
+    fn runtime_classes() {
         let rc = json!({"metadata": {"name": "gvisor"}, "handler": "runsc"});
         assert_eq!(
             runtime_class_row(&rc, NOW),
             [json!("gvisor"), json!("runsc"), json!("<unknown>")]
         );
-        let cidr = json!({"metadata": {"name": "kubernetes"}, "spec": {"cidrs": ["10.96.0.0/12", "fd00:10:96::/108"]}});
+    }
+
+    #[test]
+    fn leases() {
+        let lease = json!({"metadata": {"name": "node-1"}, "spec": {"holderIdentity": "node-1"}});
         assert_eq!(
-            service_cidr_row(&cidr, NOW)[1],
-            json!("10.96.0.0/12,fd00:10:96::/108")
+            lease_row(&lease, NOW),
+            [json!("node-1"), json!("node-1"), json!("<unknown>")]
+        );
+    }
+
+    #[test]
+    fn role_bindings() {
+        let rb = json!({
+            "metadata": {"name": "admins"},
+            "roleRef": {"kind": "ClusterRole", "name": "admin"},
+            "subjects": [{"kind": "User", "name": "jane"}, {"kind": "User", "name": "joe"},
+                         {"kind": "Group", "name": "ops"},
+                         {"kind": "ServiceAccount", "name": "ci", "namespace": "tools"}]
+        });
+        assert_eq!(
+            role_binding_row(&rb, NOW),
+            [
+                json!("admins"),
+                json!("ClusterRole/admin"),
+                json!("<unknown>"),
+                json!("jane, joe"),
+                json!("ops"),
+                json!("tools/ci"),
+            ]
+        );
+    }
+
+    #[test]
+    fn priority_classes() {
+        let pc = json!({"metadata": {"name": "system-node-critical"}, "value": 2_000_001_000,
+                        "preemptionPolicy": "PreemptLowerPriority"});
+        assert_eq!(
+            priority_class_row(&pc, NOW),
+            [
+                json!("system-node-critical"),
+                json!(2_000_001_000),
+                json!(false),
+                json!("<unknown>"),
+                json!("PreemptLowerPriority"),
+            ]
         );
     }
 }

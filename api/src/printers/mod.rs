@@ -23,6 +23,7 @@ mod core;
 mod custom;
 mod networking;
 mod pod;
+mod storage;
 mod time;
 
 use serde_json::Value;
@@ -266,32 +267,32 @@ static PRINTERS: &[Printer] = &[
     printer_for(
         "coordination.k8s.io",
         "Lease",
-        networking::LEASE_COLUMNS,
-        networking::lease_row,
+        cluster::LEASE_COLUMNS,
+        cluster::lease_row,
     ),
     printer_for(
         "storage.k8s.io",
         "StorageClass",
-        networking::STORAGE_CLASS_COLUMNS,
-        networking::storage_class_row,
+        storage::STORAGE_CLASS_COLUMNS,
+        storage::storage_class_row,
     ),
     printer_for(
         "rbac.authorization.k8s.io",
         "RoleBinding",
-        networking::ROLE_BINDING_COLUMNS,
-        networking::role_binding_row,
+        cluster::ROLE_BINDING_COLUMNS,
+        cluster::role_binding_row,
     ),
     printer_for(
         "rbac.authorization.k8s.io",
         "ClusterRoleBinding",
-        networking::CLUSTER_ROLE_BINDING_COLUMNS,
-        networking::role_binding_row,
+        cluster::CLUSTER_ROLE_BINDING_COLUMNS,
+        cluster::role_binding_row,
     ),
     printer_for(
         "scheduling.k8s.io",
         "PriorityClass",
-        networking::PRIORITY_CLASS_COLUMNS,
-        networking::priority_class_row,
+        cluster::PRIORITY_CLASS_COLUMNS,
+        cluster::priority_class_row,
     ),
     printer_for(
         "events.k8s.io",
@@ -362,26 +363,26 @@ static PRINTERS: &[Printer] = &[
     printer_for(
         "storage.k8s.io",
         "CSINode",
-        cluster::CSI_NODE_COLUMNS,
-        cluster::csi_node_row,
+        storage::CSI_NODE_COLUMNS,
+        storage::csi_node_row,
     ),
     printer_for(
         "storage.k8s.io",
         "CSIDriver",
-        cluster::CSI_DRIVER_COLUMNS,
-        cluster::csi_driver_row,
+        storage::CSI_DRIVER_COLUMNS,
+        storage::csi_driver_row,
     ),
     printer_for(
         "storage.k8s.io",
         "VolumeAttachment",
-        cluster::VOLUME_ATTACHMENT_COLUMNS,
-        cluster::volume_attachment_row,
+        storage::VOLUME_ATTACHMENT_COLUMNS,
+        storage::volume_attachment_row,
     ),
     printer_for(
         "networking.k8s.io",
         "ServiceCIDR",
-        cluster::SERVICE_CIDR_COLUMNS,
-        cluster::service_cidr_row,
+        networking::SERVICE_CIDR_COLUMNS,
+        networking::service_cidr_row,
     ),
 ];
 
