@@ -186,7 +186,7 @@ fn array<'a>(input: Vec<V<'a>>, params: &[Param; 3]) -> Result<Vec<V<'a>>> {
         let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
         let mut start = if params[0].known { params[0].value } else { 0 };
         if start < 0 {
-            start += len;
+            start = start.saturating_add(len);
         }
         let mut end = if params[1].known {
             params[1].value
@@ -194,7 +194,7 @@ fn array<'a>(input: Vec<V<'a>>, params: &[Param; 3]) -> Result<Vec<V<'a>>> {
             len
         };
         if end < 0 || (end == 0 && params[1].derived) {
-            end += len;
+            end = end.saturating_add(len);
         }
         if start == end {
             // Asking for no element is allowed, and ends the walk as kubectl does.
@@ -208,7 +208,7 @@ fn array<'a>(input: Vec<V<'a>>, params: &[Param; 3]) -> Result<Vec<V<'a>>> {
         }
         if end > len || end < 0 {
             return Err(Error::IndexOutOfBounds {
-                index: end - 1,
+                index: end.saturating_sub(1),
                 length: items.len(),
             });
         }

@@ -411,7 +411,7 @@ fn slice(text: &str) -> Result<[Param; 3], K> {
         None => {
             params[1] = Param {
                 known: true,
-                value: params[0].value + 1,
+                value: params[0].value.saturating_add(1),
                 derived: true,
             };
         }

@@ -359,3 +359,29 @@ fn kubectl_parse_error_message() {
         "error parsing jsonpath {.a, unclosed action at position 3\n"
     );
 }
+
+mod safety {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PIECES: &[&str] = &[
+        "{", "}", ".", "..", "[", "]", "[?(", ")", "@", "$", "'", "\"", "\\", ",", ":", "-1", "0",
+        "2", "*", "items", "name", "range", "end", "==", "<", "!", " ", "é", "\n", "true", "1.5",
+    ];
+
+    proptest! {
+        #[test]
+        fn parse_safety(template in "\\PC{0,40}") {
+            let _ = JsonPath::parse(&template);
+        }
+
+        #[test]
+        fn evaluation_safety(pieces in prop::collection::vec(prop::sample::select(PIECES), 0..24)) {
+            let template = pieces.concat();
+            if let Ok(parsed) = JsonPath::parse(&template) {
+                let _ = parsed.execute(&doc_input());
+                let _ = parsed.allow_missing_keys(true).execute(&doc_input());
+            }
+        }
+    }
+}

@@ -35,7 +35,7 @@ pub fn custom_column_cell(type_: &str, path: &JsonPath, obj: &Value, now_unix_se
         ("boolean", Value::Bool(b)) => Value::Bool(*b),
         ("date", Value::String(s)) if s.is_empty() || s == "null" => Value::from("<unknown>"),
         ("date", Value::String(s)) => match parse_rfc3339(s) {
-            Some(t) => Value::from(human_duration(now_unix_secs - t)),
+            Some(t) => Value::from(human_duration(now_unix_secs.saturating_sub(t))),
             None => Value::from("<invalid>"),
         },
         _ => Value::Null,

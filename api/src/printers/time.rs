@@ -73,7 +73,7 @@ pub fn human_duration(seconds: i64) -> String {
 /// `<unknown>` for a missing or unparsable timestamp (Kubernetes prints that for a zero time).
 pub fn age(timestamp: Option<&str>, now_unix_secs: i64) -> String {
     match timestamp.and_then(parse_rfc3339) {
-        Some(t) => human_duration(now_unix_secs - t),
+        Some(t) => human_duration(now_unix_secs.saturating_sub(t)),
         None => "<unknown>".to_owned(),
     }
 }
@@ -251,5 +251,28 @@ mod tests {
         assert_eq!(age(Some("2024-01-07T21:00:00Z"), now), "2d3h");
         assert_eq!(age(None, now), "<unknown>");
         assert_eq!(age(Some("garbage"), now), "<unknown>");
+    }
+
+    mod safety {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn rfc3339_round_trip_safety(secs in -62_135_596_800_i64..253_402_300_799) {
+                prop_assert_eq!(parse_rfc3339(&format_rfc3339(secs)), Some(secs));
+            }
+
+            #[test]
+            fn human_duration_safety(secs in any::<i64>()) {
+                let text = human_duration(secs);
+                prop_assert!(!text.is_empty());
+            }
+
+            #[test]
+            fn age_safety(ts in "\\PC{0,30}", now in any::<i64>()) {
+                let _ = age(Some(&ts), now);
+            }
+        }
     }
 }
