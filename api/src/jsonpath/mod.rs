@@ -12,6 +12,12 @@
 //! Output follows kubectl: each action prints its results separated by spaces, strings raw,
 //! numbers and booleans as text, objects and arrays as compact JSON.
 //!
+//! Where kubectl's engine depends on Go's random map order (wildcards and recursive descent
+//! over objects), values come in key order. A few corners where kubectl errors or prints
+//! oddities are made plain: `{.}` is the current value; a `range` over nothing evaluates no
+//! body; filters skip `null` instead of failing; recursive descent does not walk into the
+//! bytes of strings.
+//!
 //! ```
 //! use rkube_api::jsonpath::JsonPath;
 //! let pod = serde_json::json!({"metadata": {"name": "web"}, "status": {"podIP": "10.244.1.5"}});

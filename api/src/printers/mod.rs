@@ -15,6 +15,9 @@
 //! whose cells [`custom_column_cell`] computes.
 //!
 //! Cells are JSON values: strings, integers and booleans, typed as Kubernetes types them.
+//! Objects are read as the API server stores them (defaulted); where a defaulted field is
+//! missing anyway, the printers assume its default (one replica, `ClusterIP` services, `TCP`
+//! ports). Times count whole seconds.
 
 mod apps;
 mod cells;
@@ -533,5 +536,80 @@ mod tests {
                    "description": NAME_DESCRIPTION, "priority": 0})
         );
         assert_eq!(c[5].to_json()["priority"], json!(1));
+    }
+
+    mod safety {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Keys printers read, so random objects reach deep into their logic.
+        const KEYS: &[&str] = &[
+            "metadata",
+            "name",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "labels",
+            "spec",
+            "status",
+            "containers",
+            "initContainers",
+            "containerStatuses",
+            "state",
+            "waiting",
+            "terminated",
+            "running",
+            "reason",
+            "exitCode",
+            "phase",
+            "conditions",
+            "type",
+            "replicas",
+            "selector",
+            "matchLabels",
+            "matchExpressions",
+            "ports",
+            "port",
+            "metrics",
+            "resource",
+            "target",
+            "current",
+            "subsets",
+            "addresses",
+            "ip",
+        ];
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                (-1e9_f64..1e9).prop_map(Value::from),
+                prop_oneof![
+                    Just("2024-01-09T23:00:00Z".to_owned()),
+                    Just("True".to_owned()),
+                    Just("Always".to_owned()),
+                    "\\PC{0,8}",
+                ]
+                .prop_map(Value::from),
+            ];
+            leaf.prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    prop::collection::btree_map(prop::sample::select(KEYS), inner, 0..6).prop_map(
+                        |m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                    ),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn row_safety(obj in json_value(), now in any::<i64>()) {
+                for p in PRINTERS {
+                    prop_assert_eq!((p.row)(&obj, now).len(), p.columns.len());
+                }
+                prop_assert_eq!(default_row(&obj).len(), 2);
+            }
+        }
     }
 }
