@@ -11,6 +11,7 @@
 //! return `None`; the server then uses the default table, [`default_columns`] and
 //! [`default_row`]: `Name` and `Created At`, as Kubernetes' default table convertor.
 //!
+//! [`table`] assembles a whole Table (definitions, rows, row objects per `includeObject`).
 //! Custom resources get [`NAME_COLUMN`] followed by their CRD's `additionalPrinterColumns`,
 //! whose cells [`custom_column_cell`] computes.
 //!
@@ -27,11 +28,13 @@ mod custom;
 mod networking;
 mod pod;
 mod storage;
+mod table;
 mod time;
 
 use serde_json::Value;
 
 pub use custom::custom_column_cell;
+pub use table::{table, IncludeObject, TableOptions, UnsupportedIncludeObject};
 pub use time::{age, format_rfc3339, human_duration, parse_rfc3339};
 
 /// The type of a table column, as in `columnDefinitions[].type`.
