@@ -242,8 +242,8 @@ fn job_duration(job: &Value, now: i64) -> String {
     let parse = |field: &str| opt_str(job, &["status", field]).and_then(time::parse_rfc3339);
     match (parse("startTime"), parse("completionTime")) {
         (None, _) => String::new(),
-        (Some(start), None) => time::human_duration(now - start),
-        (Some(start), Some(done)) => time::human_duration(done - start),
+        (Some(start), None) => time::human_duration(now.saturating_sub(start)),
+        (Some(start), Some(done)) => time::human_duration(done.saturating_sub(start)),
     }
 }
 

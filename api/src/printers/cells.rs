@@ -44,6 +44,11 @@ pub(super) fn arr_at<'a>(obj: &'a Value, path: &[&str]) -> &'a [Value] {
         .map_or(&[], Vec::as_slice)
 }
 
+/// The length of the array at `path`, as an integer cell.
+pub(super) fn array_len(obj: &Value, path: &[&str]) -> Value {
+    Value::from(i64::try_from(arr_at(obj, path).len()).unwrap_or(i64::MAX))
+}
+
 /// How many entries the object (map) at `path` has; 0 when missing.
 pub(super) fn map_len(obj: &Value, path: &[&str]) -> i64 {
     at(obj, path)

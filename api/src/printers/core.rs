@@ -404,6 +404,39 @@ pub(super) fn event_row(ev: &Value, now: i64) -> Vec<Value> {
     ]
 }
 
+/// An events.k8s.io/v1 Event: Kubernetes serves it from the same storage as core Events and
+/// prints it with the same columns, so its fields are renamed to the core ones first.
+pub(super) fn events_v1_row(ev: &Value, now: i64) -> Vec<Value> {
+    let renames = [
+        ("regarding", "involvedObject"),
+        ("note", "message"),
+        ("deprecatedSource", "source"),
+        ("deprecatedFirstTimestamp", "firstTimestamp"),
+        ("deprecatedLastTimestamp", "lastTimestamp"),
+        ("deprecatedCount", "count"),
+        ("reportingController", "reportingComponent"),
+    ];
+    let mut core = serde_json::Map::new();
+    for key in [
+        "metadata",
+        "type",
+        "reason",
+        "eventTime",
+        "series",
+        "reportingInstance",
+    ] {
+        if let Some(v) = ev.get(key) {
+            core.insert(key.to_owned(), v.clone());
+        }
+    }
+    for (from, to) in renames {
+        if let Some(v) = ev.get(from) {
+            core.insert(to.to_owned(), v.clone());
+        }
+    }
+    event_row(&Value::Object(core), now)
+}
+
 pub(super) const PV_COLUMNS: &[Column] = &[
     NAME,
     col("Capacity", T::String, "The volume's storage capacity."),

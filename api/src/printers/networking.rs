@@ -1,12 +1,12 @@
-//! Printers for networking, discovery, coordination, storage, RBAC and scheduling kinds.
+//! Printers for networking and discovery kinds: endpoint slices, ingresses, network policies,
+//! service CIDRs.
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
 use super::cells::{
-    age, arr_at, at, format_label_selector, int_at, list_with_more, name, opt_bool, opt_int,
-    opt_str, str_at,
+    age, arr_at, at, format_label_selector, list_with_more, name, opt_int, opt_str, str_at,
 };
 use super::{col, Column, ColumnType as T, AGE, NAME};
 
@@ -161,154 +161,25 @@ pub(super) fn network_policy_row(np: &Value, now: i64) -> Vec<Value> {
     ]
 }
 
-pub(super) const LEASE_COLUMNS: &[Column] = &[
-    NAME,
-    col("Holder", T::String, "The identity holding the lease."),
-    AGE,
-];
-
-pub(super) fn lease_row(lease: &Value, now: i64) -> Vec<Value> {
-    vec![
-        Value::from(name(lease)),
-        Value::from(str_at(lease, &["spec", "holderIdentity"])),
-        age(lease, now),
-    ]
-}
-
-pub(super) const STORAGE_CLASS_COLUMNS: &[Column] = &[
+pub(super) const SERVICE_CIDR_COLUMNS: &[Column] = &[
     NAME,
     col(
-        "Provisioner",
+        "CIDRs",
         T::String,
-        "The volume plugin provisioning volumes.",
-    ),
-    col(
-        "ReclaimPolicy",
-        T::String,
-        "What happens to provisioned volumes when released.",
-    ),
-    col(
-        "VolumeBindingMode",
-        T::String,
-        "When volumes are provisioned and bound.",
-    ),
-    col(
-        "AllowVolumeExpansion",
-        T::String,
-        "Whether claims of this class can grow.",
+        "The ranges service IPs are allocated from.",
     ),
     AGE,
 ];
 
-/// Annotations marking the default storage class.
-const DEFAULT_CLASS_ANNOTATIONS: [&str; 2] = [
-    "storageclass.kubernetes.io/is-default-class",
-    "storageclass.beta.kubernetes.io/is-default-class",
-];
-
-pub(super) fn storage_class_row(sc: &Value, now: i64) -> Vec<Value> {
-    let is_default = DEFAULT_CLASS_ANNOTATIONS
+pub(super) fn service_cidr_row(cidr: &Value, now: i64) -> Vec<Value> {
+    let cidrs: Vec<&str> = arr_at(cidr, &["spec", "cidrs"])
         .iter()
-        .any(|a| opt_str(sc, &["metadata", "annotations", a]) == Some("true"));
-    let mut shown_name = name(sc).to_owned();
-    if is_default {
-        shown_name.push_str(" (default)");
-    }
+        .filter_map(Value::as_str)
+        .collect();
     vec![
-        Value::from(shown_name),
-        Value::from(str_at(sc, &["provisioner"])),
-        Value::from(opt_str(sc, &["reclaimPolicy"]).unwrap_or("Delete")),
-        Value::from(opt_str(sc, &["volumeBindingMode"]).unwrap_or("Immediate")),
-        Value::from(opt_bool(sc, &["allowVolumeExpansion"]).unwrap_or(false)),
-        age(sc, now),
-    ]
-}
-
-/// Columns of RoleBinding and ClusterRoleBinding.
-const fn binding_columns(
-    users: &'static str,
-    groups: &'static str,
-    sas: &'static str,
-) -> [Column; 6] {
-    [
-        NAME,
-        col("Role", T::String, "The role the binding grants."),
-        AGE,
-        super::wide("Users", T::String, users),
-        super::wide("Groups", T::String, groups),
-        super::wide("ServiceAccounts", T::String, sas),
-    ]
-}
-
-pub(super) const ROLE_BINDING_COLUMNS: &[Column] = &binding_columns(
-    "Users in the roleBinding",
-    "Groups in the roleBinding",
-    "ServiceAccounts in the roleBinding",
-);
-
-pub(super) const CLUSTER_ROLE_BINDING_COLUMNS: &[Column] = &binding_columns(
-    "Users in the clusterRoleBinding",
-    "Groups in the clusterRoleBinding",
-    "ServiceAccounts in the clusterRoleBinding",
-);
-
-/// A RoleBinding or ClusterRoleBinding row: the role and the subjects by kind.
-pub(super) fn role_binding_row(rb: &Value, now: i64) -> Vec<Value> {
-    let mut users = Vec::new();
-    let mut groups = Vec::new();
-    let mut sas = Vec::new();
-    for s in arr_at(rb, &["subjects"]) {
-        let subject = str_at(s, &["name"]);
-        match str_at(s, &["kind"]) {
-            "User" => users.push(subject.to_owned()),
-            "Group" => groups.push(subject.to_owned()),
-            "ServiceAccount" => {
-                sas.push(format!("{}/{subject}", str_at(s, &["namespace"])));
-            }
-            _ => {}
-        }
-    }
-    vec![
-        Value::from(name(rb)),
-        Value::from(format!(
-            "{}/{}",
-            str_at(rb, &["roleRef", "kind"]),
-            str_at(rb, &["roleRef", "name"])
-        )),
-        age(rb, now),
-        Value::from(users.join(", ")),
-        Value::from(groups.join(", ")),
-        Value::from(sas.join(", ")),
-    ]
-}
-
-pub(super) const PRIORITY_CLASS_COLUMNS: &[Column] = &[
-    NAME,
-    col(
-        "Value",
-        T::Integer,
-        "The priority of pods using this class.",
-    ),
-    col(
-        "Global-Default",
-        T::Boolean,
-        "Whether pods without a class get this one.",
-    ),
-    AGE,
-    col(
-        "PreemptionPolicy",
-        T::String,
-        "Whether pods of this class preempt lower-priority pods.",
-    ),
-];
-
-pub(super) fn priority_class_row(pc: &Value, now: i64) -> Vec<Value> {
-    vec![
-        Value::from(name(pc)),
-        Value::from(int_at(pc, &["value"])),
-        Value::from(opt_bool(pc, &["globalDefault"]).unwrap_or(false)),
-        age(pc, now),
-        Value::from(str_at(pc, &["preemptionPolicy"])),
+        Value::from(name(cidr)),
+        Value::from(cidrs.join(",")),
+        age(cidr, now),
     ]
 }
 
@@ -394,7 +265,7 @@ mod tests {
     }
 
     #[test]
-    fn network_policies_and_leases() {
+    fn network_policies() {
         let np = json!({"metadata": {"name": "deny"}, "spec": {"podSelector": {}}});
         assert_eq!(
             network_policy_row(&np, NOW),
@@ -402,68 +273,14 @@ mod tests {
         );
         let np = json!({"spec": {"podSelector": {"matchLabels": {"role": "db"}}}});
         assert_eq!(network_policy_row(&np, NOW)[1], json!("role=db"));
-        let lease = json!({"metadata": {"name": "node-1"}, "spec": {"holderIdentity": "node-1"}});
-        assert_eq!(
-            lease_row(&lease, NOW),
-            [json!("node-1"), json!("node-1"), json!("<unknown>")]
-        );
     }
 
     #[test]
-    fn storage_classes() {
-        let sc = json!({
-            "metadata": {"name": "local-path",
-                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-            "provisioner": "rancher.io/local-path", "volumeBindingMode": "WaitForFirstConsumer"
-        });
+    fn service_cidrs() {
+        let cidr = json!({"metadata": {"name": "kubernetes"}, "spec": {"cidrs": ["10.96.0.0/12", "fd00:10:96::/108"]}});
         assert_eq!(
-            storage_class_row(&sc, NOW),
-            [
-                json!("local-path (default)"),
-                json!("rancher.io/local-path"),
-                json!("Delete"),
-                json!("WaitForFirstConsumer"),
-                json!(false),
-                json!("<unknown>"),
-            ]
-        );
-    }
-
-    #[test]
-    fn role_bindings() {
-        let rb = json!({
-            "metadata": {"name": "admins"},
-            "roleRef": {"kind": "ClusterRole", "name": "admin"},
-            "subjects": [{"kind": "User", "name": "jane"}, {"kind": "User", "name": "joe"},
-                         {"kind": "Group", "name": "ops"},
-                         {"kind": "ServiceAccount", "name": "ci", "namespace": "tools"}]
-        });
-        assert_eq!(
-            role_binding_row(&rb, NOW),
-            [
-                json!("admins"),
-                json!("ClusterRole/admin"),
-                json!("<unknown>"),
-                json!("jane, joe"),
-                json!("ops"),
-                json!("tools/ci"),
-            ]
-        );
-    }
-
-    #[test]
-    fn priority_classes() {
-        let pc = json!({"metadata": {"name": "system-node-critical"}, "value": 2_000_001_000,
-                        "preemptionPolicy": "PreemptLowerPriority"});
-        assert_eq!(
-            priority_class_row(&pc, NOW),
-            [
-                json!("system-node-critical"),
-                json!(2_000_001_000),
-                json!(false),
-                json!("<unknown>"),
-                json!("PreemptLowerPriority"),
-            ]
+            service_cidr_row(&cidr, NOW)[1],
+            json!("10.96.0.0/12,fd00:10:96::/108")
         );
     }
 }

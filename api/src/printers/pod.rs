@@ -77,8 +77,8 @@ pub(super) fn row(pod: &Value, now: i64) -> Vec<Value> {
         .filter(|c| str_at(c, &["restartPolicy"]) == "Always")
         .count();
     let mut ready = 0;
-    let mut restarts = 0;
-    let mut sidecar_restarts = 0;
+    let mut restarts: i64 = 0;
+    let mut sidecar_restarts: i64 = 0;
     let mut last_restart: Option<i64> = None;
     let mut last_sidecar_restart: Option<i64> = None;
 
@@ -97,12 +97,12 @@ pub(super) fn row(pod: &Value, now: i64) -> Vec<Value> {
         .iter()
         .enumerate()
     {
-        restarts += int_at(status, &["restartCount"]);
+        restarts = restarts.saturating_add(int_at(status, &["restartCount"]));
         let finished = last_termination(status);
         last_restart = last_restart.max(finished);
         let sidecar = restartable(spec_init, str_at(status, &["name"]));
         if sidecar {
-            sidecar_restarts += int_at(status, &["restartCount"]);
+            sidecar_restarts = sidecar_restarts.saturating_add(int_at(status, &["restartCount"]));
             last_sidecar_restart = last_sidecar_restart.max(finished);
         }
         let terminated = at(status, &["state", "terminated"]);
@@ -133,7 +133,7 @@ pub(super) fn row(pod: &Value, now: i64) -> Vec<Value> {
         let mut has_running = false;
         let mut error_reason = String::new();
         for status in arr_at(pod, &["status", "containerStatuses"]).iter().rev() {
-            restarts += int_at(status, &["restartCount"]);
+            restarts = restarts.saturating_add(int_at(status, &["restartCount"]));
             last_restart = last_restart.max(last_termination(status));
             let waiting_reason = str_at(status, &["state", "waiting", "reason"]);
             if !waiting_reason.is_empty() {
@@ -171,7 +171,10 @@ pub(super) fn row(pod: &Value, now: i64) -> Vec<Value> {
 
     let restarts_cell = match last_restart {
         Some(t) if restarts != 0 => {
-            format!("{restarts} ({} ago)", time::human_duration(now - t))
+            format!(
+                "{restarts} ({} ago)",
+                time::human_duration(now.saturating_sub(t))
+            )
         }
         _ => restarts.to_string(),
     };
@@ -183,9 +186,11 @@ pub(super) fn row(pod: &Value, now: i64) -> Vec<Value> {
             s.to_owned()
         }
     };
+    // Objects written without `podIPs` read as if it held `podIP`, as the API server
+    // converts them.
     let ip = arr_at(pod, &["status", "podIPs"])
         .first()
-        .map_or("", |p| str_at(p, &["ip"]));
+        .map_or_else(|| str_at(pod, &["status", "podIP"]), |p| str_at(p, &["ip"]));
     let gates = arr_at(pod, &["spec", "readinessGates"]);
     let gates_cell = if gates.is_empty() {
         "<none>".to_owned()
@@ -440,5 +445,7 @@ mod tests {
                        "conditions": [{"type": "example.com/lb", "status": "True"}]}
         });
         assert_eq!(&cells(&pod)[5..], ["<none>", "n1", "n2", "1/2"]);
+        let old_style = json!({"status": {"podIP": "10.244.0.9"}});
+        assert_eq!(cells(&old_style)[5], "10.244.0.9");
     }
 }

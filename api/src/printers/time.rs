@@ -73,7 +73,7 @@ pub fn human_duration(seconds: i64) -> String {
 /// `<unknown>` for a missing or unparsable timestamp (Kubernetes prints that for a zero time).
 pub fn age(timestamp: Option<&str>, now_unix_secs: i64) -> String {
     match timestamp.and_then(parse_rfc3339) {
-        Some(t) => human_duration(now_unix_secs - t),
+        Some(t) => human_duration(now_unix_secs.saturating_sub(t)),
         None => "<unknown>".to_owned(),
     }
 }
@@ -82,7 +82,7 @@ pub fn age(timestamp: Option<&str>, now_unix_secs: i64) -> String {
 /// to Unix seconds, dropping the fraction. `None` if it is not one.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
         return None;
     }
     if b[13] != b':' || b[16] != b':' {
@@ -97,10 +97,17 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     };
     let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
     let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=12).contains(&month) || !(1..=month_days).contains(&day) {
         return None;
     }
-    if second > 60 {
+    if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
     let mut rest = &s[19..];
@@ -112,7 +119,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         rest = &frac[digits..];
     }
     let offset = match rest {
-        "Z" | "z" => 0,
+        "Z" => 0,
         _ => {
             let rb = rest.as_bytes();
             if rb.len() != 6 || rb[3] != b':' {
@@ -226,7 +233,12 @@ mod tests {
         );
         assert_eq!(parse_rfc3339("2024-02-29"), None);
         assert_eq!(parse_rfc3339("2024-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2023-02-29T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2024-04-31T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2024-01-01T00:00:60Z"), None);
         assert_eq!(parse_rfc3339("2024-01-01T00:00:00"), None);
+        assert_eq!(parse_rfc3339("2024-01-01 00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2024-01-01T00:00:00z"), None);
         assert_eq!(format_rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_rfc3339(-62_135_596_800), "0001-01-01T00:00:00Z");
@@ -239,5 +251,28 @@ mod tests {
         assert_eq!(age(Some("2024-01-07T21:00:00Z"), now), "2d3h");
         assert_eq!(age(None, now), "<unknown>");
         assert_eq!(age(Some("garbage"), now), "<unknown>");
+    }
+
+    mod safety {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn rfc3339_round_trip_safety(secs in -62_135_596_800_i64..253_402_300_799) {
+                prop_assert_eq!(parse_rfc3339(&format_rfc3339(secs)), Some(secs));
+            }
+
+            #[test]
+            fn human_duration_safety(secs in any::<i64>()) {
+                let text = human_duration(secs);
+                prop_assert!(!text.is_empty());
+            }
+
+            #[test]
+            fn age_safety(ts in "\\PC{0,30}", now in any::<i64>()) {
+                let _ = age(Some(&ts), now);
+            }
+        }
     }
 }

@@ -1,3 +1,5 @@
+//! Tests of the apps printers: realistic objects and the exact cells Kubernetes shows.
+
 use super::*;
 use serde_json::json;
 

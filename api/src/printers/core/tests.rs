@@ -1,3 +1,5 @@
+//! Tests of the core printers: realistic objects and the exact cells Kubernetes shows.
+
 use super::*;
 use serde_json::json;
 
@@ -211,6 +213,33 @@ fn events_of_the_new_api() {
     assert_eq!(cells[7], json!("60m"));
     assert_eq!(cells[8], json!(4));
     assert_eq!(event_row(&json!({}), NOW)[0], json!("<unknown>"));
+}
+
+#[test]
+fn events_k8s_io_events() {
+    let ev = json!({
+        "metadata": {"name": "web.17b0"},
+        "regarding": {"kind": "Deployment", "name": "web"},
+        "reason": "ScalingReplicaSet", "type": "Normal",
+        "note": "Scaled up replica set web-7d9c to 3",
+        "eventTime": "2024-01-09T23:59:00.000000Z",
+        "reportingController": "deployment-controller", "reportingInstance": "cp-1"
+    });
+    assert_eq!(
+        events_v1_row(&ev, NOW),
+        [
+            json!("60s"),
+            json!("Normal"),
+            json!("ScalingReplicaSet"),
+            json!("deployment/web"),
+            json!(""),
+            json!("deployment-controller, cp-1"),
+            json!("Scaled up replica set web-7d9c to 3"),
+            json!("60s"),
+            json!(1),
+            json!("web.17b0"),
+        ]
+    );
 }
 
 #[test]
