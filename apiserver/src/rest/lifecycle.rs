@@ -16,7 +16,7 @@ use crate::body::{self, Body};
 use crate::filter::Filter;
 use crate::object;
 use crate::patch::{self, PatchType};
-use crate::resources::ServedResource;
+use crate::resources::{ScalePaths, ServedResource};
 use crate::status::{self, ApiError, ApiResult};
 use crate::ApiServer;
 
@@ -404,8 +404,40 @@ pub async fn subresource(
     }
 }
 
+/// Where a resource keeps its replicas and selector: its CRD's scale paths, or the built-in
+/// workloads' `.spec.replicas`, `.status.replicas` and structured `.spec.selector`.
+fn scale_paths(resource: &ServedResource) -> ScalePaths {
+    resource
+        .custom
+        .as_ref()
+        .and_then(|c| c.scale.clone())
+        .unwrap_or_else(|| ScalePaths {
+            spec_replicas: ".spec.replicas".into(),
+            status_replicas: ".status.replicas".into(),
+            label_selector: None,
+        })
+}
+
+/// The value at a simple path (`.spec.replicas`).
+fn at_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
+    path.trim_start_matches('.').split('.').try_fold(obj, |v, seg| v.get(seg))
+}
+
+/// Sets the value at a simple path, creating the objects on the way.
+fn set_path(obj: &mut Value, path: &str, value: Value) {
+    let mut cur = obj;
+    for seg in path.trim_start_matches('.').split('.') {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        cur = &mut cur[seg];
+    }
+    *cur = value;
+}
+
 /// The `autoscaling/v1` Scale view of an object.
-fn scale_of(obj: &Value) -> Value {
+fn scale_of(resource: &ServedResource, obj: &Value) -> Value {
+    let paths = scale_paths(resource);
     let meta = obj.get("metadata").cloned().unwrap_or_default();
     let mut scale_meta = Map::new();
     for f in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
@@ -413,14 +445,17 @@ fn scale_of(obj: &Value) -> Value {
             scale_meta.insert(f.into(), v.clone());
         }
     }
-    let spec_replicas = obj.get("spec").and_then(|s| s.get("replicas")).and_then(Value::as_i64).unwrap_or(0);
-    let status_replicas = obj.get("status").and_then(|s| s.get("replicas")).and_then(Value::as_i64).unwrap_or(0);
-    let selector = obj
-        .get("spec")
-        .and_then(|s| s.get("selector"))
-        .and_then(|sel| crate::filter::label_selector(sel).ok())
-        .map(|s| s.to_string())
-        .unwrap_or_default();
+    let spec_replicas = at_path(obj, &paths.spec_replicas).and_then(Value::as_i64).unwrap_or(0);
+    let status_replicas = at_path(obj, &paths.status_replicas).and_then(Value::as_i64).unwrap_or(0);
+    let selector = match &paths.label_selector {
+        Some(p) => at_path(obj, p).and_then(Value::as_str).unwrap_or_default().to_owned(),
+        None => obj
+            .get("spec")
+            .and_then(|s| s.get("selector"))
+            .and_then(|sel| crate::filter::label_selector(sel).ok())
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    };
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -437,6 +472,7 @@ async fn scale(
     bytes: &Bytes,
 ) -> ApiResult<Response<Body>> {
     let main = call.main();
+    let paths = scale_paths(&call.resource);
     let replicas_from = |scale: &Value| -> ApiResult<i64> {
         scale
             .get("spec")
@@ -447,7 +483,7 @@ async fn scale(
     let out = match *method {
         Method::GET => {
             let obj = super::read::get_object(server, &main).await?;
-            scale_of(&obj)
+            scale_of(&call.resource, &obj)
         }
         Method::PUT => {
             let new = body::parse(&call.headers, bytes)?;
@@ -455,24 +491,25 @@ async fn scale(
             let pre = object::parse_resource_version(object::meta_str(&new, "resourceVersion"))?;
             let obj = change(server, &main, pre, |cur| {
                 let mut next = cur.clone();
-                next["spec"]["replicas"] = json!(replicas);
+                set_path(&mut next, &paths.spec_replicas, json!(replicas));
                 Ok(next)
             })
             .await?;
-            scale_of(&obj)
+            scale_of(&call.resource, &obj)
         }
         Method::PATCH => {
             let pt = PatchType::from_content_type(&body::content_type(&call.headers))?;
             let doc = patch::parse(pt, bytes)?;
             let pt = if pt == PatchType::Strategic { PatchType::Merge } else { pt };
+            let scale_view = |cur: &Value| scale_of(&call.resource, cur);
             let obj = change(server, &main, None, |cur| {
-                let patched = patch::apply(pt, &call.resource, &scale_of(cur), &doc)?;
+                let patched = patch::apply(pt, &call.resource, &scale_view(cur), &doc)?;
                 let mut next = cur.clone();
-                next["spec"]["replicas"] = json!(replicas_from(&patched)?);
+                set_path(&mut next, &paths.spec_replicas, json!(replicas_from(&patched)?));
                 Ok(next)
             })
             .await?;
-            scale_of(&obj)
+            scale_of(&call.resource, &obj)
         }
         _ => {
             return Err(ApiError::method_not_supported(

@@ -94,7 +94,7 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
         let obj = if tables {
             let mut t = table::of_objects(&table_call, std::slice::from_ref(&obj), None, None);
             if !*first {
-                t["columnDefinitions"] = json!([]);
+                t["columnDefinitions"] = Value::Null;
             }
             *first = false;
             t
