@@ -140,6 +140,7 @@ pub enum Error {
 /// A parsed JSONPath template, evaluated on as many objects as needed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonPath {
+    template: String,
     segments: Vec<parser::Segment>,
     allow_missing_keys: bool,
 }
@@ -152,6 +153,7 @@ impl JsonPath {
     /// A [`ParseError`] with the byte position of the problem.
     pub fn parse(template: &str) -> Result<JsonPath, ParseError> {
         Ok(JsonPath {
+            template: template.to_owned(),
             segments: parser::parse(template)?,
             allow_missing_keys: false,
         })
@@ -170,6 +172,11 @@ impl JsonPath {
         })?;
         parsed.allow_missing_keys = true;
         Ok(parsed)
+    }
+
+    /// The template as written.
+    pub fn template(&self) -> &str {
+        &self.template
     }
 
     /// Whether a missing field yields no value (`true`) or [`Error::NotFound`] (`false`, the

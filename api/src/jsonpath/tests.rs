@@ -352,6 +352,14 @@ fn kubectl_error_message() {
 }
 
 #[test]
+fn keeps_the_template() {
+    let t = JsonPath::parse("{.kind}").expect("parses");
+    assert_eq!(t.template(), "{.kind}");
+    let e = JsonPath::parse_expression(".spec.replicas").expect("parses");
+    assert_eq!(e.template(), "{.spec.replicas}");
+}
+
+#[test]
 fn kubectl_parse_error_message() {
     let err = JsonPath::parse("{.a").expect_err("unclosed");
     assert_eq!(
