@@ -11,7 +11,12 @@
 //! - [`fields`]: field selectors (`metadata.name=x,spec.nodeName!=y`).
 //! - [`quantity`]: exact resource quantities (`100m`, `1.5Gi`, `1e3`) with canonical formatting.
 //! - [`names`]: DNS-1123 and qualified-name validation, `generateName`, well-known names.
+//! - [`defaults`]: the defaults kube-apiserver fills into built-in objects (JSON form) on
+//!   create and update.
+//! - [`validation`]: kube-apiserver's validation of built-in objects, with its field error
+//!   texts and the 422 `Status` message.
 
+pub mod defaults;
 pub mod fields;
 pub mod labels;
 pub mod names;
