@@ -15,7 +15,12 @@
 //!   (`as=Table`), per kind, and Kubernetes' human durations (the AGE column).
 //! - [`jsonpath`]: kubectl's JSONPath templates (`-o jsonpath=...`, CRD printer columns),
 //!   parsed once and evaluated on JSON objects.
+//! - [`defaults`]: the defaults kube-apiserver fills into built-in objects (JSON form) on
+//!   create and update.
+//! - [`validation`]: kube-apiserver's validation of built-in objects, with its field error
+//!   texts and the 422 `Status` message.
 
+pub mod defaults;
 pub mod fields;
 pub mod jsonpath;
 pub mod labels;

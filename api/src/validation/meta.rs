@@ -89,8 +89,9 @@ pub(crate) fn validate_names(
     }
 }
 
-/// The checks made on create and update alike.
-fn validate_common(meta: &Value, errs: &mut Vec<FieldError>) {
+/// The checks made on create and update alike: generation, labels, annotations, owners,
+/// finalizers.
+pub(crate) fn validate_common(meta: &Value, errs: &mut Vec<FieldError>) {
     rules::non_negative(errs, "metadata.generation", int_of(meta, "generation"));
     rules::labels(errs, "metadata.labels", meta.get("labels"));
     validate_annotations(errs, "metadata.annotations", meta.get("annotations"));

@@ -70,7 +70,7 @@ pub(crate) fn validate_containers(
                 if get(c, probe).is_some() {
                     errs.push(FieldError::forbidden(
                         &child(&p, probe),
-                        &format!("may not be set for init containers without restartPolicy=Always"),
+                        "may not be set for init containers without restartPolicy=Always",
                     ));
                 }
             }

@@ -261,13 +261,11 @@ pub(crate) fn port_num_or_name(errs: &mut Vec<FieldError>, path: &str, port: Opt
 /// An int-or-percent that must not be negative (rolling update surge and unavailability).
 pub(crate) fn positive_int_or_percent(errs: &mut Vec<FieldError>, path: &str, v: Option<&Value>) {
     match v {
-        Some(Value::String(s)) => {
-            if !is_percent(s) {
-                errs.push(
-                    FieldError::invalid(path, s.as_str(), PERCENT_MESSAGE)
-                        .with_go_repr(super::render::go_int_or_string(v)),
-                );
-            }
+        Some(Value::String(s)) if !is_percent(s) => {
+            errs.push(
+                FieldError::invalid(path, s.as_str(), PERCENT_MESSAGE)
+                    .with_go_repr(super::render::go_int_or_string(v)),
+            );
         }
         Some(Value::Number(n)) => non_negative(errs, path, n.as_i64()),
         _ => {}
