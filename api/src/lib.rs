@@ -15,6 +15,7 @@
 pub mod fields;
 pub mod labels;
 pub mod names;
+pub mod openapi;
 pub mod patch;
 pub mod quantity;
 pub mod registry;

@@ -1,0 +1,304 @@
+//! Rendering paths and definitions as Swagger 2.0 and OpenAPI 3.0 JSON.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::params::{In, Param};
+use super::paths::{self, Operation, PathItem, Payload};
+use super::{all_definitions, content_hash, reachable, ServedResource, KUBERNETES_VERSION};
+use crate::schema::{COMPONENTS_PREFIX, DEFINITIONS_PREFIX};
+
+fn info() -> Value {
+    json!({"title": "Kubernetes", "version": KUBERNETES_VERSION})
+}
+
+fn bearer_token() -> Value {
+    json!({
+        "BearerToken": {
+            "description": "Bearer Token authentication",
+            "in": "header",
+            "name": "authorization",
+            "type": "apiKey",
+        }
+    })
+}
+
+/// The Swagger 2.0 document served at `/openapi/v2`: every path of `resources` and every
+/// definition (built-in and custom).
+pub fn openapi_v2(resources: &[ServedResource]) -> Value {
+    let mut paths = Map::new();
+    for resource in resources {
+        for item in paths::resource_paths(resource) {
+            paths.insert(item.path.clone(), path_v2(&item));
+        }
+    }
+    let definitions: Map<String, Value> = all_definitions(resources)
+        .into_iter()
+        .map(|(name, schema)| (name, refs_to_v2(schema)))
+        .collect();
+    json!({
+        "swagger": "2.0",
+        "info": info(),
+        "paths": paths,
+        "definitions": definitions,
+        "securityDefinitions": bearer_token(),
+        "security": [{"BearerToken": []}],
+    })
+}
+
+fn param_v2(p: &Param) -> Value {
+    let mut v = json!({
+        "description": p.description,
+        "in": location(p),
+        "name": p.name,
+        "type": p.ty,
+        "uniqueItems": true,
+    });
+    if p.location == In::Path {
+        v["required"] = Value::Bool(true);
+    }
+    v
+}
+
+fn location(p: &Param) -> &'static str {
+    match p.location {
+        In::Path => "path",
+        In::Query => "query",
+    }
+}
+
+fn path_v2(item: &PathItem) -> Value {
+    let mut out = Map::new();
+    out.insert(
+        "parameters".to_owned(),
+        item.params.iter().map(param_v2).collect(),
+    );
+    for op in &item.operations {
+        let mut parameters: Vec<Value> = Vec::new();
+        if let Some(body) = &op.body {
+            parameters.push(json!({
+                "in": "body",
+                "name": "body",
+                "required": true,
+                "schema": {"$ref": format!("{DEFINITIONS_PREFIX}{body}")},
+            }));
+        }
+        parameters.extend(op.query.iter().map(param_v2));
+        let responses: Map<String, Value> = op
+            .responses
+            .iter()
+            .map(|(code, description, payload)| {
+                let schema = match payload {
+                    Payload::Definition(d) => json!({"$ref": format!("{DEFINITIONS_PREFIX}{d}")}),
+                    Payload::Text => json!({"type": "string"}),
+                };
+                (
+                    (*code).to_owned(),
+                    json!({"description": description, "schema": schema}),
+                )
+            })
+            .chain([("401".to_owned(), json!({"description": "Unauthorized"}))])
+            .collect();
+        let mut v = common(op);
+        v["consumes"] = json!(op.consumes);
+        v["produces"] = json!(op.produces);
+        v["parameters"] = Value::Array(parameters);
+        v["responses"] = Value::Object(responses);
+        v["schemes"] = json!(["https"]);
+        out.insert(op.method.to_owned(), v);
+    }
+    Value::Object(out)
+}
+
+fn common(op: &Operation) -> Value {
+    json!({
+        "description": op.description,
+        "operationId": op.id,
+        "tags": [op.tag],
+        "x-kubernetes-action": op.action,
+        "x-kubernetes-group-version-kind": op.gvk.to_json(),
+    })
+}
+
+/// The OpenAPI 3.0 document of one group version, served at `/openapi/v3/<key>` where `key`
+/// is `api/v1` or `apis/<group>/<version>`; `None` when no resource is served there.
+/// `components.schemas` holds the definitions that group version's operations reach.
+pub fn openapi_v3_group_version(resources: &[ServedResource], key: &str) -> Option<Value> {
+    let served: Vec<&ServedResource> = resources
+        .iter()
+        .filter(|r| r.group_version_key() == key)
+        .collect();
+    if served.is_empty() {
+        return None;
+    }
+    let mut paths_json = Map::new();
+    let mut roots = vec![
+        paths::STATUS.to_owned(),
+        paths::DELETE_OPTIONS.to_owned(),
+        paths::WATCH_EVENT.to_owned(),
+        paths::PATCH.to_owned(),
+    ];
+    for resource in &served {
+        for item in paths::resource_paths(resource) {
+            for op in &item.operations {
+                roots.extend(op.body.clone());
+                for (_, _, payload) in &op.responses {
+                    if let Payload::Definition(d) = payload {
+                        roots.push(d.clone());
+                    }
+                }
+            }
+            paths_json.insert(item.path.clone(), path_v3(&item));
+        }
+    }
+    let definitions = all_definitions(resources);
+    let schemas: Map<String, Value> = reachable(&definitions, roots)
+        .into_iter()
+        .filter_map(|name| {
+            let schema = definitions.get(&name)?.clone();
+            Some((name, schema_to_v3(schema)))
+        })
+        .collect();
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": info(),
+        "paths": paths_json,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": bearer_token(),
+        },
+    }))
+}
+
+/// The index served at `/openapi/v3`: for each served group version, the URL of its document
+/// with the document's [`content_hash`].
+pub fn openapi_v3_index(resources: &[ServedResource]) -> Value {
+    let mut keys: Vec<String> = resources.iter().map(|r| r.group_version_key()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut index = BTreeMap::new();
+    for key in keys {
+        let Some(doc) = openapi_v3_group_version(resources, &key) else {
+            continue;
+        };
+        let hash = content_hash(doc.to_string().as_bytes());
+        index.insert(
+            key.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}),
+        );
+    }
+    json!({ "paths": index })
+}
+
+fn param_v3(p: &Param) -> Value {
+    let mut v = json!({
+        "description": p.description,
+        "in": location(p),
+        "name": p.name,
+        "schema": {"type": p.ty, "uniqueItems": true},
+    });
+    if p.location == In::Path {
+        v["required"] = Value::Bool(true);
+    }
+    v
+}
+
+fn path_v3(item: &PathItem) -> Value {
+    let mut out = Map::new();
+    out.insert(
+        "parameters".to_owned(),
+        item.params.iter().map(param_v3).collect(),
+    );
+    for op in &item.operations {
+        let mut v = common(op);
+        v["parameters"] = op.query.iter().map(param_v3).collect();
+        if let Some(body) = &op.body {
+            let content: Map<String, Value> = op
+                .consumes
+                .iter()
+                .map(|ct| {
+                    let schema = json!({"$ref": format!("{COMPONENTS_PREFIX}{body}")});
+                    ((*ct).to_owned(), json!({"schema": schema}))
+                })
+                .collect();
+            v["requestBody"] = json!({"content": content, "required": true});
+        }
+        let mut responses: Map<String, Value> = op
+            .responses
+            .iter()
+            .map(|(code, description, payload)| {
+                let schema = match payload {
+                    Payload::Definition(d) => json!({"$ref": format!("{COMPONENTS_PREFIX}{d}")}),
+                    Payload::Text => json!({"type": "string"}),
+                };
+                let content: Map<String, Value> = op
+                    .produces
+                    .iter()
+                    .map(|ct| ((*ct).to_owned(), json!({"schema": schema})))
+                    .collect();
+                (
+                    (*code).to_owned(),
+                    json!({"description": description, "content": content}),
+                )
+            })
+            .collect();
+        responses.insert("401".to_owned(), json!({"description": "Unauthorized"}));
+        v["responses"] = Value::Object(responses);
+        out.insert(op.method.to_owned(), v);
+    }
+    Value::Object(out)
+}
+
+/// Rewrites a stored schema for OpenAPI 3: references point into `components/schemas`, and a
+/// reference with sibling keys (a description) is wrapped in `allOf`, since OpenAPI 3.0 ignores
+/// a reference's siblings.
+pub(super) fn schema_to_v3(schema: Value) -> Value {
+    match schema {
+        Value::Object(mut map) => {
+            // Only a string is a reference: JSONSchemaProps has a *property* named `$ref`.
+            let reference = match map.get("$ref") {
+                Some(Value::String(_)) => map.remove("$ref"),
+                _ => None,
+            };
+            let mut out: Map<String, Value> =
+                map.into_iter().map(|(k, v)| (k, schema_to_v3(v))).collect();
+            if let Some(Value::String(r)) = reference {
+                let target = match crate::schema::definition_name(&r) {
+                    Some(name) => format!("{COMPONENTS_PREFIX}{name}"),
+                    None => r,
+                };
+                if out.is_empty() {
+                    out.insert("$ref".to_owned(), Value::String(target));
+                } else {
+                    out.insert("allOf".to_owned(), json!([{"$ref": target}]));
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(schema_to_v3).collect()),
+        other => other,
+    }
+}
+
+/// Rewrites OpenAPI 3 references (in custom resources' schemas) to the v2 form.
+fn refs_to_v2(schema: Value) -> Value {
+    match schema {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = match (k.as_str(), v) {
+                        ("$ref", Value::String(r)) => match r.strip_prefix(COMPONENTS_PREFIX) {
+                            Some(name) => Value::String(format!("{DEFINITIONS_PREFIX}{name}")),
+                            None => Value::String(r),
+                        },
+                        (_, v) => refs_to_v2(v),
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(refs_to_v2).collect()),
+        other => other,
+    }
+}
