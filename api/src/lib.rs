@@ -11,6 +11,13 @@
 //! - [`fields`]: field selectors (`metadata.name=x,spec.nodeName!=y`).
 //! - [`quantity`]: exact resource quantities (`100m`, `1.5Gi`, `1e3`) with canonical formatting.
 //! - [`names`]: DNS-1123 and qualified-name validation, `generateName`, well-known names.
+//! - [`schema`]: the OpenAPI schemas of the built-in kinds (Kubernetes 1.33, from k8s-openapi),
+//!   annotated from one hand-written table of patch strategies, merge keys and list/map types;
+//!   lookups by definition name, by group/version/kind, and field by field.
+//! - [`openapi`]: the `/openapi/v2` (Swagger 2.0) and `/openapi/v3` (index and per-group-version
+//!   OpenAPI 3.0) documents of the served resources, built-in and custom, shaped for kubectl.
+//! - [`patch`]: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and strategic merge patch,
+//!   applied as kube-apiserver applies them.
 
 pub mod fields;
 pub mod labels;

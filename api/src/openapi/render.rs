@@ -35,7 +35,7 @@ pub fn openapi_v2(resources: &[ServedResource]) -> Value {
     }
     let definitions: Map<String, Value> = all_definitions(resources)
         .into_iter()
-        .map(|(name, schema)| (name, refs_to_v2(schema)))
+        .map(|(name, schema)| (name, schema_to_v2(schema)))
         .collect();
     json!({
         "swagger": "2.0",
@@ -281,24 +281,68 @@ pub(super) fn schema_to_v3(schema: Value) -> Value {
     }
 }
 
-/// Rewrites OpenAPI 3 references (in custom resources' schemas) to the v2 form.
-fn refs_to_v2(schema: Value) -> Value {
-    match schema {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let v = match (k.as_str(), v) {
-                        ("$ref", Value::String(r)) => match r.strip_prefix(COMPONENTS_PREFIX) {
-                            Some(name) => Value::String(format!("{DEFINITIONS_PREFIX}{name}")),
-                            None => Value::String(r),
-                        },
-                        (_, v) => refs_to_v2(v),
-                    };
-                    (k, v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(refs_to_v2).collect()),
-        other => other,
+/// The keywords a Swagger 2.0 schema may carry (besides `x-` extensions).
+pub(super) const SWAGGER_SCHEMA_KEYS: &[&str] = &[
+    "$ref",
+    "additionalProperties",
+    "allOf",
+    "default",
+    "description",
+    "discriminator",
+    "enum",
+    "example",
+    "exclusiveMaximum",
+    "exclusiveMinimum",
+    "externalDocs",
+    "format",
+    "items",
+    "maxItems",
+    "maxLength",
+    "maxProperties",
+    "maximum",
+    "minItems",
+    "minLength",
+    "minProperties",
+    "minimum",
+    "multipleOf",
+    "pattern",
+    "properties",
+    "readOnly",
+    "required",
+    "title",
+    "type",
+    "uniqueItems",
+    "xml",
+];
+
+/// Rewrites a schema for Swagger 2.0: references take the v2 form and keywords Swagger 2.0
+/// lacks (`nullable`, `oneOf`, `anyOf`, `not` in custom resources' schemas) are dropped, as
+/// Kubernetes drops them when it publishes custom resources in v2.
+fn schema_to_v2(schema: Value) -> Value {
+    let Value::Object(map) = schema else {
+        return schema;
+    };
+    let mut out = Map::new();
+    for (key, value) in map {
+        let value = match (key.as_str(), value) {
+            ("$ref", Value::String(r)) => match r.strip_prefix(COMPONENTS_PREFIX) {
+                Some(name) => Value::String(format!("{DEFINITIONS_PREFIX}{name}")),
+                None => Value::String(r),
+            },
+            ("properties", Value::Object(properties)) => Value::Object(
+                properties
+                    .into_iter()
+                    .map(|(name, s)| (name, schema_to_v2(s)))
+                    .collect(),
+            ),
+            ("items" | "additionalProperties" | "allOf", Value::Array(items)) => {
+                Value::Array(items.into_iter().map(schema_to_v2).collect())
+            }
+            ("items" | "additionalProperties", value @ Value::Object(_)) => schema_to_v2(value),
+            (k, value) if k.starts_with("x-") || SWAGGER_SCHEMA_KEYS.contains(&k) => value,
+            _ => continue,
+        };
+        out.insert(key, value);
     }
+    Value::Object(out)
 }

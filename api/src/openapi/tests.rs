@@ -25,6 +25,8 @@ fn crontab() -> ServedResource {
             "properties": {"spec": {"type": "object", "properties": {
                 "cronSpec": {"type": "string", "description": "When to run."},
                 "replicas": {"type": "integer"},
+                "image": {"type": "string", "nullable": true},
+                "size": {"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": true},
             }}},
         })),
     }
@@ -504,4 +506,45 @@ fn content_hash_is_stable_and_sensitive() {
 fn group_version_keys() {
     assert_eq!(group_version_key("", "v1"), "api/v1");
     assert_eq!(group_version_key("apps", "v1"), "apis/apps/v1");
+}
+
+#[test]
+fn custom_resource_schemas_drop_what_swagger_2_lacks() {
+    let spec = &v2()["definitions"]["com.example.stable.v1.CronTab"]["properties"]["spec"];
+    assert_eq!(spec["properties"]["image"], json!({"type": "string"}));
+    assert_eq!(
+        spec["properties"]["size"],
+        json!({"x-kubernetes-int-or-string": true})
+    );
+    let v3_spec = &v3("apis/stable.example.com/v1")["components"]["schemas"]
+        ["com.example.stable.v1.CronTab"]["properties"]["spec"];
+    assert_eq!(v3_spec["properties"]["image"]["nullable"], true);
+}
+
+#[test]
+fn v2_schemas_use_only_swagger_keywords() {
+    fn check(schema: &Value, at: &str) {
+        let Some(map) = schema.as_object() else {
+            return;
+        };
+        for (key, value) in map {
+            assert!(
+                key.starts_with("x-") || render::SWAGGER_SCHEMA_KEYS.contains(&key.as_str()),
+                "{at}: {key}"
+            );
+            match key.as_str() {
+                "properties" => {
+                    for (name, s) in value.as_object().unwrap() {
+                        check(s, &format!("{at}.{name}"));
+                    }
+                }
+                "items" | "additionalProperties" => check(value, &format!("{at}[]")),
+                "allOf" => value.as_array().unwrap().iter().for_each(|s| check(s, at)),
+                _ => {}
+            }
+        }
+    }
+    for (name, schema) in v2()["definitions"].as_object().unwrap() {
+        check(schema, name);
+    }
 }

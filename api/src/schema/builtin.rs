@@ -128,6 +128,7 @@ pub(super) fn build() -> Schemas {
     }
     add_meta_gvks(&mut definitions, &kinds);
     normalize_scalars(&mut definitions);
+    make_arbitrary(&mut definitions);
     apply_rules(&mut definitions);
     Schemas { definitions, kinds }
 }
@@ -205,6 +206,22 @@ fn normalize_scalars(definitions: &mut BTreeMap<String, Value>) {
             if let Some(format) = format {
                 schema.insert("format".to_owned(), Value::from(format));
             }
+        }
+    }
+}
+
+/// The apiextensions types that hold any JSON value are published without a type, as
+/// Kubernetes does: schemars' `oneOf` is not Swagger 2.0, and `JSON` is not only objects.
+fn make_arbitrary(definitions: &mut BTreeMap<String, Value>) {
+    for kind in [
+        "JSON",
+        "JSONSchemaPropsOrArray",
+        "JSONSchemaPropsOrBool",
+        "JSONSchemaPropsOrStringArray",
+    ] {
+        let name = format!("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.{kind}");
+        if let Some(Value::Object(schema)) = definitions.get_mut(&name) {
+            schema.retain(|key, _| key == "description");
         }
     }
 }
