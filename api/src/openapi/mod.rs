@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use crate::registry::{self, Subresource, Verb};
 use crate::schema::{collect_refs, Gvk, Schemas, DEFINITIONS_PREFIX};
 
-pub use render::{openapi_v2, openapi_v3_group_version, openapi_v3_index};
+pub use render::{openapi_v2, openapi_v3_group_version, openapi_v3_index, OpenApiV3};
 
 /// The Kubernetes version the documents describe.
 pub const KUBERNETES_VERSION: &str = "v1.33.0";

@@ -26,6 +26,12 @@ const PATCH_TYPES: &[&str] = &[
     "application/strategic-merge-patch+json",
     "application/apply-patch+yaml",
 ];
+/// Custom resources do not take strategic merge patches.
+const CUSTOM_PATCH_TYPES: &[&str] = &[
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/apply-patch+yaml",
+];
 
 /// What a response carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +107,8 @@ struct Builder<'a> {
     definition: String,
     gvk: Gvk,
     tag: String,
+    /// Whether the kind comes from a CustomResourceDefinition.
+    custom: bool,
 }
 
 impl<'a> Builder<'a> {
@@ -121,6 +129,7 @@ impl<'a> Builder<'a> {
             definition: r.definition_name(),
             gvk: r.gvk(),
             tag,
+            custom: matches!(r.schema, super::ResourceSchema::Inline(_)),
         }
     }
 
@@ -154,6 +163,7 @@ impl<'a> Builder<'a> {
         responses: Vec<(&'static str, &'static str, Payload)>,
     ) -> Operation {
         let (consumes, produces) = match (method, action) {
+            ("patch", _) if self.custom => (CUSTOM_PATCH_TYPES, JSON_YAML),
             ("patch", _) => (PATCH_TYPES, JSON_YAML),
             (_, "list") => (ANY, LISTABLE),
             (_, "watch" | "watchlist") => (ANY, WATCHABLE),

@@ -125,6 +125,14 @@ fn common(op: &Operation) -> Value {
 /// is `api/v1` or `apis/<group>/<version>`; `None` when no resource is served there.
 /// `components.schemas` holds the definitions that group version's operations reach.
 pub fn openapi_v3_group_version(resources: &[ServedResource], key: &str) -> Option<Value> {
+    group_version_document(resources, &all_definitions(resources), key)
+}
+
+fn group_version_document(
+    resources: &[ServedResource],
+    definitions: &BTreeMap<String, Value>,
+    key: &str,
+) -> Option<Value> {
     let served: Vec<&ServedResource> = resources
         .iter()
         .filter(|r| r.group_version_key() == key)
@@ -152,8 +160,7 @@ pub fn openapi_v3_group_version(resources: &[ServedResource], key: &str) -> Opti
             paths_json.insert(item.path.clone(), path_v3(&item));
         }
     }
-    let definitions = all_definitions(resources);
-    let schemas: Map<String, Value> = reachable(&definitions, roots)
+    let schemas: Map<String, Value> = reachable(definitions, roots)
         .into_iter()
         .filter_map(|name| {
             let schema = definitions.get(&name)?.clone();
@@ -171,24 +178,49 @@ pub fn openapi_v3_group_version(resources: &[ServedResource], key: &str) -> Opti
     }))
 }
 
-/// The index served at `/openapi/v3`: for each served group version, the URL of its document
-/// with the document's [`content_hash`].
-pub fn openapi_v3_index(resources: &[ServedResource]) -> Value {
-    let mut keys: Vec<String> = resources.iter().map(|r| r.group_version_key()).collect();
-    keys.sort();
-    keys.dedup();
-    let mut index = BTreeMap::new();
-    for key in keys {
-        let Some(doc) = openapi_v3_group_version(resources, &key) else {
-            continue;
-        };
-        let hash = content_hash(doc.to_string().as_bytes());
-        index.insert(
-            key.clone(),
-            json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}),
-        );
+/// Every OpenAPI v3 document of a set of served resources, built at once: the index and each
+/// group version's document with its hash. Building the index needs every document (for the
+/// hashes), so a server builds this once per change of its served resources and answers
+/// `/openapi/v3` and `/openapi/v3/<key>` from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenApiV3 {
+    /// The index served at `/openapi/v3`.
+    pub index: Value,
+    /// Each group version's document by key (`api/v1`, `apis/apps/v1`), with its hash.
+    pub documents: BTreeMap<String, (Value, String)>,
+}
+
+impl OpenApiV3 {
+    /// Builds the index and every document.
+    pub fn build(resources: &[ServedResource]) -> OpenApiV3 {
+        let definitions = all_definitions(resources);
+        let mut keys: Vec<String> = resources.iter().map(|r| r.group_version_key()).collect();
+        keys.sort();
+        keys.dedup();
+        let mut index = Map::new();
+        let mut documents = BTreeMap::new();
+        for key in keys {
+            let Some(doc) = group_version_document(resources, &definitions, &key) else {
+                continue;
+            };
+            let hash = content_hash(doc.to_string().as_bytes());
+            index.insert(
+                key.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}),
+            );
+            documents.insert(key, (doc, hash));
+        }
+        OpenApiV3 {
+            index: json!({ "paths": index }),
+            documents,
+        }
     }
-    json!({ "paths": index })
+}
+
+/// The index served at `/openapi/v3`: for each served group version, the URL of its document
+/// with the document's [`content_hash`]. (Builds every document; see [`OpenApiV3`].)
+pub fn openapi_v3_index(resources: &[ServedResource]) -> Value {
+    OpenApiV3::build(resources).index
 }
 
 fn param_v3(p: &Param) -> Value {

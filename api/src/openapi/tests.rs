@@ -548,3 +548,26 @@ fn v2_schemas_use_only_swagger_keywords() {
         check(schema, name);
     }
 }
+
+#[test]
+fn v3_set_matches_the_single_document_functions() {
+    let set = OpenApiV3::build(resources());
+    assert_eq!(set.index, openapi_v3_index(resources()));
+    let (doc, hash) = &set.documents["apis/apps/v1"];
+    assert_eq!(doc, &v3("apis/apps/v1"));
+    assert_eq!(hash, &content_hash(doc.to_string().as_bytes()));
+}
+
+#[test]
+fn custom_resources_do_not_offer_strategic_merge_patch() {
+    let patch = &v2()["paths"]
+        ["/apis/stable.example.com/v1/namespaces/{namespace}/crontabs/{name}"]["patch"];
+    assert_eq!(
+        patch["consumes"],
+        json!([
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/apply-patch+yaml"
+        ])
+    );
+}
