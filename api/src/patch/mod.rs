@@ -18,7 +18,7 @@ mod strategic;
 
 use serde_json::{Map, Value};
 
-pub use json::apply_json_patch;
+pub use json::{apply_json_patch, MAX_OPERATIONS};
 pub use strategic::apply_strategic_merge_patch;
 
 /// Why a patch could not be applied.

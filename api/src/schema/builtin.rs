@@ -56,6 +56,13 @@ impl Collector {
         ));
     }
 
+    /// A discovery document, registered as a core `v1` kind as Kubernetes registers it.
+    fn discovery<T: JsonSchema>(&mut self, kind: &str) {
+        self.generator.subschema_for::<T>();
+        self.kinds
+            .push((Gvk::new("", "v1", kind), T::schema_name().into_owned()));
+    }
+
     fn helper<T: JsonSchema>(&mut self) {
         self.generator.subschema_for::<T>();
     }
@@ -107,10 +114,10 @@ pub(super) fn build() -> Schemas {
     c.kind::<meta::v1::Status>();
     c.helper::<meta::v1::DeleteOptions>();
     c.helper::<meta::v1::WatchEvent<core::v1::Pod>>();
-    c.helper::<meta::v1::APIResourceList>();
-    c.helper::<meta::v1::APIGroupList>();
-    c.helper::<meta::v1::APIGroup>();
-    c.helper::<meta::v1::APIVersions>();
+    c.discovery::<meta::v1::APIResourceList>("APIResourceList");
+    c.discovery::<meta::v1::APIGroupList>("APIGroupList");
+    c.discovery::<meta::v1::APIGroup>("APIGroup");
+    c.discovery::<meta::v1::APIVersions>("APIVersions");
     c.helper::<meta::v1::ListMeta>();
     c.helper::<meta::v1::Patch>();
 
