@@ -164,7 +164,8 @@ fn group_version_document(
         .into_iter()
         .filter_map(|name| {
             let schema = definitions.get(&name)?.clone();
-            Some((name, schema_to_v3(schema)))
+            let schema = scalar_to_v3(&name, schema_to_v3(schema));
+            Some((name, schema))
         })
         .collect();
     Some(json!({
@@ -280,6 +281,24 @@ fn path_v3(item: &PathItem) -> Value {
         out.insert(op.method.to_owned(), v);
     }
     Value::Object(out)
+}
+
+/// `IntOrString` and `Quantity` are typed strings in v2 but alternatives in v3, as
+/// Kubernetes publishes them (so `kubectl explain` names them instead of saying `string`).
+fn scalar_to_v3(name: &str, mut schema: Value) -> Value {
+    let alternatives = match name {
+        "io.k8s.apimachinery.pkg.util.intstr.IntOrString" => ["integer", "string"],
+        "io.k8s.apimachinery.pkg.api.resource.Quantity" => ["string", "number"],
+        _ => return schema,
+    };
+    if let Value::Object(map) = &mut schema {
+        map.remove("type");
+        map.insert(
+            "oneOf".to_owned(),
+            alternatives.iter().map(|t| json!({ "type": t })).collect(),
+        );
+    }
+    schema
 }
 
 /// Rewrites a stored schema for OpenAPI 3: references point into `components/schemas`, and a

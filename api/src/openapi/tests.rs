@@ -571,3 +571,23 @@ fn custom_resources_do_not_offer_strategic_merge_patch() {
         ])
     );
 }
+
+#[test]
+fn int_or_string_and_quantity_are_alternatives_in_v3() {
+    let doc = v3("apis/apps/v1");
+    let schemas = &doc["components"]["schemas"];
+    let ios = &schemas["io.k8s.apimachinery.pkg.util.intstr.IntOrString"];
+    assert!(ios.get("type").is_none());
+    assert_eq!(ios["format"], "int-or-string");
+    assert_eq!(
+        ios["oneOf"],
+        json!([{"type": "integer"}, {"type": "string"}])
+    );
+    let quantity = &schemas["io.k8s.apimachinery.pkg.api.resource.Quantity"];
+    assert_eq!(
+        quantity["oneOf"],
+        json!([{"type": "string"}, {"type": "number"}])
+    );
+    let v2_ios = &v2()["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"];
+    assert_eq!(v2_ios["type"], "string");
+}
