@@ -209,15 +209,15 @@ fn patch_directives_on_objects() {
     )
     .unwrap();
     assert_eq!(got["metadata"]["labels"], json!({}));
-    let got = smp(
+    let err = smp(
         doc.clone(),
         json!({"metadata": {"labels": {"$patch": "merge", "c": "3"}}}),
         POD,
     )
-    .unwrap();
+    .unwrap_err();
     assert_eq!(
-        got["metadata"]["labels"],
-        json!({"a": "1", "b": "2", "c": "3"})
+        err.to_string(),
+        "unknown patch type: merge in map: map[$patch:merge c:3]"
     );
     let err = smp(
         doc,
