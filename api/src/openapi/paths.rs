@@ -57,6 +57,17 @@ pub(super) struct Operation {
     pub tag: String,
 }
 
+/// What distinguishes one operation; the builder adds the kind, content types and tag.
+struct OpSpec {
+    method: &'static str,
+    id: String,
+    description: String,
+    action: &'static str,
+    query: &'static [Param],
+    body: Option<String>,
+    responses: Vec<(&'static str, &'static str, Payload)>,
+}
+
 /// One path and its operations.
 #[derive(Debug, Clone)]
 pub(super) struct PathItem {
@@ -151,17 +162,16 @@ impl<'a> Builder<'a> {
         p
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn op(
-        &self,
-        method: &'static str,
-        id: String,
-        description: String,
-        action: &'static str,
-        query: &'static [Param],
-        body: Option<String>,
-        responses: Vec<(&'static str, &'static str, Payload)>,
-    ) -> Operation {
+    fn op(&self, spec: OpSpec) -> Operation {
+        let OpSpec {
+            method,
+            id,
+            description,
+            action,
+            query,
+            body,
+            responses,
+        } = spec;
         let (consumes, produces) = match (method, action) {
             ("patch", _) if self.custom => (CUSTOM_PATCH_TYPES, JSON_YAML),
             ("patch", _) => (PATCH_TYPES, JSON_YAML),
@@ -193,111 +203,111 @@ impl<'a> Builder<'a> {
 
         let mut collection = Vec::new();
         if self.serves(Verb::List) {
-            collection.push(self.op(
-                "get",
-                format!("list{gv}{ns}{k}"),
-                format!("list or watch objects of kind {k}"),
-                "list",
-                params::LIST,
-                None,
-                vec![(
+            collection.push(self.op(OpSpec {
+                method: "get",
+                id: format!("list{gv}{ns}{k}"),
+                description: format!("list or watch objects of kind {k}"),
+                action: "list",
+                query: params::LIST,
+                body: None,
+                responses: vec![(
                     "200",
                     "OK",
                     Payload::Definition(format!("{}List", self.definition)),
                 )],
-            ));
+            }));
         }
         if self.serves(Verb::Create) {
-            collection.push(self.op(
-                "post",
-                format!("create{gv}{ns}{k}"),
-                format!("create a {k}"),
-                "post",
-                params::WRITE,
-                Some(self.definition.clone()),
-                vec![
+            collection.push(self.op(OpSpec {
+                method: "post",
+                id: format!("create{gv}{ns}{k}"),
+                description: format!("create a {k}"),
+                action: "post",
+                query: params::WRITE,
+                body: Some(self.definition.clone()),
+                responses: vec![
                     ("200", "OK", def()),
                     ("201", "Created", def()),
                     ("202", "Accepted", def()),
                 ],
-            ));
+            }));
         }
         if self.serves(Verb::DeleteCollection) {
-            collection.push(self.op(
-                "delete",
-                format!("delete{gv}Collection{ns}{k}"),
-                format!("delete collection of {k}"),
-                "deletecollection",
-                params::DELETE_COLLECTION,
-                Some(super::paths::DELETE_OPTIONS.to_owned()),
-                vec![("200", "OK", status())],
-            ));
+            collection.push(self.op(OpSpec {
+                method: "delete",
+                id: format!("delete{gv}Collection{ns}{k}"),
+                description: format!("delete collection of {k}"),
+                action: "deletecollection",
+                query: params::DELETE_COLLECTION,
+                body: Some(DELETE_OPTIONS.to_owned()),
+                responses: vec![("200", "OK", status())],
+            }));
         }
         let base = format!("{}{}/{}", self.prefix, self.ns, r.plural);
         push(&mut items, &base, self.scope_params(), collection);
 
         let mut object = Vec::new();
         if self.serves(Verb::Get) {
-            object.push(self.op(
-                "get",
-                format!("read{gv}{ns}{k}"),
-                format!("read the specified {k}"),
-                "get",
-                &[],
-                None,
-                vec![("200", "OK", def())],
-            ));
+            object.push(self.op(OpSpec {
+                method: "get",
+                id: format!("read{gv}{ns}{k}"),
+                description: format!("read the specified {k}"),
+                action: "get",
+                query: &[],
+                body: None,
+                responses: vec![("200", "OK", def())],
+            }));
         }
         if self.serves(Verb::Update) {
-            object.push(self.op(
-                "put",
-                format!("replace{gv}{ns}{k}"),
-                format!("replace the specified {k}"),
-                "put",
-                params::WRITE,
-                Some(self.definition.clone()),
-                vec![("200", "OK", def()), ("201", "Created", def())],
-            ));
+            object.push(self.op(OpSpec {
+                method: "put",
+                id: format!("replace{gv}{ns}{k}"),
+                description: format!("replace the specified {k}"),
+                action: "put",
+                query: params::WRITE,
+                body: Some(self.definition.clone()),
+                responses: vec![("200", "OK", def()), ("201", "Created", def())],
+            }));
         }
         if self.serves(Verb::Patch) {
-            object.push(self.op(
-                "patch",
-                format!("patch{gv}{ns}{k}"),
-                format!("partially update the specified {k}"),
-                "patch",
-                params::PATCH,
-                Some(PATCH.to_owned()),
-                vec![("200", "OK", def()), ("201", "Created", def())],
-            ));
+            object.push(self.op(OpSpec {
+                method: "patch",
+                id: format!("patch{gv}{ns}{k}"),
+                description: format!("partially update the specified {k}"),
+                action: "patch",
+                query: params::PATCH,
+                body: Some(PATCH.to_owned()),
+                responses: vec![("200", "OK", def()), ("201", "Created", def())],
+            }));
         }
         if self.serves(Verb::Delete) {
-            object.push(self.op(
-                "delete",
-                format!("delete{gv}{ns}{k}"),
-                format!("delete a {k}"),
-                "delete",
-                params::DELETE,
-                Some(DELETE_OPTIONS.to_owned()),
-                vec![("200", "OK", status()), ("202", "Accepted", status())],
-            ));
+            object.push(self.op(OpSpec {
+                method: "delete",
+                id: format!("delete{gv}{ns}{k}"),
+                description: format!("delete a {k}"),
+                action: "delete",
+                query: params::DELETE,
+                body: Some(DELETE_OPTIONS.to_owned()),
+                responses: vec![("200", "OK", status()), ("202", "Accepted", status())],
+            }));
         }
         let object_path = format!("{base}/{{name}}");
         push(&mut items, &object_path, self.object_params(), object);
 
         if r.namespaced && self.serves(Verb::List) {
-            let op = self.op(
-                "get",
-                format!("list{gv}{k}ForAllNamespaces"),
-                format!("list or watch objects of kind {k}"),
-                "list",
-                params::LIST,
-                None,
-                vec![(
+            let op = self.op(OpSpec {
+                method: "get",
+                id: format!("list{gv}{k}ForAllNamespaces"),
+                description: format!("list or watch objects of kind {k}"),
+                action: "list",
+                query: params::LIST,
+                body: None,
+                responses: vec![(
                     "200",
                     "OK",
                     Payload::Definition(format!("{}List", self.definition)),
                 )],
-            );
+            });
             push(
                 &mut items,
                 &format!("{}/{}", self.prefix, r.plural),
@@ -308,25 +318,25 @@ impl<'a> Builder<'a> {
         if self.serves(Verb::Watch) {
             let event = || vec![("200", "OK", Payload::Definition(WATCH_EVENT.to_owned()))];
             let watch_base = format!("{}/watch{}/{}", self.prefix, self.ns, r.plural);
-            let list = self.op(
-                "get",
-                format!("watch{gv}{ns}{k}List"),
-                format!("watch individual changes to a list of {k}"),
-                "watchlist",
-                params::LIST,
-                None,
-                event(),
-            );
+            let list = self.op(OpSpec {
+                method: "get",
+                id: format!("watch{gv}{ns}{k}List"),
+                description: format!("watch individual changes to a list of {k}"),
+                action: "watchlist",
+                query: params::LIST,
+                body: None,
+                responses: event(),
+            });
             push(&mut items, &watch_base, self.scope_params(), vec![list]);
-            let one = self.op(
-                "get",
-                format!("watch{gv}{ns}{k}"),
-                format!("watch changes to an object of kind {k}"),
-                "watch",
-                params::LIST,
-                None,
-                event(),
-            );
+            let one = self.op(OpSpec {
+                method: "get",
+                id: format!("watch{gv}{ns}{k}"),
+                description: format!("watch changes to an object of kind {k}"),
+                action: "watch",
+                query: params::LIST,
+                body: None,
+                responses: event(),
+            });
             push(
                 &mut items,
                 &format!("{watch_base}/{{name}}"),
@@ -334,15 +344,15 @@ impl<'a> Builder<'a> {
                 vec![one],
             );
             if r.namespaced {
-                let all = self.op(
-                    "get",
-                    format!("watch{gv}{k}ListForAllNamespaces"),
-                    format!("watch individual changes to a list of {k}"),
-                    "watchlist",
-                    params::LIST,
-                    None,
-                    event(),
-                );
+                let all = self.op(OpSpec {
+                    method: "get",
+                    id: format!("watch{gv}{k}ListForAllNamespaces"),
+                    description: format!("watch individual changes to a list of {k}"),
+                    action: "watchlist",
+                    query: params::LIST,
+                    body: None,
+                    responses: event(),
+                });
                 push(
                     &mut items,
                     &format!("{}/watch/{}", self.prefix, r.plural),
@@ -387,77 +397,77 @@ impl<'a> Builder<'a> {
         let mut ops = Vec::new();
         for verb in &sub.verbs {
             let mut op = match (&sub.body, verb) {
-                (SubresourceBody::Connect, Verb::Get) => self.op(
-                    "get",
-                    format!("connect{gv}Get{ns}{k}{s}"),
-                    format!("connect GET requests to {} of {k}", sub.name),
-                    "connect",
-                    connect_params(&sub.name),
-                    None,
-                    vec![("200", "OK", Payload::Text)],
-                ),
-                (SubresourceBody::Connect, Verb::Create) => self.op(
-                    "post",
-                    format!("connect{gv}Post{ns}{k}{s}"),
-                    format!("connect POST requests to {} of {k}", sub.name),
-                    "connect",
-                    connect_params(&sub.name),
-                    None,
-                    vec![("200", "OK", Payload::Text)],
-                ),
+                (SubresourceBody::Connect, Verb::Get) => self.op(OpSpec {
+                    method: "get",
+                    id: format!("connect{gv}Get{ns}{k}{s}"),
+                    description: format!("connect GET requests to {} of {k}", sub.name),
+                    action: "connect",
+                    query: connect_params(&sub.name),
+                    body: None,
+                    responses: vec![("200", "OK", Payload::Text)],
+                }),
+                (SubresourceBody::Connect, Verb::Create) => self.op(OpSpec {
+                    method: "post",
+                    id: format!("connect{gv}Post{ns}{k}{s}"),
+                    description: format!("connect POST requests to {} of {k}", sub.name),
+                    action: "connect",
+                    query: connect_params(&sub.name),
+                    body: None,
+                    responses: vec![("200", "OK", Payload::Text)],
+                }),
                 (SubresourceBody::Text, Verb::Get) => {
-                    let mut op = self.op(
-                        "get",
-                        format!("read{gv}{ns}{k}{s}"),
-                        format!("read {} of the specified {k}", sub.name),
-                        "get",
-                        params::LOG,
-                        None,
-                        vec![("200", "OK", Payload::Text)],
-                    );
+                    let mut op = self.op(OpSpec {
+                        method: "get",
+                        id: format!("read{gv}{ns}{k}{s}"),
+                        description: format!("read {} of the specified {k}", sub.name),
+                        action: "get",
+                        query: params::LOG,
+                        body: None,
+                        responses: vec![("200", "OK", Payload::Text)],
+                    });
                     op.produces = TEXT;
                     op
                 }
-                (_, Verb::Get) => self.op(
-                    "get",
-                    format!("read{gv}{ns}{k}{s}"),
-                    format!("read {} of the specified {k}", sub.name),
-                    "get",
-                    &[],
-                    None,
-                    vec![("200", "OK", payload())],
-                ),
-                (_, Verb::Update) => self.op(
-                    "put",
-                    format!("replace{gv}{ns}{k}{s}"),
-                    format!("replace {} of the specified {k}", sub.name),
-                    "put",
-                    params::WRITE,
-                    definition.clone(),
-                    vec![("200", "OK", payload()), ("201", "Created", payload())],
-                ),
-                (_, Verb::Patch) => self.op(
-                    "patch",
-                    format!("patch{gv}{ns}{k}{s}"),
-                    format!("partially update {} of the specified {k}", sub.name),
-                    "patch",
-                    params::PATCH,
-                    Some(PATCH.to_owned()),
-                    vec![("200", "OK", payload()), ("201", "Created", payload())],
-                ),
-                (_, Verb::Create) => self.op(
-                    "post",
-                    format!("create{gv}{ns}{k}{s}"),
-                    format!("create {} of a {k}", sub.name),
-                    "post",
-                    params::WRITE,
-                    definition.clone(),
-                    vec![
+                (_, Verb::Get) => self.op(OpSpec {
+                    method: "get",
+                    id: format!("read{gv}{ns}{k}{s}"),
+                    description: format!("read {} of the specified {k}", sub.name),
+                    action: "get",
+                    query: &[],
+                    body: None,
+                    responses: vec![("200", "OK", payload())],
+                }),
+                (_, Verb::Update) => self.op(OpSpec {
+                    method: "put",
+                    id: format!("replace{gv}{ns}{k}{s}"),
+                    description: format!("replace {} of the specified {k}", sub.name),
+                    action: "put",
+                    query: params::WRITE,
+                    body: definition.clone(),
+                    responses: vec![("200", "OK", payload()), ("201", "Created", payload())],
+                }),
+                (_, Verb::Patch) => self.op(OpSpec {
+                    method: "patch",
+                    id: format!("patch{gv}{ns}{k}{s}"),
+                    description: format!("partially update {} of the specified {k}", sub.name),
+                    action: "patch",
+                    query: params::PATCH,
+                    body: Some(PATCH.to_owned()),
+                    responses: vec![("200", "OK", payload()), ("201", "Created", payload())],
+                }),
+                (_, Verb::Create) => self.op(OpSpec {
+                    method: "post",
+                    id: format!("create{gv}{ns}{k}{s}"),
+                    description: format!("create {} of a {k}", sub.name),
+                    action: "post",
+                    query: params::WRITE,
+                    body: definition.clone(),
+                    responses: vec![
                         ("200", "OK", payload()),
                         ("201", "Created", payload()),
                         ("202", "Accepted", payload()),
                     ],
-                ),
+                }),
                 _ => continue,
             };
             op.gvk = gvk.clone();
