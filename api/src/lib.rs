@@ -19,12 +19,20 @@
 //!   create and update.
 //! - [`validation`]: kube-apiserver's validation of built-in objects, with its field error
 //!   texts and the 422 `Status` message.
+//! - [`schema`]: the OpenAPI schemas of the built-in kinds (Kubernetes 1.33, from k8s-openapi),
+//!   annotated from one hand-written table of patch strategies, merge keys and list/map types;
+//!   lookups by definition name, by group/version/kind, and field by field.
+//! - [`openapi`]: the `/openapi/v2` (Swagger 2.0) and `/openapi/v3` (index and per-group-version
+//!   OpenAPI 3.0) documents of the served resources, built-in and custom, shaped for kubectl.
+//! - [`patch`]: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and strategic merge patch,
+//!   applied as kube-apiserver applies them.
 
 pub mod defaults;
 pub mod fields;
 pub mod jsonpath;
 pub mod labels;
 pub mod names;
+pub mod openapi;
 pub mod patch;
 pub mod printers;
 pub mod quantity;

@@ -4,6 +4,9 @@ use serde_json::Value;
 
 use super::{PatchError, Result};
 
+/// The most operations one JSON patch may hold, as kube-apiserver limits it.
+pub const MAX_OPERATIONS: usize = 10_000;
+
 /// Applies an RFC 6902 JSON patch (`add`, `remove`, `replace`, `move`, `copy`, `test`).
 ///
 /// The operations apply in order to a copy of `doc`; the first failure aborts the whole patch.
@@ -20,6 +23,12 @@ pub fn apply_json_patch(doc: &Value, patch: &Value) -> Result<Value> {
             json_kind(patch)
         )));
     };
+    if operations.len() > MAX_OPERATIONS {
+        return Err(PatchError::TooLarge(format!(
+            "The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {}",
+            operations.len()
+        )));
+    }
     let mut doc = doc.clone();
     for operation in operations {
         apply_operation(&mut doc, operation)?;

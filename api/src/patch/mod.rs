@@ -18,7 +18,7 @@ mod strategic;
 
 use serde_json::{Map, Value};
 
-pub use json::apply_json_patch;
+pub use json::{apply_json_patch, MAX_OPERATIONS};
 pub use strategic::apply_strategic_merge_patch;
 
 /// Why a patch could not be applied.
@@ -31,13 +31,17 @@ pub enum PatchError {
     /// Entity), e.g. a failed JSON patch `test` or a missing path.
     #[error("{0}")]
     NotApplicable(String),
+    /// The patch is larger than the server accepts (413 Request Entity Too Large).
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl PatchError {
-    /// The HTTP status kube-apiserver answers with: 400 or 422.
+    /// The HTTP status kube-apiserver answers with: 400, 413 or 422.
     pub const fn status_code(&self) -> u16 {
         match self {
             PatchError::Invalid(_) => 400,
+            PatchError::TooLarge(_) => 413,
             PatchError::NotApplicable(_) => 422,
         }
     }

@@ -12,10 +12,11 @@
 //!   `$setElementOrder/<field>` gives the complete order explicitly.
 //! - Directives: `$patch: replace` (in an object: it replaces the object; as a list element:
 //!   the rest of the patch list replaces the list), `$patch: delete` (in an object: it is
-//!   removed; as a list element: the element with that merge key is removed), `$patch: merge`
-//!   (in an object: the default, accepted; in a list: rejected, as Kubernetes does),
-//!   `$retainKeys` (keys it does not list are cleared) and `$deleteFromPrimitiveList/<field>`
-//!   (those values are removed from a scalar list).
+//!   removed; as a list element: the element with that merge key is removed), `$retainKeys`
+//!   (keys it does not list are cleared) and `$deleteFromPrimitiveList/<field>` (those values
+//!   are removed from a scalar list). `$patch: merge` is refused, in objects ("unknown patch
+//!   type") and in lists ("merging lists cannot yet be specified"), exactly as Kubernetes
+//!   refuses it: merging is what happens without a directive.
 //!
 //! Where the schema says nothing (custom resources, unknown fields) lists simply replace, which
 //! is JSON merge patch behaviour.
@@ -124,9 +125,6 @@ impl<'a> Merger<'a> {
                     return Ok(patch);
                 }
                 Some("delete") => return Ok(Map::new()),
-                Some("merge") => {
-                    patch.remove(DIRECTIVE);
-                }
                 _ => return Err(bad_patch_type(directive, &patch)),
             }
         }

@@ -56,6 +56,13 @@ impl Collector {
         ));
     }
 
+    /// A discovery document, registered as a core `v1` kind as Kubernetes registers it.
+    fn discovery<T: JsonSchema>(&mut self, kind: &str) {
+        self.generator.subschema_for::<T>();
+        self.kinds
+            .push((Gvk::new("", "v1", kind), T::schema_name().into_owned()));
+    }
+
     fn helper<T: JsonSchema>(&mut self) {
         self.generator.subschema_for::<T>();
     }
@@ -107,10 +114,10 @@ pub(super) fn build() -> Schemas {
     c.kind::<meta::v1::Status>();
     c.helper::<meta::v1::DeleteOptions>();
     c.helper::<meta::v1::WatchEvent<core::v1::Pod>>();
-    c.helper::<meta::v1::APIResourceList>();
-    c.helper::<meta::v1::APIGroupList>();
-    c.helper::<meta::v1::APIGroup>();
-    c.helper::<meta::v1::APIVersions>();
+    c.discovery::<meta::v1::APIResourceList>("APIResourceList");
+    c.discovery::<meta::v1::APIGroupList>("APIGroupList");
+    c.discovery::<meta::v1::APIGroup>("APIGroup");
+    c.discovery::<meta::v1::APIVersions>("APIVersions");
     c.helper::<meta::v1::ListMeta>();
     c.helper::<meta::v1::Patch>();
 
@@ -128,6 +135,7 @@ pub(super) fn build() -> Schemas {
     }
     add_meta_gvks(&mut definitions, &kinds);
     normalize_scalars(&mut definitions);
+    make_arbitrary(&mut definitions);
     apply_rules(&mut definitions);
     Schemas { definitions, kinds }
 }
@@ -205,6 +213,22 @@ fn normalize_scalars(definitions: &mut BTreeMap<String, Value>) {
             if let Some(format) = format {
                 schema.insert("format".to_owned(), Value::from(format));
             }
+        }
+    }
+}
+
+/// The apiextensions types that hold any JSON value are published without a type, as
+/// Kubernetes does: schemars' `oneOf` is not Swagger 2.0, and `JSON` is not only objects.
+fn make_arbitrary(definitions: &mut BTreeMap<String, Value>) {
+    for kind in [
+        "JSON",
+        "JSONSchemaPropsOrArray",
+        "JSONSchemaPropsOrBool",
+        "JSONSchemaPropsOrStringArray",
+    ] {
+        let name = format!("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.{kind}");
+        if let Some(Value::Object(schema)) = definitions.get_mut(&name) {
+            schema.retain(|key, _| key == "description");
         }
     }
 }

@@ -604,10 +604,9 @@ pub static FIELD_RULES: &[FieldRule] = &[
         "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionSpec",
         "versions",
     ),
-    merge_map(
+    keyed(
         "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionStatus",
         "conditions",
-        "type",
         TYPE,
     ),
     atomic(

@@ -298,3 +298,35 @@ fn patch_strategy_parses_combinations() {
     );
     assert_eq!(PatchStrategy::parse(""), None);
 }
+
+#[test]
+fn discovery_documents_are_core_v1_kinds() {
+    let s = schemas();
+    assert_eq!(
+        s.definition_for_kind("", "v1", "APIResourceList"),
+        Some("io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList")
+    );
+    let status = s
+        .definition("io.k8s.apimachinery.pkg.apis.meta.v1.Status")
+        .unwrap();
+    assert_eq!(
+        status["x-kubernetes-group-version-kind"],
+        json!([{"group": "", "kind": "Status", "version": "v1"}])
+    );
+}
+
+#[test]
+fn arbitrary_json_types_are_untyped() {
+    let json_type = schemas()
+        .definition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON")
+        .unwrap();
+    assert!(json_type.get("type").is_none());
+    let conditions = schemas()
+        .field(
+            "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionStatus",
+            "conditions",
+        )
+        .unwrap();
+    assert_eq!(PatchMeta::of(conditions), PatchMeta::default());
+    assert_eq!(conditions["x-kubernetes-list-map-keys"], json!(["type"]));
+}

@@ -163,3 +163,15 @@ fn move_into_own_child_is_rejected() {
     .unwrap_err();
     assert_eq!(err.status_code(), 422);
 }
+
+#[test]
+fn too_many_operations_are_refused() {
+    let op = json!({"op": "test", "path": "", "value": {}});
+    let patch = Value::Array(vec![op; 10_001]);
+    let err = apply(json!({}), patch).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "The allowed maximum operations in a JSON patch is 10000, got 10001"
+    );
+    assert_eq!(err.status_code(), 413);
+}

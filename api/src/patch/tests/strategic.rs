@@ -209,15 +209,15 @@ fn patch_directives_on_objects() {
     )
     .unwrap();
     assert_eq!(got["metadata"]["labels"], json!({}));
-    let got = smp(
+    let err = smp(
         doc.clone(),
         json!({"metadata": {"labels": {"$patch": "merge", "c": "3"}}}),
         POD,
     )
-    .unwrap();
+    .unwrap_err();
     assert_eq!(
-        got["metadata"]["labels"],
-        json!({"a": "1", "b": "2", "c": "3"})
+        err.to_string(),
+        "unknown patch type: merge in map: map[$patch:merge c:3]"
     );
     let err = smp(
         doc,
@@ -411,4 +411,32 @@ fn the_input_is_not_modified() {
     let before = deployment();
     apply_strategic_merge_patch(&doc, &patch, Schemas::builtin(), DEPLOYMENT).unwrap();
     assert_eq!(doc, before);
+}
+
+/// The patch kubectl 1.32's client-side `apply` sent (captured verbatim) when a manifest changed
+/// web's image and dropped env B, computed from this crate's OpenAPI v3 document.
+#[test]
+fn kubectl_1_32_apply_patch_verbatim() {
+    let doc = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default", "uid": "u1", "resourceVersion": "1",
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "old"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [
+                {"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}], "image": "nginx:1.25", "name": "web"},
+                {"image": "busybox:1.36", "name": "sidecar"},
+            ]}}},
+    });
+    let patch: Value = serde_json::from_str(
+        r#"{"metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"new"}},"spec":{"template":{"spec":{"$setElementOrder/containers":[{"name":"web"},{"name":"sidecar"}],"containers":[{"$setElementOrder/env":[{"name":"A"}],"env":[{"$patch":"delete","name":"B"}],"image":"nginx:1.27","name":"web"}]}}}}"#,
+    )
+    .unwrap();
+    let got = smp(doc.clone(), patch, DEPLOYMENT).unwrap();
+    let mut want = doc;
+    want["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
+        json!("new");
+    want["spec"]["template"]["spec"]["containers"][0] =
+        json!({"env": [{"name": "A", "value": "1"}], "image": "nginx:1.27", "name": "web"});
+    assert_eq!(got, want);
 }
