@@ -124,6 +124,8 @@ pub struct Catalog {
     resources: RwLock<BTreeMap<(String, String, String), Arc<ServedResource>>>,
     /// Group versions in the order discovery lists them (built-ins in table order).
     order: RwLock<Vec<(String, String)>>,
+    /// Bumped on every change, so documents built from the catalog know when to rebuild.
+    generation_counter: std::sync::atomic::AtomicU64,
 }
 
 impl Catalog {
@@ -134,6 +136,20 @@ impl Catalog {
             catalog.add(ServedResource::builtin(r));
         }
         catalog
+    }
+
+    /// Changes with every resource added or removed.
+    pub fn generation(&self) -> u64 {
+        self.generation_counter.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.generation_counter.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Every served resource.
+    pub fn all(&self) -> Vec<Arc<ServedResource>> {
+        self.resources.read().values().cloned().collect()
     }
 
     pub fn add(&self, r: ServedResource) {
@@ -147,6 +163,7 @@ impl Catalog {
         self.resources
             .write()
             .insert((r.group.clone(), r.version.clone(), r.plural.clone()), Arc::new(r));
+        self.changed();
     }
 
     /// Removes every version of the custom resource defined by the CRD `crd`.
@@ -159,6 +176,7 @@ impl Catalog {
             .collect();
         drop(resources);
         self.order.write().retain(|gv| live.contains(gv));
+        self.changed();
     }
 
     pub fn lookup(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ServedResource>> {

@@ -74,6 +74,8 @@ pub struct ApiServer {
     server_address: String,
     /// The lease new events are attached to, and when it was granted.
     event_lease: tokio::sync::Mutex<Option<(i64, Instant)>>,
+    /// The OpenAPI documents of the current catalog, built on first request.
+    pub(crate) openapi: Mutex<Option<Arc<openapi::Documents>>>,
 }
 
 impl ApiServer {
@@ -251,6 +253,7 @@ pub async fn prepare(config: Config, backend: Arc<dyn Backend>) -> Result<Prepar
         tokens,
         server_address: SocketAddr::new(host, addr.port()).to_string(),
         event_lease: tokio::sync::Mutex::new(None),
+        openapi: Mutex::new(None),
     });
     ensure_namespaces(&state).await?;
     crate::crd::start(state.clone());
