@@ -5,7 +5,7 @@ RKUBE_BUILD_PACKAGES=(build-essential protobuf-compiler)
 # To test and use the store: etcdctl (the etcd v3 command-line client), and the real etcd the
 # store is compared with in conformance tests and benchmarks; ip (iproute2) and nft (nftables)
 # for the tests that run clusters in network namespaces.
-RKUBE_CLIENT_PACKAGES=(etcd-client etcd-server iproute2 nftables)
+RKUBE_CLIENT_PACKAGES=(etcd-client etcd-server iproute2 nftables python3-venv)
 
 # Runs a command as root: directly when we are root (CI), else through sudo.
 as_root() {
@@ -66,5 +66,23 @@ ensure_nextest() {
     if ! cargo nextest --version >/dev/null 2>&1; then
         echo "==> installing cargo-nextest"
         cargo install cargo-nextest --locked
+    fi
+}
+
+# ensure_kubectl: the real kubectl the API server tests drive; Debian's when none is installed.
+ensure_kubectl() {
+    if ! command -v kubectl >/dev/null 2>&1; then
+        ensure_debian_packages kubernetes-client
+    fi
+}
+
+# ensure_python_client: the official Kubernetes Python client, in a virtualenv under target/.
+RKUBE_PYTHON_CLIENT="kubernetes==32.0.1"
+ensure_python_client() {
+    local venv=target/pyvenv
+    if ! "$venv/bin/python" -c "import kubernetes" >/dev/null 2>&1; then
+        echo "==> installing the Kubernetes Python client ($RKUBE_PYTHON_CLIENT) into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet "$RKUBE_PYTHON_CLIENT"
     fi
 }

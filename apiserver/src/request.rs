@@ -136,9 +136,9 @@ impl Query {
         self.0.get(key).map(String::as_str).filter(|v| !v.is_empty())
     }
 
-    /// A boolean parameter: `true` or `1`.
+    /// A boolean parameter, read as Go's `strconv.ParseBool` reads it (`1`, `t`, `true`, `True`...).
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true" | "1"))
+        matches!(self.get(key), Some("1" | "t" | "T" | "true" | "TRUE" | "True"))
     }
 
     pub fn int(&self, key: &str) -> Result<Option<i64>, String> {

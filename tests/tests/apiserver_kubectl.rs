@@ -293,3 +293,105 @@ fn wait_for_condition() {
     let out = ok(&s, &["wait", "--for=jsonpath={.status.phase}=Active", "namespace/w", "--timeout=20s"]);
     assert_eq!(out, "namespace/w condition met\n");
 }
+
+const CRD: &str = "\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: webapps.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names:
+    plural: webapps
+    singular: webapp
+    kind: WebApp
+    shortNames: [wa]
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale:
+        specReplicasPath: .spec.replicas
+        statusReplicasPath: .status.replicas
+    additionalPrinterColumns:
+    - {name: Image, type: string, jsonPath: .spec.image}
+    - {name: Replicas, type: integer, jsonPath: .spec.replicas}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [image]
+            properties:
+              image: {type: string}
+              replicas: {type: integer, minimum: 0, default: 1}
+          status:
+            type: object
+            properties:
+              replicas: {type: integer}
+";
+
+#[test]
+fn custom_resources() {
+    let s = start();
+    let out = apply_stdin(&s, &["apply", "-f", "-"], CRD);
+    assert_eq!(out, "customresourcedefinition.apiextensions.k8s.io/webapps.example.com created\n");
+    ok(&s, &["wait", "--for=condition=established", "crd/webapps.example.com", "--timeout=20s"]);
+    let cr = "apiVersion: example.com/v1\nkind: WebApp\nmetadata: {name: shop}\nspec: {image: shop:1}\n";
+    let out = apply_stdin(&s, &["apply", "-f", "-"], cr);
+    assert_eq!(out, "webapp.example.com/shop created\n");
+    let table = ok(&s, &["get", "wa"]);
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows, vec![vec!["NAME", "IMAGE", "REPLICAS"], vec!["shop", "shop:1", "1"]], "{table}");
+    let out = ok(&s, &["scale", "webapp", "shop", "--replicas=4"]);
+    assert_eq!(out, "webapp.example.com/shop scaled\n");
+    let r = ok(&s, &["get", "webapp", "shop", "-o", "jsonpath={.spec.replicas}"]);
+    assert_eq!(r, "4");
+    // The schema is enforced.
+    let bad = "apiVersion: example.com/v1\nkind: WebApp\nmetadata: {name: bad}\nspec: {replicas: -1}\n";
+    let out = s.kubectl_with_stdin(&["apply", "-f", "-"], Some(bad)).expect("kubectl runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("spec.image: Required value"), "{err}");
+    assert!(err.contains("spec.replicas in body should be greater than or equal to 0"), "{err}");
+    // explain reads the CRD's schema through /openapi/v3.
+    let explain = ok(&s, &["explain", "webapp.spec"]);
+    assert!(explain.contains("image"), "{explain}");
+    // Deleting the CRD removes its objects.
+    ok(&s, &["delete", "crd", "webapps.example.com", "--wait", "--timeout=30s"]);
+    let e = fails(&s, &["get", "--raw", "/apis/example.com/v1/namespaces/default/webapps"]);
+    assert!(e.contains("NotFound"), "{e}");
+    // Created again, the CRD serves no leftovers of the old objects.
+    apply_stdin(&s, &["apply", "-f", "-"], CRD);
+    ok(&s, &["wait", "--for=condition=established", "crd/webapps.example.com", "--timeout=20s"]);
+    let list = ok(&s, &["get", "--raw", "/apis/example.com/v1/namespaces/default/webapps"]);
+    let list: Value = serde_json::from_str(&list).expect("list JSON");
+    assert_eq!(list["items"], serde_json::json!([]), "{list}");
+}
+
+#[test]
+fn unknown_fields_and_bad_bodies() {
+    let s = start();
+    let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: b}\nbogus: 1\n";
+    let out = s.kubectl_with_stdin(&["apply", "-f", "-"], Some(bad)).expect("kubectl runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("strict decoding error: unknown field \"bogus\""), "{err}");
+    // With validation off the field is dropped, as Kubernetes drops it.
+    let out = apply_stdin(&s, &["apply", "--validate=false", "-f", "-"], bad);
+    assert_eq!(out, "configmap/x created\n");
+    let e = fails(&s, &["get", "--raw", "/api/v1/namespaces/default/configmaps/x/nope"]);
+    assert!(e.contains("NotFound"), "{e}");
+    let big = format!(
+        "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"big\"}},\"data\":{{\"a\":\"{}\"}}}}",
+        "x".repeat(4 << 20)
+    );
+    let path = s.scratch().join("big.json");
+    std::fs::write(&path, big).expect("write");
+    let e = fails(&s, &["create", "-f", path.to_str().expect("utf-8 path")]);
+    assert!(e.contains("Request entity too large"), "{e}");
+}

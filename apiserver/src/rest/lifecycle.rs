@@ -49,6 +49,21 @@ pub fn assign_name(call: &Call, obj: &mut Value) -> ApiResult<String> {
     Ok(name)
 }
 
+/// Whether Kubernetes counts `metadata.generation` for the resource: workloads, a few
+/// networking kinds, CRDs and every custom resource.
+pub fn tracks_generation(resource: &ServedResource) -> bool {
+    resource.custom.is_some()
+        || matches!(
+            (resource.group.as_str(), resource.kind.as_str()),
+            ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")
+                | ("batch", "Job" | "CronJob")
+                | ("networking.k8s.io", "Ingress" | "NetworkPolicy" | "IngressClass")
+                | ("policy", "PodDisruptionBudget")
+                | ("discovery.k8s.io", "EndpointSlice")
+                | ("apiextensions.k8s.io", "CustomResourceDefinition")
+        )
+}
+
 /// The system fields of a new object, and the status a new object starts with.
 pub fn prepare_for_create(resource: &ServedResource, obj: &mut Value) -> ApiResult<()> {
     let meta = object::meta_mut(obj)?;
@@ -57,7 +72,11 @@ pub fn prepare_for_create(resource: &ServedResource, obj: &mut Value) -> ApiResu
         "creationTimestamp".into(),
         Value::String(object::now_rfc3339()),
     );
-    meta.insert("generation".into(), json!(1));
+    if tracks_generation(resource) {
+        meta.insert("generation".into(), json!(1));
+    } else {
+        meta.remove("generation");
+    }
     for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
         meta.remove(field);
     }
@@ -147,7 +166,7 @@ pub fn prepare_for_update(call: &Call, cur: &Value, proposed: Value) -> ApiResul
         };
     }
     meta.remove("selfLink");
-    if object::spec_part(cur) != object::spec_part(&new) {
+    if tracks_generation(resource) && object::spec_part(cur) != object::spec_part(&new) {
         let generation = cur
             .get("metadata")
             .and_then(|m| m.get("generation"))
