@@ -12,17 +12,29 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use crate::etcdctl::{clean_command, find_on_path};
-use crate::store_proc::{free_ports, rkube_binary, TestDir};
+use crate::store_proc::{free_ports, rkube_binary, StoreKind, StoreOptions, StoreProcess, TestDir};
 
 /// How long a fresh server gets to answer.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A running `rkube server`.
+/// Where the server under test keeps its objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Datastore {
+    /// Its embedded store member.
+    Embedded,
+    /// A separate `rkube store`, over the etcd API.
+    RkubeStore,
+    /// Debian's etcd 3.4.
+    Etcd,
+}
+
+/// A running `rkube server` (and the store it uses, when that is a separate process).
 #[derive(Debug)]
 pub struct ServerProcess {
     dir: TestDir,
     port: u16,
     child: Option<Child>,
+    store: Option<StoreProcess>,
 }
 
 impl ServerProcess {
@@ -32,6 +44,22 @@ impl ServerProcess {
     /// If it does not start or does not answer in time (with its log).
     pub fn start() -> anyhow::Result<Self> {
         Self::start_with(None)
+    }
+
+    /// Starts a server on `datastore`, starting that store first when it is a separate one.
+    ///
+    /// # Errors
+    /// As [`ServerProcess::start`], or when the store does not start (e.g. etcd missing).
+    pub fn on(datastore: Datastore) -> anyhow::Result<Self> {
+        let kind = match datastore {
+            Datastore::Embedded => return Self::start(),
+            Datastore::RkubeStore => StoreKind::Rkube,
+            Datastore::Etcd => StoreKind::Etcd,
+        };
+        let store = StoreProcess::start_kind(kind, StoreOptions::default())?;
+        let mut server = Self::start_with(Some(&store.client_url()))?;
+        server.store = Some(store);
+        Ok(server)
     }
 
     /// Starts a server, on `datastore` (etcd client URLs) when given.
@@ -68,6 +96,7 @@ impl ServerProcess {
             dir,
             port,
             child: Some(child),
+            store: None,
         };
         server.wait_ready()?;
         Ok(server)

@@ -244,6 +244,14 @@ impl StoreProcess {
     /// # Errors
     /// If it does not start or does not become healthy in time (with its log).
     pub fn start_with(options: StoreOptions) -> anyhow::Result<Self> {
+        Self::start_kind(StoreKind::from_env(), options)
+    }
+
+    /// Starts a one-member store of `kind` (rkube or etcd, whatever the environment says).
+    ///
+    /// # Errors
+    /// As [`StoreProcess::start`].
+    pub fn start_kind(kind: StoreKind, options: StoreOptions) -> anyhow::Result<Self> {
         retry_port_clash(|| {
             let [client_port, peer_port] = free_ports(2)?[..] else {
                 bail!("free_ports returned the wrong count");
@@ -257,7 +265,7 @@ impl StoreProcess {
                 options: options.clone(),
             };
             let mut member = Self {
-                kind: StoreKind::from_env(),
+                kind,
                 spec,
                 dir: Arc::new(TestDir::new()?),
                 child: None,

@@ -1,18 +1,56 @@
 //! The real kubectl against `rkube server`: what a user types, and what they read back.
 //!
 //! Needs `target/debug/rkube` (`cargo build --bin rkube`) and kubectl (see `server_proc`).
-//! Set `RKUBE_DATASTORE=http://127.0.0.1:2379` to run the same suite with the API server on an
-//! external etcd (or `rkube store`) instead of its embedded store.
+//! Every scenario runs three times: on the server's embedded store, on a separate `rkube store`
+//! over the etcd API, and on Debian's etcd 3.4 (`--datastore-endpoint`).
 
 use std::process::Output;
 use std::time::Duration;
 
-use rkube_tests::server_proc::ServerProcess;
+use rkube_tests::server_proc::{Datastore, ServerProcess};
 use serde_json::Value;
 
-fn start() -> ServerProcess {
-    let datastore = std::env::var("RKUBE_DATASTORE").ok();
-    ServerProcess::start_with(datastore.as_deref()).expect("rkube server starts")
+/// Runs each scenario against each datastore: `scenario::embedded`, `::rkube_store`, `::etcd`.
+macro_rules! on_every_datastore {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                use super::*;
+
+                #[test]
+                fn embedded() {
+                    super::$scenario(&start(Datastore::Embedded));
+                }
+
+                #[test]
+                fn rkube_store() {
+                    super::$scenario(&start(Datastore::RkubeStore));
+                }
+
+                #[test]
+                fn etcd() {
+                    super::$scenario(&start(Datastore::Etcd));
+                }
+            }
+        )*
+    };
+}
+
+on_every_datastore!(
+    version_and_discovery,
+    apply_get_and_reapply,
+    server_side_apply,
+    edit_verbs,
+    errors_read_as_kubernetes_writes_them,
+    delete_by_name_label_and_all,
+    watch_prints_changes,
+    wait_for_condition,
+    custom_resources,
+    unknown_fields_and_bad_bodies,
+);
+
+fn start(datastore: Datastore) -> ServerProcess {
+    ServerProcess::on(datastore).expect("rkube server starts")
 }
 
 fn text(out: &Output) -> String {
@@ -95,13 +133,11 @@ spec:
     targetPort: 8000
 ";
 
-#[test]
-fn version_and_discovery() {
-    let s = start();
-    let v = ok(&s, &["version", "-o", "json"]);
+fn version_and_discovery(s: &ServerProcess) {
+    let v = ok(s, &["version", "-o", "json"]);
     let v: Value = serde_json::from_str(&v).expect("version JSON");
     assert_eq!(v["serverVersion"]["major"], "1");
-    let resources = ok(&s, &["api-resources"]);
+    let resources = ok(s, &["api-resources"]);
     for line in [
         "deployments",
         "deploy",
@@ -111,21 +147,19 @@ fn version_and_discovery() {
     ] {
         assert!(resources.contains(line), "api-resources lacks {line}:\n{resources}");
     }
-    let ns = ok(&s, &["get", "namespaces", "-o", "name"]);
+    let ns = ok(s, &["get", "namespaces", "-o", "name"]);
     for n in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         assert!(ns.contains(&format!("namespace/{n}")), "{ns}");
     }
 }
 
-#[test]
-fn apply_get_and_reapply() {
-    let s = start();
-    let out = apply_stdin(&s, &["apply", "-f", "-"], APP);
+fn apply_get_and_reapply(s: &ServerProcess) {
+    let out = apply_stdin(s, &["apply", "-f", "-"], APP);
     assert_eq!(
         out,
         "namespace/demo created\nconfigmap/cfg created\ndeployment.apps/web created\nservice/web created\n"
     );
-    let again = apply_stdin(&s, &["apply", "-f", "-"], APP);
+    let again = apply_stdin(s, &["apply", "-f", "-"], APP);
     assert_eq!(
         again,
         "namespace/demo unchanged\nconfigmap/cfg unchanged\ndeployment.apps/web unchanged\nservice/web unchanged\n"
@@ -135,9 +169,9 @@ fn apply_get_and_reapply() {
     let changed = APP
         .replace("registry.local/web:1", "registry.local/web:2")
         .replace("        - {name: B, value: \"2\"}\n", "");
-    let out = apply_stdin(&s, &["apply", "-f", "-"], &changed);
+    let out = apply_stdin(s, &["apply", "-f", "-"], &changed);
     assert!(out.contains("deployment.apps/web configured"), "{out}");
-    let d: Value = serde_json::from_str(&ok(&s, &["get", "deploy", "web", "-n", "demo", "-o", "json"])).expect("json");
+    let d: Value = serde_json::from_str(&ok(s, &["get", "deploy", "web", "-n", "demo", "-o", "json"])).expect("json");
     let containers = d["spec"]["template"]["spec"]["containers"].as_array().expect("containers");
     assert_eq!(containers.len(), 2, "{d}");
     assert_eq!(containers[0]["image"], "registry.local/web:2");
@@ -148,7 +182,7 @@ fn apply_get_and_reapply() {
     assert_eq!(d["spec"]["strategy"]["type"], "RollingUpdate");
     assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "Always");
 
-    let wide = ok(&s, &["get", "deploy", "-n", "demo", "-o", "wide"]);
+    let wide = ok(s, &["get", "deploy", "-n", "demo", "-o", "wide"]);
     let header = wide.lines().next().unwrap_or_default();
     for col in ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"] {
         assert!(header.contains(col), "{wide}");
@@ -156,59 +190,55 @@ fn apply_get_and_reapply() {
     assert!(wide.contains("web,sidecar"), "{wide}");
     assert!(wide.contains("app=web"), "{wide}");
 
-    let names = ok(&s, &["get", "cm,svc", "-n", "demo", "-l", "app=web", "-o", "name"]);
+    let names = ok(s, &["get", "cm,svc", "-n", "demo", "-l", "app=web", "-o", "name"]);
     assert_eq!(names, "configmap/cfg\n");
-    let jp = ok(&s, &["get", "cm", "cfg", "-n", "demo", "-o", "jsonpath={.data.a}"]);
+    let jp = ok(s, &["get", "cm", "cfg", "-n", "demo", "-o", "jsonpath={.data.a}"]);
     assert_eq!(jp, "1");
-    let yaml = ok(&s, &["get", "svc", "web", "-n", "demo", "-o", "yaml"]);
+    let yaml = ok(s, &["get", "svc", "web", "-n", "demo", "-o", "yaml"]);
     assert!(yaml.contains("targetPort: 8000"), "{yaml}");
-    let all = ok(&s, &["get", "all", "-n", "demo"]);
+    let all = ok(s, &["get", "all", "-n", "demo"]);
     assert!(all.contains("deployment.apps/web"), "{all}");
     assert!(all.contains("service/web"), "{all}");
-    let everywhere = ok(&s, &["get", "cm", "-A"]);
+    let everywhere = ok(s, &["get", "cm", "-A"]);
     assert!(everywhere.lines().next().unwrap_or_default().starts_with("NAMESPACE"), "{everywhere}");
     assert!(everywhere.contains("demo "), "{everywhere}");
 }
 
-#[test]
-fn server_side_apply() {
-    let s = start();
-    let out = apply_stdin(&s, &["apply", "--server-side", "-f", "-"], APP);
+fn server_side_apply(s: &ServerProcess) {
+    let out = apply_stdin(s, &["apply", "--server-side", "-f", "-"], APP);
     assert!(out.contains("deployment.apps/web serverside-applied"), "{out}");
     let changed = APP.replace("replicas: 2", "replicas: 3");
-    let out = apply_stdin(&s, &["apply", "--server-side", "-f", "-"], &changed);
+    let out = apply_stdin(s, &["apply", "--server-side", "-f", "-"], &changed);
     assert!(out.contains("deployment.apps/web serverside-applied"), "{out}");
-    let replicas = ok(&s, &["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas}"]);
+    let replicas = ok(s, &["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas}"]);
     assert_eq!(replicas, "3");
 }
 
-#[test]
-fn edit_verbs() {
-    let s = start();
-    apply_stdin(&s, &["apply", "-f", "-"], APP);
-    let out = ok(&s, &["label", "cm", "cfg", "-n", "demo", "tier=backend"]);
+fn edit_verbs(s: &ServerProcess) {
+    apply_stdin(s, &["apply", "-f", "-"], APP);
+    let out = ok(s, &["label", "cm", "cfg", "-n", "demo", "tier=backend"]);
     assert_eq!(out, "configmap/cfg labeled\n");
-    let out = ok(&s, &["annotate", "cm", "cfg", "-n", "demo", "note=hello"]);
+    let out = ok(s, &["annotate", "cm", "cfg", "-n", "demo", "note=hello"]);
     assert_eq!(out, "configmap/cfg annotated\n");
-    let labels = ok(&s, &["get", "cm", "-n", "demo", "-l", "tier=backend,app in (web)", "-o", "name"]);
+    let labels = ok(s, &["get", "cm", "-n", "demo", "-l", "tier=backend,app in (web)", "-o", "name"]);
     assert_eq!(labels, "configmap/cfg\n");
-    let none = ok(&s, &["get", "cm", "-n", "demo", "-l", "tier!=backend", "-o", "name"]);
+    let none = ok(s, &["get", "cm", "-n", "demo", "-l", "tier!=backend", "-o", "name"]);
     assert!(!none.contains("configmap/cfg"), "{none}");
 
-    let out = ok(&s, &["scale", "deploy", "web", "-n", "demo", "--replicas=5"]);
+    let out = ok(s, &["scale", "deploy", "web", "-n", "demo", "--replicas=5"]);
     assert_eq!(out, "deployment.apps/web scaled\n");
-    let r = ok(&s, &["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas}"]);
+    let r = ok(s, &["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas}"]);
     assert_eq!(r, "5");
 
-    ok(&s, &["patch", "cm", "cfg", "-n", "demo", "--type=merge", "-p", r#"{"data":{"b":"2"}}"#]);
-    ok(&s, &["patch", "cm", "cfg", "-n", "demo", "--type=json", "-p", r#"[{"op":"remove","path":"/data/a"}]"#]);
-    ok(&s, &[
+    ok(s, &["patch", "cm", "cfg", "-n", "demo", "--type=merge", "-p", r#"{"data":{"b":"2"}}"#]);
+    ok(s, &["patch", "cm", "cfg", "-n", "demo", "--type=json", "-p", r#"[{"op":"remove","path":"/data/a"}]"#]);
+    ok(s, &[
         "patch", "deploy", "web", "-n", "demo", "-p",
         r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"registry.local/sidecar:9"}]}}}}"#,
     ]);
-    let data = ok(&s, &["get", "cm", "cfg", "-n", "demo", "-o", "jsonpath={.data}"]);
+    let data = ok(s, &["get", "cm", "cfg", "-n", "demo", "-o", "jsonpath={.data}"]);
     assert_eq!(data, r#"{"b":"2"}"#);
-    let images = ok(&s, &[
+    let images = ok(s, &[
         "get", "deploy", "web", "-n", "demo", "-o",
         "jsonpath={.spec.template.spec.containers[*].image}",
     ]);
@@ -220,54 +250,48 @@ fn edit_verbs() {
         .env("EDITOR", "sed -i s/tier:\\ backend/tier:\\ edited/");
     let out = cmd.output().expect("kubectl edit runs");
     assert!(out.status.success(), "{}", text(&out));
-    let tier = ok(&s, &["get", "cm", "cfg", "-n", "demo", "-o", "jsonpath={.metadata.labels.tier}"]);
+    let tier = ok(s, &["get", "cm", "cfg", "-n", "demo", "-o", "jsonpath={.metadata.labels.tier}"]);
     assert_eq!(tier, "edited");
 }
 
-#[test]
-fn errors_read_as_kubernetes_writes_them() {
-    let s = start();
-    let e = fails(&s, &["get", "cm", "nope"]);
+fn errors_read_as_kubernetes_writes_them(s: &ServerProcess) {
+    let e = fails(s, &["get", "cm", "nope"]);
     assert_eq!(e.trim(), r#"Error from server (NotFound): configmaps "nope" not found"#);
-    ok(&s, &["create", "configmap", "dup", "--from-literal=a=b"]);
-    let e = fails(&s, &["create", "configmap", "dup", "--from-literal=a=b"]);
+    ok(s, &["create", "configmap", "dup", "--from-literal=a=b"]);
+    let e = fails(s, &["create", "configmap", "dup", "--from-literal=a=b"]);
     assert_eq!(e.trim(), r#"Error from server (AlreadyExists): configmaps "dup" already exists"#);
-    let e = fails(&s, &["create", "configmap", "x", "-n", "missing"]);
+    let e = fails(s, &["create", "configmap", "x", "-n", "missing"]);
     assert_eq!(e.trim(), r#"Error from server (NotFound): namespaces "missing" not found"#);
-    let e = fails(&s, &["get", "cm", "-l", "a in (b"]);
+    let e = fails(s, &["get", "cm", "-l", "a in (b"]);
     assert!(e.contains("unable to parse requirement"), "{e}");
 }
 
-#[test]
-fn delete_by_name_label_and_all() {
-    let s = start();
-    apply_stdin(&s, &["apply", "-f", "-"], APP);
+fn delete_by_name_label_and_all(s: &ServerProcess) {
+    apply_stdin(s, &["apply", "-f", "-"], APP);
     for n in ["a", "b", "c"] {
-        ok(&s, &["create", "configmap", n, "-n", "demo"]);
+        ok(s, &["create", "configmap", n, "-n", "demo"]);
     }
-    ok(&s, &["label", "cm", "a", "b", "-n", "demo", "del=yes"]);
-    let out = ok(&s, &["delete", "cm", "-n", "demo", "-l", "del=yes"]);
+    ok(s, &["label", "cm", "a", "b", "-n", "demo", "del=yes"]);
+    let out = ok(s, &["delete", "cm", "-n", "demo", "-l", "del=yes"]);
     assert_eq!(out, "configmap \"a\" deleted\nconfigmap \"b\" deleted\n");
-    let out = ok(&s, &["delete", "deploy", "web", "-n", "demo", "--wait"]);
+    let out = ok(s, &["delete", "deploy", "web", "-n", "demo", "--wait"]);
     assert_eq!(out, "deployment.apps \"web\" deleted\n");
-    let out = ok(&s, &["delete", "cm", "--all", "-n", "demo"]);
+    let out = ok(s, &["delete", "cm", "--all", "-n", "demo"]);
     assert!(out.contains("configmap \"c\" deleted"), "{out}");
-    let left = ok(&s, &["get", "cm", "-n", "demo", "-o", "name"]);
+    let left = ok(s, &["get", "cm", "-n", "demo", "-o", "name"]);
     assert_eq!(left, "");
 }
 
-#[test]
-fn watch_prints_changes() {
-    let s = start();
+fn watch_prints_changes(s: &ServerProcess) {
     let mut cmd = s.kubectl_command();
     cmd.args(["get", "cm", "-n", "default", "-w", "--output-watch-events"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("kubectl get -w starts");
     std::thread::sleep(Duration::from_secs(1));
-    ok(&s, &["create", "configmap", "w1", "--from-literal=a=b"]);
-    ok(&s, &["label", "cm", "w1", "x=y"]);
-    ok(&s, &["delete", "cm", "w1"]);
+    ok(s, &["create", "configmap", "w1", "--from-literal=a=b"]);
+    ok(s, &["label", "cm", "w1", "x=y"]);
+    ok(s, &["delete", "cm", "w1"]);
     std::thread::sleep(Duration::from_secs(2));
     let _ = child.kill();
     let out = child.wait_with_output().expect("output");
@@ -286,11 +310,9 @@ fn watch_prints_changes() {
     );
 }
 
-#[test]
-fn wait_for_condition() {
-    let s = start();
-    ok(&s, &["create", "namespace", "w"]);
-    let out = ok(&s, &["wait", "--for=jsonpath={.status.phase}=Active", "namespace/w", "--timeout=20s"]);
+fn wait_for_condition(s: &ServerProcess) {
+    ok(s, &["create", "namespace", "w"]);
+    let out = ok(s, &["wait", "--for=jsonpath={.status.phase}=Active", "namespace/w", "--timeout=20s"]);
     assert_eq!(out, "namespace/w condition met\n");
 }
 
@@ -335,21 +357,19 @@ spec:
               replicas: {type: integer}
 ";
 
-#[test]
-fn custom_resources() {
-    let s = start();
-    let out = apply_stdin(&s, &["apply", "-f", "-"], CRD);
+fn custom_resources(s: &ServerProcess) {
+    let out = apply_stdin(s, &["apply", "-f", "-"], CRD);
     assert_eq!(out, "customresourcedefinition.apiextensions.k8s.io/webapps.example.com created\n");
-    ok(&s, &["wait", "--for=condition=established", "crd/webapps.example.com", "--timeout=20s"]);
+    ok(s, &["wait", "--for=condition=established", "crd/webapps.example.com", "--timeout=20s"]);
     let cr = "apiVersion: example.com/v1\nkind: WebApp\nmetadata: {name: shop}\nspec: {image: shop:1}\n";
-    let out = apply_stdin(&s, &["apply", "-f", "-"], cr);
+    let out = apply_stdin(s, &["apply", "-f", "-"], cr);
     assert_eq!(out, "webapp.example.com/shop created\n");
-    let table = ok(&s, &["get", "wa"]);
+    let table = ok(s, &["get", "wa"]);
     let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(rows, vec![vec!["NAME", "IMAGE", "REPLICAS"], vec!["shop", "shop:1", "1"]], "{table}");
-    let out = ok(&s, &["scale", "webapp", "shop", "--replicas=4"]);
+    let out = ok(s, &["scale", "webapp", "shop", "--replicas=4"]);
     assert_eq!(out, "webapp.example.com/shop scaled\n");
-    let r = ok(&s, &["get", "webapp", "shop", "-o", "jsonpath={.spec.replicas}"]);
+    let r = ok(s, &["get", "webapp", "shop", "-o", "jsonpath={.spec.replicas}"]);
     assert_eq!(r, "4");
     // The schema is enforced.
     let bad = "apiVersion: example.com/v1\nkind: WebApp\nmetadata: {name: bad}\nspec: {replicas: -1}\n";
@@ -359,32 +379,30 @@ fn custom_resources() {
     assert!(err.contains("spec.image: Required value"), "{err}");
     assert!(err.contains("spec.replicas in body should be greater than or equal to 0"), "{err}");
     // explain reads the CRD's schema through /openapi/v3.
-    let explain = ok(&s, &["explain", "webapp.spec"]);
+    let explain = ok(s, &["explain", "webapp.spec"]);
     assert!(explain.contains("image"), "{explain}");
     // Deleting the CRD removes its objects.
-    ok(&s, &["delete", "crd", "webapps.example.com", "--wait", "--timeout=30s"]);
-    let e = fails(&s, &["get", "--raw", "/apis/example.com/v1/namespaces/default/webapps"]);
+    ok(s, &["delete", "crd", "webapps.example.com", "--wait", "--timeout=30s"]);
+    let e = fails(s, &["get", "--raw", "/apis/example.com/v1/namespaces/default/webapps"]);
     assert!(e.contains("NotFound"), "{e}");
     // Created again, the CRD serves no leftovers of the old objects.
-    apply_stdin(&s, &["apply", "-f", "-"], CRD);
-    ok(&s, &["wait", "--for=condition=established", "crd/webapps.example.com", "--timeout=20s"]);
-    let list = ok(&s, &["get", "--raw", "/apis/example.com/v1/namespaces/default/webapps"]);
+    apply_stdin(s, &["apply", "-f", "-"], CRD);
+    ok(s, &["wait", "--for=condition=established", "crd/webapps.example.com", "--timeout=20s"]);
+    let list = ok(s, &["get", "--raw", "/apis/example.com/v1/namespaces/default/webapps"]);
     let list: Value = serde_json::from_str(&list).expect("list JSON");
     assert_eq!(list["items"], serde_json::json!([]), "{list}");
 }
 
-#[test]
-fn unknown_fields_and_bad_bodies() {
-    let s = start();
+fn unknown_fields_and_bad_bodies(s: &ServerProcess) {
     let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: b}\nbogus: 1\n";
     let out = s.kubectl_with_stdin(&["apply", "-f", "-"], Some(bad)).expect("kubectl runs");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("strict decoding error: unknown field \"bogus\""), "{err}");
     // With validation off the field is dropped, as Kubernetes drops it.
-    let out = apply_stdin(&s, &["apply", "--validate=false", "-f", "-"], bad);
+    let out = apply_stdin(s, &["apply", "--validate=false", "-f", "-"], bad);
     assert_eq!(out, "configmap/x created\n");
-    let e = fails(&s, &["get", "--raw", "/api/v1/namespaces/default/configmaps/x/nope"]);
+    let e = fails(s, &["get", "--raw", "/api/v1/namespaces/default/configmaps/x/nope"]);
     assert!(e.contains("NotFound"), "{e}");
     let big = format!(
         "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"big\"}},\"data\":{{\"a\":\"{}\"}}}}",
@@ -392,6 +410,6 @@ fn unknown_fields_and_bad_bodies() {
     );
     let path = s.scratch().join("big.json");
     std::fs::write(&path, big).expect("write");
-    let e = fails(&s, &["create", "-f", path.to_str().expect("utf-8 path")]);
+    let e = fails(s, &["create", "-f", path.to_str().expect("utf-8 path")]);
     assert!(e.contains("Request entity too large"), "{e}");
 }

@@ -27,7 +27,7 @@ fn python_client_crud_and_watch() {
         eprintln!("SKIPPED: no Python with the `kubernetes` client (run .ci/run, or set RKUBE_PYTHON)");
         return;
     };
-    let s = ServerProcess::start_with(std::env::var("RKUBE_DATASTORE").ok().as_deref()).expect("rkube server starts");
+    let s = ServerProcess::start().expect("rkube server starts");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/client_crud.py");
     let out = Command::new(python)
         .arg(script)
