@@ -8,6 +8,7 @@
 //! - [`cache`]: the watch cache that serves lists and watches from one store watch per resource.
 //! - [`discovery`], [`openapi`]: the documents clients read to learn what is served.
 //! - [`admission`], [`structural`]: unknown fields, defaults and validation of every write.
+//! - [`managed`]: `managedFields` and server-side apply.
 //! - [`crd`]: CustomResourceDefinitions and the custom resources they define.
 //! - [`tls`], [`kubeconfig`], [`auth`]: the cluster CA, the admin kubeconfig, identities.
 
@@ -19,6 +20,7 @@ pub mod crd;
 pub mod discovery;
 pub mod filter;
 pub mod kubeconfig;
+pub mod managed;
 pub mod object;
 pub mod openapi;
 pub mod patch;

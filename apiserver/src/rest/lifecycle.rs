@@ -10,7 +10,7 @@ use rkube_store::backend;
 use serde_json::{json, Map, Value};
 
 use super::read::list_objects;
-use super::write::{change, check_identity};
+use super::write::{change, check_identity, Fields};
 use super::{check_type, respond_object, Call};
 use crate::body::{self, Body};
 use crate::filter::Filter;
@@ -399,7 +399,7 @@ pub async fn subresource(
             check_identity(call, &new)?;
             let pre = object::parse_resource_version(object::meta_str(&new, "resourceVersion"))?;
             let finalize = sub == Subresource::Finalize;
-            let out = change(server, call, pre, |cur| {
+            let out = change(server, call, pre, Fields::Update, |cur| {
                 if finalize {
                     let mut next = cur.clone();
                     next["spec"]["finalizers"] =
@@ -508,7 +508,7 @@ async fn scale(
             let new = body::parse(&call.headers, bytes)?;
             let replicas = replicas_from(&new)?;
             let pre = object::parse_resource_version(object::meta_str(&new, "resourceVersion"))?;
-            let obj = change(server, &main, pre, |cur| {
+            let obj = change(server, &main, pre, Fields::Update, |cur| {
                 let mut next = cur.clone();
                 set_path(&mut next, &paths.spec_replicas, json!(replicas));
                 Ok(next)
@@ -519,9 +519,9 @@ async fn scale(
         Method::PATCH => {
             let pt = PatchType::from_content_type(&body::content_type(&call.headers))?;
             let doc = patch::parse(pt, bytes)?;
-            let pt = if pt == PatchType::Strategic { PatchType::Merge } else { pt };
+            let pt = if matches!(pt, PatchType::Strategic | PatchType::Apply) { PatchType::Merge } else { pt };
             let scale_view = |cur: &Value| scale_of(&call.resource, cur);
-            let obj = change(server, &main, None, |cur| {
+            let obj = change(server, &main, None, Fields::Update, |cur| {
                 let patched = patch::apply(pt, &call.resource, &scale_view(cur), &doc)?;
                 let mut next = cur.clone();
                 set_path(&mut next, &paths.spec_replicas, json!(replicas_from(&patched)?));
@@ -553,7 +553,7 @@ async fn bind(server: &Arc<ApiServer>, call: &Call, bytes: &Bytes) -> ApiResult<
         .to_owned();
     let main = call.derive(call.namespace.clone(), call.name.clone(), Some(Subresource::Binding));
     let pod_name = call.name().to_owned();
-    change(server, &main, None, |cur| {
+    change(server, &main, None, Fields::Update, |cur| {
         let assigned = cur
             .get("spec")
             .and_then(|s| s.get("nodeName"))
