@@ -17,6 +17,8 @@ mod pod;
 
 use serde_json::{Map, Value};
 
+pub use apps::generate_job_selector;
+
 /// Fills in Kubernetes' defaults on `obj`, an object of `kind` in `group`/`version`.
 pub fn apply_defaults(group: &str, version: &str, kind: &str, obj: &mut Value) {
     match (group, kind) {

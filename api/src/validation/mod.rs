@@ -64,11 +64,29 @@ impl NameRule {
     }
 }
 
+/// Validates only `obj`'s `metadata`, for custom resources: their scope comes from their
+/// CustomResourceDefinition, and their names are DNS-1123 subdomains
+/// ([`NameRule::Dns1123Subdomain`]).
+pub fn validate_metadata(
+    obj: &Value,
+    old: Option<&Value>,
+    namespaced: bool,
+    rule: NameRule,
+) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    match old {
+        Some(old) => meta::validate_update(obj, old, &mut errs),
+        None => meta::validate_create(obj, Some(namespaced), rule, &mut errs),
+    }
+    errs
+}
+
 /// Validates `obj`, an object of `kind` in API group `group` (`""` for core), as kube-apiserver
 /// does on create (`old` is `None`) or on update (`old` is the stored object).
 ///
 /// Returns every problem found; an empty list means the object is valid. Kinds this module does
-/// not know (custom resources) get their `metadata` checked only, with no namespace rule.
+/// not know (custom resources) get their `metadata` checked only, with no namespace rule (see
+/// [`validate_metadata`]).
 pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
     let namespaced = registry::by_kind(kind)
         .find(|r| r.group == group)
