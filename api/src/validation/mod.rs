@@ -109,7 +109,7 @@ pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> Ve
         ("apps", "StatefulSet") => apps::validate_stateful_set(obj, old, &mut errs),
         ("apps", "DaemonSet") => apps::validate_daemon_set(obj, old, &mut errs),
         ("batch", "Job") => batch::validate_job(obj, old, &mut errs),
-        ("batch", "CronJob") => batch::validate_cron_job(obj, &mut errs),
+        ("batch", "CronJob") => batch::validate_cron_job(obj, old, &mut errs),
         ("", "Service") => service::validate_service(obj, old, &mut errs),
         ("", "ConfigMap") => config::validate_config_map(obj, old, &mut errs),
         ("", "Secret") => config::validate_secret(obj, old, &mut errs),
