@@ -376,7 +376,7 @@ mod tests {
         obj: &serde_json::Value,
         old: Option<&serde_json::Value>,
     ) -> Vec<String> {
-        validate("batch", kind, obj, old)
+        validate("batch", kind, &super::super::versioned(obj, old), old)
             .iter()
             .map(ToString::to_string)
             .collect()

@@ -100,6 +100,9 @@ pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> Ve
         }
         (None, _, _) => meta::validate_create(obj, namespaced, name_rule, &mut errs),
     }
+    if namespaced.is_some() && group != "apiextensions.k8s.io" {
+        meta::validate_kube_finalizers(obj, &mut errs);
+    }
     match (group, kind) {
         ("", "Pod") => pod::validate_pod(obj, old, &mut errs),
         ("", "PodTemplate") => pod::validate_template(obj, "template", &mut errs),
@@ -122,4 +125,16 @@ pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> Ve
         _ => {}
     }
     errs
+}
+
+/// Test helper: `obj` with the `resourceVersion` an update carries (when `old` is given).
+#[cfg(test)]
+pub(crate) fn versioned(obj: &Value, old: Option<&Value>) -> Value {
+    let mut obj = obj.clone();
+    if old.is_some() {
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.entry("resourceVersion").or_insert_with(|| "2".into());
+        }
+    }
+    obj
 }
