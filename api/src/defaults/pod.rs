@@ -19,6 +19,9 @@ pub(crate) fn default_pod(obj: &mut Value) {
             requests_from_limits(c);
         }
     }
+    for c in items(spec, "containers") {
+        default_resize_policy(c);
+    }
     set(spec, "enableServiceLinks", true.into());
     if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
         for field in ["containers", "initContainers"] {
@@ -162,6 +165,9 @@ fn default_volume(v: &mut Value) {
     }
     if let Some(p) = child(v, "projected") {
         for source in items(p, "sources") {
+            if let Some(token) = child(source, "serviceAccountToken") {
+                set(token, "expirationSeconds", 3600.into());
+            }
             if let Some(d) = child(source, "downwardAPI") {
                 for item in items(d, "items") {
                     if let Some(f) = child(item, "fieldRef") {
@@ -176,6 +182,38 @@ fn default_volume(v: &mut Value) {
         .and_then(|t| child(t, "spec"))
     {
         set(spec, "volumeMode", "Filesystem".into());
+    }
+}
+
+/// In-place resize (on by default in Kubernetes 1.33): CPU and memory requests get a
+/// `NotRequired` resize policy unless one is given (Pods' regular containers only).
+fn default_resize_policy(c: &mut Value) {
+    let requested: Vec<&str> = ["cpu", "memory"]
+        .into_iter()
+        .filter(|r| c.pointer(&format!("/resources/requests/{r}")).is_some())
+        .collect();
+    if requested.is_empty() {
+        return;
+    }
+    let Some(m) = c.as_object_mut() else {
+        return;
+    };
+    let policies = m
+        .entry("resizePolicy".to_owned())
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if policies.is_null() {
+        *policies = Value::Array(Vec::new());
+    }
+    let Some(list) = policies.as_array_mut() else {
+        return;
+    };
+    for r in requested {
+        let present = list
+            .iter()
+            .any(|p| p.get("resourceName").and_then(Value::as_str) == Some(r));
+        if !present {
+            list.push(json!({"resourceName": r, "restartPolicy": "NotRequired"}));
+        }
     }
 }
 
@@ -235,6 +273,9 @@ mod tests {
                         "ports": [{"containerPort": 80, "protocol": "TCP"}],
                         "resources": {"limits": {"cpu": "500m", "memory": "128Mi"},
                                       "requests": {"cpu": "500m", "memory": "128Mi"}},
+                        "resizePolicy": [
+                            {"resourceName": "cpu", "restartPolicy": "NotRequired"},
+                            {"resourceName": "memory", "restartPolicy": "NotRequired"}],
                         "readinessProbe": {"httpGet": {"port": 80, "path": "/", "scheme": "HTTP"},
                             "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1,
                             "failureThreshold": 3},
