@@ -4,7 +4,8 @@
 //! functions fill in (`restartPolicy: Always`, `strategy.rollingUpdate` 25%/25%, a Service's
 //! `targetPort`...), plus the few fields Kubernetes sets on create outside its defaulters but that
 //! every stored object carries (a Namespace's `spec.finalizers` and phase, a Service's IP family
-//! policy, a Pod's priority, a Secret's `stringData` folded into `data`). Values the user gave
+//! policy, a Pod's priority and initial status with its QoS class, a Secret's `stringData`
+//! folded into `data`). Values the user gave
 //! are never replaced. Kinds without defaults are left untouched.
 //!
 //! Run it before [`crate::validation::validate`], as the API server does: validation expects the
@@ -18,6 +19,7 @@ mod pod;
 use serde_json::{Map, Value};
 
 pub use apps::generate_job_selector;
+pub use pod::qos_class;
 
 /// Fills in Kubernetes' defaults on `obj`, an object of `kind` in `group`/`version`.
 pub fn apply_defaults(group: &str, version: &str, kind: &str, obj: &mut Value) {

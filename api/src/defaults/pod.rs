@@ -1,8 +1,11 @@
 //! Pod, pod template and pod spec defaults: policies, containers, probes, volumes.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 use super::{child, child_or_new, items, set};
+use crate::Quantity;
 
 /// The priority of pods with no priority class when no class is the global default.
 pub const DEFAULT_PRIORITY: i64 = 0;
@@ -47,6 +50,64 @@ pub(crate) fn default_pod(obj: &mut Value) {
     if let Some(p) = priority {
         set(spec, "priority", p.into());
         set(spec, "preemptionPolicy", "PreemptLowerPriority".into());
+    }
+    let qos = qos_class(spec);
+    if let Some(status) = child_or_new(obj, "status") {
+        if status.get("phase").is_none_or(Value::is_null) {
+            set(status, "phase", "Pending".into());
+            set(status, "qosClass", qos.into());
+        }
+    }
+}
+
+/// A pod's quality-of-service class from its containers' CPU and memory requests and limits:
+/// `Guaranteed` when every container has both limits and requests equal them, `BestEffort`
+/// when nothing is set, else `Burstable` (Kubernetes' `GetPodQOS`).
+pub fn qos_class(spec: &Value) -> &'static str {
+    let mut requests: BTreeMap<&str, Quantity> = BTreeMap::new();
+    let mut limits: BTreeMap<&str, Quantity> = BTreeMap::new();
+    let mut guaranteed = true;
+    let containers = ["containers", "initContainers"]
+        .into_iter()
+        .flat_map(|f| spec.get(f).and_then(Value::as_array).into_iter().flatten());
+    for c in containers {
+        let mut limited = 0;
+        for (kind, sums) in [("requests", &mut requests), ("limits", &mut limits)] {
+            for name in ["cpu", "memory"] {
+                let Some(q) = c
+                    .pointer(&format!("/resources/{kind}/{name}"))
+                    .and_then(quantity_of)
+                    .filter(|q| !q.is_zero())
+                else {
+                    continue;
+                };
+                if kind == "limits" {
+                    limited += 1;
+                }
+                let sum = sums.entry(name).or_default();
+                *sum = sum.checked_add(&q).unwrap_or(*sum);
+            }
+        }
+        if limited < 2 {
+            guaranteed = false;
+        }
+    }
+    if requests.is_empty() && limits.is_empty() {
+        return "BestEffort";
+    }
+    let equal = requests.iter().all(|(name, q)| limits.get(name) == Some(q));
+    if guaranteed && equal && requests.len() == limits.len() {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+fn quantity_of(v: &Value) -> Option<Quantity> {
+    match v {
+        Value::String(s) => Quantity::parse(s).ok(),
+        Value::Number(n) => Quantity::parse(&n.to_string()).ok(),
+        _ => None,
     }
 }
 
@@ -243,6 +304,8 @@ fn requests_from_limits(c: &mut Value) {
 mod tests {
     use serde_json::json;
 
+    use serde_json::Value;
+
     use super::super::apply_defaults;
     use super::image_tag;
 
@@ -288,7 +351,36 @@ mod tests {
                     "schedulerName": "default-scheduler",
                     "enableServiceLinks": true,
                     "priority": 0,
-                    "preemptionPolicy": "PreemptLowerPriority"}})
+                    "preemptionPolicy": "PreemptLowerPriority"},
+                "status": {"phase": "Pending", "qosClass": "Guaranteed"}})
+        );
+    }
+
+    #[test]
+    fn qos_classes() {
+        let qos = |containers: Value| super::qos_class(&json!({"containers": containers}));
+        assert_eq!(qos(json!([{"name": "a"}])), "BestEffort");
+        assert_eq!(
+            qos(
+                json!([{"resources": {"limits": {"cpu": "1", "memory": "1Gi"},
+                "requests": {"cpu": "1000m", "memory": "1Gi"}}}])
+            ),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos(
+                json!([{"resources": {"limits": {"cpu": "1", "memory": "1Gi"},
+                "requests": {"cpu": "1000m", "memory": "1Gi"}}}, {"name": "sidecar"}])
+            ),
+            "Burstable"
+        );
+        assert_eq!(
+            qos(json!([{"resources": {"requests": {"cpu": "100m"}}}])),
+            "Burstable"
+        );
+        assert_eq!(
+            qos(json!([{"resources": {"requests": {"cpu": "0"}}}])),
+            "BestEffort"
         );
     }
 
