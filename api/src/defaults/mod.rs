@@ -5,8 +5,11 @@
 //! `targetPort`...), plus the few fields Kubernetes sets on create outside its defaulters but that
 //! every stored object carries (a Namespace's `spec.finalizers` and phase, a Service's IP family
 //! policy, a Pod's priority and initial status with its QoS class, a Secret's `stringData`
-//! folded into `data`). Values the user gave
-//! are never replaced. Kinds without defaults are left untouched.
+//! folded into `data`). Values the user gave are never replaced. Kinds without defaults are
+//! left untouched.
+//!
+//! The API server also generates a Job's selector on create, once the Job has a uid:
+//! [`generate_job_selector`].
 //!
 //! Run it before [`crate::validation::validate`], as the API server does: validation expects the
 //! defaulted form.
