@@ -21,6 +21,7 @@ mod cluster;
 mod config;
 mod crd;
 mod cron;
+mod daemonset;
 mod error;
 mod meta;
 mod networking;
@@ -30,6 +31,7 @@ mod pod_update;
 mod render;
 mod rules;
 mod service;
+mod statefulset;
 
 pub use error::{invalid_message, ErrorKind, FieldError};
 
@@ -42,7 +44,7 @@ use crate::registry;
 pub enum NameRule {
     /// A DNS-1123 subdomain: most kinds.
     Dns1123Subdomain,
-    /// A DNS-1123 label: Namespaces.
+    /// A DNS-1123 label: Namespaces, StatefulSets.
     Dns1123Label,
     /// A DNS-1035 label (starts with a letter): Services.
     Dns1035Label,
@@ -56,6 +58,7 @@ impl NameRule {
         match (group, kind) {
             ("", "Namespace") => NameRule::Dns1123Label,
             ("", "Service") => NameRule::Dns1035Label,
+            ("apps", "StatefulSet") => NameRule::Dns1123Label,
             ("rbac.authorization.k8s.io", _) | ("autoscaling", "HorizontalPodAutoscaler") => {
                 NameRule::PathSegment
             }
@@ -109,8 +112,8 @@ pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> Ve
         ("", "ReplicationController") => apps::validate_replication_controller(obj, &mut errs),
         ("apps", "Deployment") => apps::validate_deployment(obj, old, &mut errs),
         ("apps", "ReplicaSet") => apps::validate_replica_set(obj, old, &mut errs),
-        ("apps", "StatefulSet") => apps::validate_stateful_set(obj, old, &mut errs),
-        ("apps", "DaemonSet") => apps::validate_daemon_set(obj, old, &mut errs),
+        ("apps", "StatefulSet") => statefulset::validate_stateful_set(obj, old, &mut errs),
+        ("apps", "DaemonSet") => daemonset::validate_daemon_set(obj, old, &mut errs),
         ("batch", "Job") => batch::validate_job(obj, old, &mut errs),
         ("batch", "CronJob") => batch::validate_cron_job(obj, old, &mut errs),
         ("", "Service") => service::validate_service(obj, old, &mut errs),
