@@ -22,7 +22,9 @@ mod pod;
 use serde_json::{Map, Value};
 
 pub use apps::generate_job_selector;
-pub use pod::qos_class;
+pub use autoscaling::DEFAULT_CPU_UTILIZATION;
+pub use core::DEFAULT_CLIENT_IP_TIMEOUT_SECONDS;
+pub use pod::{qos_class, DEFAULT_PRIORITY};
 
 /// Fills in Kubernetes' defaults on `obj`, an object of `kind` in `group`/`version`.
 pub fn apply_defaults(group: &str, version: &str, kind: &str, obj: &mut Value) {

@@ -33,7 +33,10 @@ mod rules;
 mod service;
 mod statefulset;
 
+pub use config::MAX_DATA_SIZE;
 pub use error::{invalid_message, ErrorKind, FieldError};
+pub use meta::TOTAL_ANNOTATION_SIZE_LIMIT;
+pub use service::NODE_PORT_RANGE;
 
 use serde_json::Value;
 
