@@ -323,8 +323,13 @@ mod tests {
             ["metadata.name: Required value: name or generateName is required"]
         );
         let ns = json!({"metadata": {"name": "a.b"}});
+        assert_eq!(
+            messages(&validate("", "Namespace", &ns, None)),
+            ["metadata.name: Invalid value: \"a.b\": must not contain dots"]
+        );
+        let ns = json!({"metadata": {"name": "A"}});
         assert!(messages(&validate("", "Namespace", &ns, None))[0]
-            .starts_with("metadata.name: Invalid value: \"a.b\": a lowercase RFC 1123 label"));
+            .starts_with("metadata.name: Invalid value: \"A\": a lowercase RFC 1123 label"));
         let role = json!({"metadata": {"name": "a:b", "namespace": "x"}});
         assert!(validate("rbac.authorization.k8s.io", "Role", &role, None).is_empty());
         let role = json!({"metadata": {"name": "a/b", "namespace": "x"}});
