@@ -126,7 +126,12 @@ pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> Ve
         ("", "Node") => cluster::validate_node(obj, old, &mut errs),
         ("coordination.k8s.io", "Lease") => cluster::validate_lease(obj, &mut errs),
         ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::validate_hpa(obj, &mut errs),
-        ("networking.k8s.io", "Ingress") => networking::validate_ingress(obj, &mut errs),
+        ("networking.k8s.io", "Ingress") => {
+            networking::validate_ingress(obj, &mut errs);
+            if old.is_none() {
+                networking::validate_ingress_class_annotation(obj, &mut errs);
+            }
+        }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => crd::validate_crd(obj, &mut errs),
         _ => {}
     }
