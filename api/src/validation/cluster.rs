@@ -10,7 +10,8 @@ use super::{meta, pod, FieldError};
 
 const POD_CIDR_CHANGE: &str = "node updates may not change podCIDR except from \"\" to valid";
 
-/// Validates a Namespace: its `spec.finalizers` are standard or qualified names.
+/// Validates a new Namespace: its `spec.finalizers` are standard or qualified names (updates
+/// go through the finalize subresource, which the API server handles).
 pub(crate) fn validate_namespace(obj: &Value, errs: &mut Vec<FieldError>) {
     let path = "spec.finalizers";
     for f in list_of(sub(obj, "spec"), "finalizers") {

@@ -124,7 +124,7 @@ pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> Ve
         ("", "Service") => service::validate_service(obj, old, &mut errs),
         ("", "ConfigMap") => config::validate_config_map(obj, old, &mut errs),
         ("", "Secret") => config::validate_secret(obj, old, &mut errs),
-        ("", "Namespace") => cluster::validate_namespace(obj, &mut errs),
+        ("", "Namespace") if old.is_none() => cluster::validate_namespace(obj, &mut errs),
         ("", "Node") => cluster::validate_node(obj, old, &mut errs),
         ("coordination.k8s.io", "Lease") => cluster::validate_lease(obj, &mut errs),
         ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::validate_hpa(obj, &mut errs),
