@@ -10,9 +10,17 @@
 //! must be greater than or equal to 0`), and [`invalid_message`] builds the message of the 422
 //! `Status` that kubectl prints.
 //!
-//! Things the API server does around validation are left to it: generating a Job's selector,
-//! allocating cluster IPs and node ports, carrying `uid` and `creationTimestamp` over on update,
-//! and admission (service accounts, priorities, default tolerations).
+//! A 422 `Status` carries one `StatusCause` per error: `reason` is [`ErrorKind::reason`], `field`
+//! is [`FieldError::field`], `message` is [`FieldError::body`].
+//!
+//! What the API server does around validation is left to it, as in Kubernetes: generating a new
+//! Job's selector ([`crate::defaults::generate_job_selector`]), allocating cluster IPs and node
+//! ports, setting `resourceVersion` on unconditional updates and carrying `uid` and
+//! `creationTimestamp` over, and admission (service accounts, priorities, default tolerations).
+//!
+//! Bad values print as Go prints them, including the Go structs Kubernetes puts in some
+//! messages (`intstr.IntOrString{...}`, `v1.LabelSelector{...}`); values Kubernetes would print
+//! as deep structs (whole pod templates, quantities) print as JSON instead.
 
 mod apps;
 mod autoscaling;
