@@ -31,7 +31,11 @@ impl Tokens {
 
     fn parse(text: &str) -> Self {
         let mut map = HashMap::new();
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             let fields = split_csv(line);
             if fields.len() < 2 || fields[0].is_empty() {
                 tracing::warn!("ignoring a malformed line of the token file");
@@ -39,7 +43,13 @@ impl Tokens {
             }
             let groups = fields
                 .get(3)
-                .map(|g| g.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+                .map(|g| {
+                    g.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default();
             map.insert(
                 fields[0].clone(),
@@ -55,7 +65,9 @@ impl Tokens {
     /// The identity a request's `Authorization: Bearer` header names.
     pub fn authenticate(&self, headers: &HeaderMap) -> Option<Identity> {
         let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))?;
         self.0.get(token.trim()).cloned()
     }
 }

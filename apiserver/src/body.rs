@@ -25,7 +25,9 @@ where
     match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large()),
-        Err(e) => Err(ApiError::bad_request(format!("reading the request body: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "reading the request body: {e}"
+        ))),
     }
 }
 
@@ -34,7 +36,13 @@ pub fn content_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default()
 }
 
@@ -51,9 +59,7 @@ pub fn parse(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
         return Err(ApiError::unsupported_media_type(&ct));
     }
     serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(format!(
-            "the body of the request was not valid JSON: {e}"
-        ))
+        ApiError::bad_request(format!("the body of the request was not valid JSON: {e}"))
     })
 }
 
@@ -83,7 +89,9 @@ pub fn error(e: &ApiError) -> Response<Body> {
 pub fn text(code: StatusCode, text: &'static str) -> Response<Body> {
     let mut resp = Response::new(full(text));
     *resp.status_mut() = code;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }

@@ -12,6 +12,8 @@
 //! - [`crd`]: CustomResourceDefinitions and the custom resources they define.
 //! - [`tls`], [`kubeconfig`], [`auth`]: the cluster CA, the admin kubeconfig, identities.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod admission;
 pub mod auth;
 pub mod body;

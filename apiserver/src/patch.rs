@@ -71,11 +71,13 @@ pub fn apply(
     current: &Value,
     patch: &Value,
 ) -> ApiResult<Value> {
-    let invalid = |e: api_patch::PatchError| ApiError::new(
-        http::StatusCode::UNPROCESSABLE_ENTITY,
-        "Invalid",
-        e.to_string(),
-    );
+    let invalid = |e: api_patch::PatchError| {
+        ApiError::new(
+            http::StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            e.to_string(),
+        )
+    };
     match patch_type {
         PatchType::Json => api_patch::apply_json_patch(current, patch).map_err(invalid),
         PatchType::Merge => Ok(api_patch::apply_merge_patch(current, patch)),
@@ -92,6 +94,8 @@ pub fn apply(
             }
         }
         // Apply patches go through field management (crate::managed), which knows the manager.
-        PatchType::Apply => Err(ApiError::internal("an apply patch reached the plain patch path")),
+        PatchType::Apply => Err(ApiError::internal(
+            "an apply patch reached the plain patch path",
+        )),
     }
 }

@@ -140,11 +140,13 @@ impl Catalog {
 
     /// Changes with every resource added or removed.
     pub fn generation(&self) -> u64 {
-        self.generation_counter.load(std::sync::atomic::Ordering::Acquire)
+        self.generation_counter
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn changed(&self) {
-        self.generation_counter.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.generation_counter
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Every served resource.
@@ -160,9 +162,10 @@ impl Catalog {
                 order.push(gv);
             }
         }
-        self.resources
-            .write()
-            .insert((r.group.clone(), r.version.clone(), r.plural.clone()), Arc::new(r));
+        self.resources.write().insert(
+            (r.group.clone(), r.version.clone(), r.plural.clone()),
+            Arc::new(r),
+        );
         self.changed();
     }
 
@@ -187,7 +190,12 @@ impl Catalog {
     }
 
     /// The resource of `kind` in `group/version`.
-    pub fn lookup_kind(&self, group: &str, version: &str, kind: &str) -> Option<Arc<ServedResource>> {
+    pub fn lookup_kind(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Option<Arc<ServedResource>> {
         self.resources
             .read()
             .values()

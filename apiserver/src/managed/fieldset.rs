@@ -192,7 +192,10 @@ mod tests {
             },
         });
         let set = FieldSet::from_fields_v1(&v);
-        assert!(set.contains(&[Element::Field("spec".into()), Element::Field("replicas".into())]));
+        assert!(set.contains(&[
+            Element::Field("spec".into()),
+            Element::Field("replicas".into())
+        ]));
         let item = [
             Element::Field("spec".into()),
             Element::Field("containers".into()),
@@ -203,6 +206,9 @@ mod tests {
         assert_eq!(path_string(&item), ".spec.containers[name=\"web\"]");
         let other = FieldSet::from_fields_v1(&json!({"f:spec": {"f:replicas": {}}}));
         assert_eq!(set.intersection(&other), other);
-        assert!(!set.difference(&other).contains(&[Element::Field("spec".into()), Element::Field("replicas".into())]));
+        assert!(!set.difference(&other).contains(&[
+            Element::Field("spec".into()),
+            Element::Field("replicas".into())
+        ]));
     }
 }

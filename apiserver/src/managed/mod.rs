@@ -56,7 +56,9 @@ enum ListKind {
 /// A list's semantics from its property schema's markers; lists Kubernetes merges by key for
 /// strategic merge patch are keyed the same way for apply.
 fn list_kind(prop: Option<&Value>) -> ListKind {
-    let Some(prop) = prop else { return ListKind::Atomic };
+    let Some(prop) = prop else {
+        return ListKind::Atomic;
+    };
     let resolved = Schemas::builtin().resolve(prop);
     let marker = |k: &str| prop.get(k).or_else(|| resolved.get(k));
     match marker("x-kubernetes-list-type").and_then(Value::as_str) {
@@ -64,7 +66,11 @@ fn list_kind(prop: Option<&Value>) -> ListKind {
         Some("map") => {
             let keys = marker("x-kubernetes-list-map-keys")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|k| k.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             return ListKind::Map(keys);
         }
@@ -82,7 +88,8 @@ fn list_kind(prop: Option<&Value>) -> ListKind {
 fn is_atomic_map(prop: Option<&Value>) -> bool {
     let Some(prop) = prop else { return false };
     let resolved = Schemas::builtin().resolve(prop);
-    prop.get("x-kubernetes-map-type").or_else(|| resolved.get("x-kubernetes-map-type"))
+    prop.get("x-kubernetes-map-type")
+        .or_else(|| resolved.get("x-kubernetes-map-type"))
         == Some(&Value::String("atomic".into()))
 }
 
@@ -92,17 +99,28 @@ fn child_schema<'a>(schema: Option<&'a Value>, key: &str) -> Option<&'a Value> {
     resolved
         .get("properties")
         .and_then(|p| p.get(key))
-        .or_else(|| resolved.get("additionalProperties").filter(|a| a.is_object()))
+        .or_else(|| {
+            resolved
+                .get("additionalProperties")
+                .filter(|a| a.is_object())
+        })
 }
 
 fn item_schema(schema: Option<&Value>) -> Option<&Value> {
     Schemas::builtin().resolve(schema?).get("items")
 }
 
+/// The key of a list item. A missing key field takes its schema default, as Kubernetes'
+/// structured merge does: among the built-in list-map keys only `protocol` has one (`TCP`).
 fn key_of(item: &Value, keys: &[String]) -> Option<String> {
     let mut m = Map::new();
     for k in keys {
-        m.insert(k.clone(), item.get(k)?.clone());
+        let v = match item.get(k) {
+            Some(v) => v.clone(),
+            None if k == "protocol" => Value::String("TCP".into()),
+            None => return None,
+        };
+        m.insert(k.clone(), v);
     }
     serde_json::to_string(&Value::Object(m)).ok()
 }
@@ -152,7 +170,10 @@ fn tracked(resource: &ServedResource, subresource: Option<Subresource>, obj: &Va
                 meta.remove(*f);
             }
         }
-        if map.get("metadata").is_some_and(|m| m.as_object().is_some_and(Map::is_empty)) {
+        if map
+            .get("metadata")
+            .is_some_and(|m| m.as_object().is_some_and(Map::is_empty))
+        {
             map.remove("metadata");
         }
         match subresource {
@@ -166,7 +187,12 @@ fn tracked(resource: &ServedResource, subresource: Option<Subresource>, obj: &Va
     v
 }
 
-fn fields_of(resource: &ServedResource, schema: Option<&Value>, subresource: Option<Subresource>, obj: &Value) -> FieldSet {
+fn fields_of(
+    resource: &ServedResource,
+    schema: Option<&Value>,
+    subresource: Option<Subresource>,
+    obj: &Value,
+) -> FieldSet {
     let mut out = FieldSet::default();
     let v = tracked(resource, subresource, obj);
     if let Some(map) = v.as_object() {
@@ -207,15 +233,20 @@ fn get<'a>(obj: &'a Value, path: &[Element]) -> Option<&'a Value> {
 
 /// Removes the value at a path (a field, or a list item).
 fn remove(obj: &mut Value, path: &[Element]) {
-    let Some((last, parent_path)) = path.split_last() else { return };
+    let Some((last, parent_path)) = path.split_last() else {
+        return;
+    };
     let mut cur = obj;
     for e in parent_path {
         let next = match e {
             Element::Field(f) => cur.get_mut(f),
             Element::Index(i) => cur.get_mut(*i),
             Element::Value(_) | Element::Key(_) => {
-                let Some(found) = get(cur, std::slice::from_ref(e)).cloned() else { return };
-                cur.as_array_mut().and_then(|a| a.iter_mut().find(|x| **x == found))
+                let Some(found) = get(cur, std::slice::from_ref(e)).cloned() else {
+                    return;
+                };
+                cur.as_array_mut()
+                    .and_then(|a| a.iter_mut().find(|x| **x == found))
             }
         };
         let Some(next) = next else { return };
@@ -228,7 +259,9 @@ fn remove(obj: &mut Value, path: &[Element]) {
             }
         }
         other => {
-            let Some(found) = get(cur, std::slice::from_ref(other)).cloned() else { return };
+            let Some(found) = get(cur, std::slice::from_ref(other)).cloned() else {
+                return;
+            };
             if let Some(a) = cur.as_array_mut() {
                 a.retain(|x| *x != found);
             }
@@ -262,7 +295,10 @@ fn merge(schema: Option<&Value>, cur: &mut Value, applied: &Value) {
             ListKind::Map(keys) => {
                 for item in a {
                     let key = key_of(item, &keys);
-                    match c.iter_mut().find(|x| key.is_some() && key_of(x, &keys) == key) {
+                    match c
+                        .iter_mut()
+                        .find(|x| key.is_some() && key_of(x, &keys) == key)
+                    {
                         Some(existing) => merge(item_schema(schema), existing, item),
                         None => c.push(item.clone()),
                     }
@@ -288,10 +324,25 @@ impl Entry {
     fn from_json(v: &Value) -> Option<Entry> {
         Some(Entry {
             manager: v.get("manager")?.as_str()?.to_owned(),
-            operation: v.get("operation").and_then(Value::as_str).unwrap_or("Update").to_owned(),
-            api_version: v.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            time: v.get("time").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            subresource: v.get("subresource").and_then(Value::as_str).map(str::to_owned),
+            operation: v
+                .get("operation")
+                .and_then(Value::as_str)
+                .unwrap_or("Update")
+                .to_owned(),
+            api_version: v
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            time: v
+                .get("time")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            subresource: v
+                .get("subresource")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             fields: FieldSet::from_fields_v1(v.get("fieldsV1").unwrap_or(&Value::Null)),
         })
     }
@@ -312,7 +363,9 @@ impl Entry {
     }
 
     fn is(&self, manager: &str, operation: &str, subresource: Option<&str>) -> bool {
-        self.manager == manager && self.operation == operation && self.subresource.as_deref() == subresource
+        self.manager == manager
+            && self.operation == operation
+            && self.subresource.as_deref() == subresource
     }
 }
 
@@ -326,7 +379,11 @@ fn entries(obj: &Value) -> Vec<Entry> {
 
 fn store_entries(obj: &mut Value, list: Vec<Entry>) {
     if let Ok(meta) = object::meta_mut(obj) {
-        let kept: Vec<Value> = list.iter().filter(|e| !e.fields.is_empty()).map(Entry::to_json).collect();
+        let kept: Vec<Value> = list
+            .iter()
+            .filter(|e| !e.fields.is_empty())
+            .map(Entry::to_json)
+            .collect();
         if kept.is_empty() {
             meta.remove("managedFields");
         } else {
@@ -355,7 +412,9 @@ pub fn record_update(
     let schema = schema_of(resource);
     let schema = schema.as_ref();
     let new_set = fields_of(resource, schema, subresource, new);
-    let old_set = old.map(|o| fields_of(resource, schema, subresource, o)).unwrap_or_default();
+    let old_set = old
+        .map(|o| fields_of(resource, schema, subresource, o))
+        .unwrap_or_default();
     let empty = Value::Null;
     let old_obj = old.unwrap_or(&empty);
     let mut changed = FieldSet::default();
@@ -420,13 +479,23 @@ struct Conflict {
 fn conflict_error(resource: &ServedResource, name: &str, conflicts: &[Conflict]) -> ApiError {
     let mut by_manager: Vec<(String, String, Vec<String>)> = Vec::new();
     for c in conflicts {
-        match by_manager.iter_mut().find(|(m, v, _)| *m == c.manager && *v == c.api_version) {
+        match by_manager
+            .iter_mut()
+            .find(|(m, v, _)| *m == c.manager && *v == c.api_version)
+        {
             Some((_, _, paths)) => paths.push(c.path.clone()),
-            None => by_manager.push((c.manager.clone(), c.api_version.clone(), vec![c.path.clone()])),
+            None => by_manager.push((
+                c.manager.clone(),
+                c.api_version.clone(),
+                vec![c.path.clone()],
+            )),
         }
     }
     let n = conflicts.len();
-    let mut message = format!("Apply failed with {n} conflict{}: ", if n == 1 { "" } else { "s" });
+    let mut message = format!(
+        "Apply failed with {n} conflict{}: ",
+        if n == 1 { "" } else { "s" }
+    );
     let parts: Vec<String> = by_manager
         .iter()
         .map(|(m, v, paths)| {
@@ -509,11 +578,25 @@ pub fn apply(
         others = others.union(&e.fields);
     }
     let mut result = current.clone();
-    let mut stale = previous.difference(&applied_set).difference(&others).paths();
+    let mut stale = previous
+        .difference(&applied_set)
+        .difference(&others)
+        .paths();
     // Deepest first, so a removed list item is not looked up after its parent is gone.
     stale.sort_by_key(|p| std::cmp::Reverse(p.len()));
     for p in stale {
         remove(&mut result, &p);
+        // Maps and lists emptied by the removal go too, as Kubernetes' JSON omits them.
+        for depth in (1..p.len()).rev() {
+            let ancestor = &p[..depth];
+            let emptied = get(&result, ancestor).is_some_and(|v| {
+                v.as_object().is_some_and(Map::is_empty) || v.as_array().is_some_and(Vec::is_empty)
+            });
+            if !emptied {
+                break;
+            }
+            remove(&mut result, ancestor);
+        }
     }
     if let (Some(r), Some(a)) = (result.as_object_mut(), applied_tracked.as_object()) {
         for (k, v) in a {
@@ -571,7 +654,10 @@ mod tests {
     use crate::resources::Catalog;
 
     fn deployments() -> ServedResource {
-        (*Catalog::builtin().lookup("apps", "v1", "deployments").unwrap()).clone()
+        (*Catalog::builtin()
+            .lookup("apps", "v1", "deployments")
+            .unwrap())
+        .clone()
     }
 
     fn deployment(replicas: i64, image: &str) -> Value {
@@ -592,13 +678,23 @@ mod tests {
     #[test]
     fn apply_owns_its_fields_and_conflicts_with_others() {
         let r = deployments();
-        let first = apply(&r, None, "ci", false, &json!({"metadata": {"name": "web"}}), &deployment(2, "web:1")).unwrap();
+        let first = apply(
+            &r,
+            None,
+            "ci",
+            false,
+            &json!({"metadata": {"name": "web"}}),
+            &deployment(2, "web:1"),
+        )
+        .unwrap();
         let fields = &first["metadata"]["managedFields"][0];
         assert_eq!(fields["manager"], "ci");
         assert_eq!(fields["operation"], "Apply");
-        assert!(fields["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
-            .get("k:{\"name\":\"web\"}")
-            .is_some());
+        assert!(
+            fields["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
+                .get("k:{\"name\":\"web\"}")
+                .is_some()
+        );
 
         // Someone scales with an update: they now manage replicas.
         let mut scaled = first.clone();
@@ -608,12 +704,24 @@ mod tests {
         // Applying the old replicas again conflicts, naming the field and the manager.
         let err = apply(&r, None, "ci", false, &scaled, &deployment(2, "web:2")).unwrap_err();
         assert_eq!(err.code, http::StatusCode::CONFLICT);
-        assert_eq!(err.message, "Apply failed with 1 conflict: conflict with \"kubectl\" using apps/v1: .spec.replicas");
+        assert_eq!(
+            err.message,
+            "Apply failed with 1 conflict: conflict with \"kubectl\" using apps/v1: .spec.replicas"
+        );
         // Forced, it takes the field back.
         let forced = apply(&r, None, "ci", true, &scaled, &deployment(2, "web:2")).unwrap();
         assert_eq!(forced["spec"]["replicas"], 2);
-        assert_eq!(forced["spec"]["template"]["spec"]["containers"][0]["image"], "web:2");
-        assert_eq!(forced["metadata"]["managedFields"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            forced["spec"]["template"]["spec"]["containers"][0]["image"],
+            "web:2"
+        );
+        assert_eq!(
+            forced["metadata"]["managedFields"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -624,13 +732,19 @@ mod tests {
         let first = apply(&r, None, "ci", false, &json!({}), &with_label).unwrap();
         assert_eq!(first["metadata"]["labels"]["tier"], "front");
         let second = apply(&r, None, "ci", false, &first, &deployment(1, "web:1")).unwrap();
-        assert!(second["metadata"]["labels"].get("tier").is_none(), "{second}");
+        assert!(
+            second["metadata"]["labels"].get("tier").is_none(),
+            "{second}"
+        );
         assert_eq!(second["metadata"]["labels"]["app"], "web");
     }
 
     #[test]
     fn managers_from_user_agents() {
-        assert_eq!(manager_name(None, Some("kubectl/v1.32.5 (linux/amd64) kubernetes/abc")), "kubectl");
+        assert_eq!(
+            manager_name(None, Some("kubectl/v1.32.5 (linux/amd64) kubernetes/abc")),
+            "kubectl"
+        );
         assert_eq!(manager_name(Some("helm"), Some("x/1")), "helm");
     }
 }

@@ -37,7 +37,12 @@ pub struct Call {
 
 impl Call {
     /// The same request addressed to `name` in `namespace` with `subresource`.
-    pub fn derive(&self, namespace: Option<String>, name: Option<String>, subresource: Option<Subresource>) -> Call {
+    pub fn derive(
+        &self,
+        namespace: Option<String>,
+        name: Option<String>,
+        subresource: Option<Subresource>,
+    ) -> Call {
         Call {
             resource: self.resource.clone(),
             namespace,
@@ -166,7 +171,10 @@ pub fn cache_of(server: &ApiServer, resource: &ServedResource) -> Arc<WatchCache
 /// with the call's warnings.
 pub fn respond_object(call: &Call, code: StatusCode, obj: &Value) -> Response<Body> {
     let mut resp = if table::wanted(&call.headers) {
-        body::json(code, &table::of_objects(call, std::slice::from_ref(obj), None, None))
+        body::json(
+            code,
+            &table::of_objects(call, std::slice::from_ref(obj), None, None),
+        )
     } else {
         body::json(code, obj)
     };
@@ -212,8 +220,16 @@ pub fn check_type(resource: &ServedResource, obj: &mut Value) -> ApiResult<()> {
 }
 
 /// Whether `namespace` exists and accepts new objects of `call`'s resource.
-pub async fn check_namespace(server: &ApiServer, call: &Call, namespace: &str, name: &str) -> ApiResult<()> {
-    let key = format!("{}/namespaces/{namespace}", rkube_api::registry::STORAGE_ROOT);
+pub async fn check_namespace(
+    server: &ApiServer,
+    call: &Call,
+    namespace: &str,
+    name: &str,
+) -> ApiResult<()> {
+    let key = format!(
+        "{}/namespaces/{namespace}",
+        rkube_api::registry::STORAGE_ROOT
+    );
     let (rec, _) = server
         .backend
         .get(key.as_bytes(), 0)

@@ -50,7 +50,9 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
     let initial_events_end = call.query.flag("sendInitialEvents");
     let cache = cache_of(server, &call.resource);
     if !cache.ready(Duration::from_secs(10)).await {
-        return Err(ApiError::unavailable("the watch cache is not ready yet; retry"));
+        return Err(ApiError::unavailable(
+            "the watch cache is not ready yet; retry",
+        ));
     }
     let from = match rv {
         None => {
@@ -60,7 +62,9 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
         Some(0) => None,
         Some(rv) if initial_events_end => {
             if !cache.wait_for(rv, Duration::from_secs(3)).await {
-                return Err(ApiError::timeout(format!("Too large resource version: {rv}")));
+                return Err(ApiError::timeout(format!(
+                    "Too large resource version: {rv}"
+                )));
             }
             None
         }
@@ -83,8 +87,11 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
         // A watch on one object (`fieldSelector=metadata.name=x` from the path form).
         fields: match &name {
             Some(n) => Some(
-                rkube_api::fields::Selector::parse(&format!("metadata.name={}", rkube_api::fields::escape_value(n)))
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
+                rkube_api::fields::Selector::parse(&format!(
+                    "metadata.name={}",
+                    rkube_api::fields::escape_value(n)
+                ))
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
             ),
             None => filter.fields.clone(),
         },
@@ -101,7 +108,8 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
         } else {
             obj
         };
-        let mut line = serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     };
@@ -113,7 +121,8 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
                 meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
             }
             let obj = json!({"kind": resource.kind, "apiVersion": resource.api_version(), "metadata": meta});
-            let mut line = serde_json::to_vec(&json!({"type": "BOOKMARK", "object": obj})).unwrap_or_default();
+            let mut line =
+                serde_json::to_vec(&json!({"type": "BOOKMARK", "object": obj})).unwrap_or_default();
             line.push(b'\n');
             Bytes::from(line)
         }
@@ -156,9 +165,13 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
     let body = StreamBody::new(stream.map(|b| Ok::<_, std::convert::Infallible>(Frame::data(b))));
     let mut resp = Response::new(BodyExt::boxed(body));
     *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
     Ok(resp)
 }

@@ -17,7 +17,11 @@ use crate::ApiServer;
 /// How many times a write without a resourceVersion precondition retries after losing a race.
 const MAX_ATTEMPTS: usize = 16;
 
-pub async fn create(server: &Arc<ApiServer>, call: &Call, bytes: &[u8]) -> ApiResult<Response<Body>> {
+pub async fn create(
+    server: &Arc<ApiServer>,
+    call: &Call,
+    bytes: &[u8],
+) -> ApiResult<Response<Body>> {
     let mut obj = body::parse(&call.headers, bytes)?;
     check_type(&call.resource, &mut obj)?;
     let created = create_object(server, call, obj, Fields::Update).await?;
@@ -35,12 +39,20 @@ pub enum Fields {
 
 /// The field manager of the call.
 fn manager(call: &Call) -> String {
-    let agent = call.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let agent = call
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
     managed::manager_name(call.query.get("fieldManager"), agent)
 }
 
 /// Creates `obj` (already type-checked) as a new object of `call`'s resource.
-pub async fn create_object(server: &Arc<ApiServer>, call: &Call, mut obj: Value, fields: Fields) -> ApiResult<Value> {
+pub async fn create_object(
+    server: &Arc<ApiServer>,
+    call: &Call,
+    mut obj: Value,
+    fields: Fields,
+) -> ApiResult<Value> {
     let resource = &call.resource;
     let namespace = {
         let meta = object::meta_mut(&mut obj)?;
@@ -50,7 +62,10 @@ pub async fn create_object(server: &Arc<ApiServer>, call: &Call, mut obj: Value,
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
         if resource.namespaced {
-            let ns = call.namespace.clone().ok_or_else(ApiError::path_not_found)?;
+            let ns = call
+                .namespace
+                .clone()
+                .ok_or_else(ApiError::path_not_found)?;
             if body_ns.as_deref().is_some_and(|b| b != ns) {
                 return Err(ApiError::bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request",
@@ -65,7 +80,8 @@ pub async fn create_object(server: &Arc<ApiServer>, call: &Call, mut obj: Value,
     };
     let name = lifecycle::assign_name(call, &mut obj)?;
     lifecycle::prepare_for_create(resource, &mut obj)?;
-    let warnings = crate::admission::admit(resource, None, &mut obj, None, call.field_validation()?)?;
+    let warnings =
+        crate::admission::admit(resource, None, &mut obj, None, call.field_validation()?)?;
     call.warnings.lock().extend(warnings);
     if fields == Fields::Update {
         managed::record_update(resource, None, &manager(call), None, &mut obj);
@@ -88,12 +104,19 @@ pub async fn create_object(server: &Arc<ApiServer>, call: &Call, mut obj: Value,
     Ok(obj)
 }
 
-pub async fn update(server: &Arc<ApiServer>, call: &Call, bytes: &[u8]) -> ApiResult<Response<Body>> {
+pub async fn update(
+    server: &Arc<ApiServer>,
+    call: &Call,
+    bytes: &[u8],
+) -> ApiResult<Response<Body>> {
     let mut new = body::parse(&call.headers, bytes)?;
     check_type(&call.resource, &mut new)?;
     check_identity(call, &new)?;
     let precondition = object::parse_resource_version(object::meta_str(&new, "resourceVersion"))?;
-    let updated = change(server, call, precondition, Fields::Update, |_| Ok(new.clone())).await?;
+    let updated = change(server, call, precondition, Fields::Update, |_| {
+        Ok(new.clone())
+    })
+    .await?;
     Ok(respond_object(call, StatusCode::OK, &updated))
 }
 
@@ -116,7 +139,11 @@ pub fn check_identity(call: &Call, obj: &Value) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn patch(server: &Arc<ApiServer>, call: &Call, bytes: &[u8]) -> ApiResult<Response<Body>> {
+pub async fn patch(
+    server: &Arc<ApiServer>,
+    call: &Call,
+    bytes: &[u8],
+) -> ApiResult<Response<Body>> {
     let patch_type = PatchType::from_content_type(&body::content_type(&call.headers))?;
     let patch_doc = patch::parse(patch_type, bytes)?;
     let precondition = patch::resource_version(&patch_doc)?;
@@ -146,7 +173,14 @@ pub async fn patch(server: &Arc<ApiServer>, call: &Call, bytes: &[u8]) -> ApiRes
     check_identity(call, &applied)?;
     let force = call.query.flag("force");
     let result = change(server, call, precondition, Fields::Applied, |cur| {
-        managed::apply(&call.resource, call.subresource, &manager, force, cur, &applied)
+        managed::apply(
+            &call.resource,
+            call.subresource,
+            &manager,
+            force,
+            cur,
+            &applied,
+        )
     })
     .await;
     match result {
@@ -197,13 +231,25 @@ where
         }
         let proposed = f(&cur)?;
         let mut new = lifecycle::prepare_for_update(call, &cur, proposed)?;
-        let warnings =
-            crate::admission::admit(&call.resource, call.subresource, &mut new, Some(&cur), call.field_validation()?)?;
+        // An update without a resourceVersion is unconditional: it applies to this version.
+        object::set_resource_version(&mut new, rec.mod_revision);
+        let warnings = crate::admission::admit(
+            &call.resource,
+            call.subresource,
+            &mut new,
+            Some(&cur),
+            call.field_validation()?,
+        )?;
         *call.warnings.lock() = warnings;
         if fields == Fields::Update {
-            managed::record_update(&call.resource, call.subresource, &manager(call), Some(&cur), &mut new);
+            managed::record_update(
+                &call.resource,
+                call.subresource,
+                &manager(call),
+                Some(&cur),
+                &mut new,
+            );
         }
-        object::set_resource_version(&mut new, rec.mod_revision);
         if new == cur {
             return Ok(cur);
         }
@@ -212,7 +258,11 @@ where
         }
         if object::is_deleting(&new) && lifecycle::nothing_holds(&call.resource, &new) {
             // The last finalizer is gone: the object goes.
-            match server.backend.delete(key.as_bytes(), Some(rec.mod_revision)).await {
+            match server
+                .backend
+                .delete(key.as_bytes(), Some(rec.mod_revision))
+                .await
+            {
                 Ok((_, revision)) => {
                     object::set_resource_version(&mut new, revision);
                     return Ok(new);
@@ -223,7 +273,12 @@ where
         }
         match server
             .backend
-            .update(key.as_bytes(), object::encode(&new)?, rec.mod_revision, rec.lease)
+            .update(
+                key.as_bytes(),
+                object::encode(&new)?,
+                rec.mod_revision,
+                rec.lease,
+            )
             .await
         {
             Ok(written) => {
