@@ -47,6 +47,7 @@ on_every_datastore!(
     wait_for_condition,
     custom_resources,
     unknown_fields_and_bad_bodies,
+    describe_explain_paging_and_dry_run,
 );
 
 fn start(datastore: Datastore) -> ServerProcess {
@@ -736,4 +737,75 @@ fn unknown_fields_and_bad_bodies(s: &ServerProcess) {
     std::fs::write(&path, big).expect("write");
     let e = fails(s, &["create", "-f", path.to_str().expect("utf-8 path")]);
     assert!(e.contains("Request entity too large"), "{e}");
+}
+
+fn describe_explain_paging_and_dry_run(s: &ServerProcess) {
+    apply_stdin(s, &["apply", "-f", "-"], APP);
+    let d = ok(s, &["describe", "deployment", "web", "-n", "demo"]);
+    for line in [
+        "Name:",
+        "web",
+        "Namespace:",
+        "demo",
+        "Replicas:",
+        "2 desired",
+        "StrategyType:",
+        "RollingUpdate",
+        "registry.local/web:1",
+    ] {
+        assert!(d.contains(line), "describe lacks {line}:\n{d}");
+    }
+    let explain = ok(s, &["explain", "deployment.spec.strategy"]);
+    assert!(explain.contains("rollingUpdate"), "{explain}");
+    assert!(
+        explain.contains("KIND:") && explain.contains("Deployment"),
+        "{explain}"
+    );
+
+    for i in 0..7 {
+        let manifest = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: page-{i}, namespace: demo}}\n"
+        );
+        apply_stdin(s, &["apply", "-f", "-"], &manifest);
+    }
+    // Pages of two, followed by continue tokens: all nine configmaps, once each.
+    let names = ok(
+        s,
+        &["get", "cm", "-n", "demo", "--chunk-size=2", "-o", "name"],
+    );
+    let listed: Vec<&str> = names.lines().collect();
+    assert_eq!(listed.len(), 8, "{names}");
+    let raw = ok(
+        s,
+        &["get", "--raw", "/api/v1/namespaces/demo/configmaps?limit=3"],
+    );
+    let page: Value = serde_json::from_str(&raw).expect("list JSON");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(3));
+    assert_eq!(page["metadata"]["remainingItemCount"], 5);
+    assert!(page["metadata"]["continue"]
+        .as_str()
+        .is_some_and(|c| !c.is_empty()));
+
+    let out = ok(
+        s,
+        &[
+            "create",
+            "configmap",
+            "ghost",
+            "-n",
+            "demo",
+            "--dry-run=server",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(out, "configmap/ghost\n");
+    let e = fails(s, &["get", "cm", "ghost", "-n", "demo"]);
+    assert!(e.contains("NotFound"), "{e}");
+    let out = ok(
+        s,
+        &["delete", "cm", "page-0", "-n", "demo", "--dry-run=server"],
+    );
+    assert!(out.contains("deleted (server dry run)"), "{out}");
+    ok(s, &["get", "cm", "page-0", "-n", "demo"]);
 }
