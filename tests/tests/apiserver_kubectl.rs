@@ -737,6 +737,14 @@ fn unknown_fields_and_bad_bodies(s: &ServerProcess) {
     std::fs::write(&path, big).expect("write");
     let e = fails(s, &["create", "-f", path.to_str().expect("utf-8 path")]);
     assert!(e.contains("Request entity too large"), "{e}");
+    // Malformed JSON: 400 with the parser's position, and nothing stored.
+    let broken = s.scratch().join("broken.json");
+    std::fs::write(&broken, "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\",\n \"metadata\": {\"name\": \"half\"\n").expect("write");
+    let e = fails(s, &["create", "--raw", "/api/v1/namespaces/default/configmaps", "-f", broken.to_str().expect("utf-8 path")]);
+    assert!(e.contains("BadRequest") || e.contains("400"), "{e}");
+    assert!(e.contains("line 3"), "{e}");
+    let e = fails(s, &["get", "cm", "half"]);
+    assert!(e.contains("NotFound"), "{e}");
 }
 
 fn describe_explain_paging_and_dry_run(s: &ServerProcess) {
