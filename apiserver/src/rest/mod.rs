@@ -226,19 +226,26 @@ pub async fn check_namespace(
     namespace: &str,
     name: &str,
 ) -> ApiResult<()> {
-    let key = format!(
-        "{}/namespaces/{namespace}",
-        rkube_api::registry::STORAGE_ROOT
-    );
-    let (rec, _) = server
-        .backend
-        .get(key.as_bytes(), 0)
-        .await
-        .map_err(|e| ApiError::from_storage(e, "", "namespaces", namespace))?;
-    let Some(rec) = rec else {
-        return Err(ApiError::not_found("", "namespaces", namespace));
+    let key = format!("{}/namespaces/{namespace}", rkube_api::registry::STORAGE_ROOT);
+    // The namespaces' watch cache answers almost always; a namespace it does not know yet
+    // (created a moment ago) is read from the store, as Kubernetes' lifecycle admission does.
+    let cached = server
+        .catalog
+        .lookup("", "v1", "namespaces")
+        .map(|r| cache_of(server, &r))
+        .and_then(|c| c.get(&key));
+    let ns = match cached {
+        Some(entry) => entry.obj.clone(),
+        None => {
+            let (rec, _) = server
+                .backend
+                .get(key.as_bytes(), 0)
+                .await
+                .map_err(|e| ApiError::from_storage(e, "", "namespaces", namespace))?;
+            let rec = rec.ok_or_else(|| ApiError::not_found("", "namespaces", namespace))?;
+            object::decode(&rec.value, rec.mod_revision)?
+        }
     };
-    let ns = object::decode(&rec.value, rec.mod_revision)?;
     if object::is_deleting(&ns) {
         return Err(ApiError::forbidden(
             &call.resource.group,
