@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::metrics;
+use super::{gojson, metrics};
 
 /// Holds the `v2` metrics other than the CPU utilization target, in `v1`'s metric form.
 pub const METRICS_ANNOTATION: &str = "autoscaling.alpha.kubernetes.io/metrics";
@@ -75,7 +75,7 @@ pub(super) fn to_v1(v2: &Map<String, Value>) -> Map<String, Value> {
         let mut metadata = take_object(&mut out, "metadata");
         let mut target = take_object(&mut metadata, "annotations");
         for (key, value) in annotations {
-            target.insert(key.to_owned(), value.to_string().into());
+            target.insert(key.to_owned(), gojson::to_string(&value).into());
         }
         metadata.insert("annotations".to_owned(), Value::Object(target));
         out.insert("metadata".to_owned(), Value::Object(metadata));
@@ -83,14 +83,17 @@ pub(super) fn to_v1(v2: &Map<String, Value>) -> Map<String, Value> {
     out
 }
 
-/// A `v1` (or `v2`) autoscaler as `v2` (without `apiVersion`, set by the caller). A `v2`
-/// object only loses its round-trip annotations.
-pub(super) fn to_v2(obj: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = obj.clone();
+/// A `v2` autoscaler without the round-trip annotations, which `v2` never carries.
+pub(super) fn v2_to_v2(v2: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = v2.clone();
+    take_round_trip_annotations(&mut out);
+    out
+}
+
+/// A `v1` autoscaler as `v2` (without `apiVersion`, set by the caller).
+pub(super) fn to_v2(v1: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = v1.clone();
     let annotations = take_round_trip_annotations(&mut out);
-    if obj.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v2") {
-        return out;
-    }
     let parsed = |key: &str| {
         annotations
             .get(key)

@@ -23,6 +23,7 @@
 //! | [`CONDITIONS_ANNOTATION`] | `status.conditions` |
 //! | [`BEHAVIOR_ANNOTATION`] | `spec.behavior`, with Go's field names (`ScaleUp`, `Policies`) |
 //!
+//! The annotation values are JSON text written as Go writes it (fields in struct order).
 //! Going back to `v2` reads and removes them: the annotated metrics come first, then the CPU
 //! target; with neither, `v2` gets Kubernetes' default of 80% CPU utilization. An annotation
 //! that does not parse is ignored, as Kubernetes ignores it. Converting to `v2` (from either
@@ -39,6 +40,7 @@
 //! conversion renames the fields and keeps their values as they are.
 
 mod event;
+mod gojson;
 mod hpa;
 mod metrics;
 
@@ -112,8 +114,11 @@ pub fn convert(obj: &Value, to_group: &str, to_version: &str) -> Result<Value> {
         ("HorizontalPodAutoscaler", ("autoscaling", "v2"), ("autoscaling", "v1")) => {
             hpa::to_v1(map)
         }
-        ("HorizontalPodAutoscaler", ("autoscaling", "v1" | "v2"), ("autoscaling", "v2")) => {
+        ("HorizontalPodAutoscaler", ("autoscaling", "v1"), ("autoscaling", "v2")) => {
             hpa::to_v2(map)
+        }
+        ("HorizontalPodAutoscaler", ("autoscaling", "v2"), ("autoscaling", "v2")) => {
+            hpa::v2_to_v2(map)
         }
         ("Event", ("", "v1"), ("events.k8s.io", "v1")) => event::to_events(map),
         ("Event", ("events.k8s.io", "v1"), ("", "v1")) => event::to_core(map),

@@ -137,7 +137,7 @@ fn serialize_annotations(mut obj: Value) -> Value {
     if let Some(Value::Object(annotations)) = obj.pointer_mut("/metadata/annotations") {
         for value in annotations.values_mut() {
             if !value.is_string() {
-                *value = value.to_string().into();
+                *value = gojson::to_string(value).into();
             }
         }
     }
@@ -225,10 +225,10 @@ fn v2_loses_stale_round_trip_annotations() {
 fn hpa_v2_to_v1() {
     let v1 = convert(&hpa_v2(), "autoscaling", "v1").unwrap();
     assert_eq!(parse_annotations(v1.clone()), hpa_v1_parsed());
-    // The annotations are JSON text, keys in order.
+    // The annotations are JSON text, fields in Go's order.
     assert_eq!(
         v1["metadata"]["annotations"][METRICS_ANNOTATION],
-        r#"[{"resource":{"name":"memory","targetAverageValue":"512Mi"},"type":"Resource"},{"pods":{"metricName":"packets-per-second","targetAverageValue":"1k"},"type":"Pods"}]"#
+        r#"[{"type":"Resource","resource":{"name":"memory","targetAverageValue":"512Mi"}},{"type":"Pods","pods":{"metricName":"packets-per-second","targetAverageValue":"1k"}}]"#
     );
 }
 
@@ -363,7 +363,7 @@ fn plain_v1_autoscaler_to_v2() {
     let back = convert(&v2, "autoscaling", "v1").unwrap();
     let mut expected = v1.clone();
     expected["metadata"]["annotations"] = json!({CURRENT_METRICS_ANNOTATION:
-        r#"[{"resource":{"currentAverageUtilization":31,"name":"cpu"},"type":"Resource"}]"#});
+        r#"[{"type":"Resource","resource":{"name":"cpu","currentAverageUtilization":31}}]"#});
     assert_eq!(back, expected);
     assert_eq!(convert(&back, "autoscaling", "v2").unwrap(), v2);
 }
