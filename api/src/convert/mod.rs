@@ -24,6 +24,7 @@
 //! | [`BEHAVIOR_ANNOTATION`] | `spec.behavior`, with Go's field names (`ScaleUp`, `Policies`) |
 //!
 //! The annotation values are JSON text written as Go writes it (fields in struct order).
+//!
 //! Going back to `v2` reads and removes them: the annotated metrics come first, then the CPU
 //! target; with neither, `v2` gets Kubernetes' default of 80% CPU utilization. An annotation
 //! that does not parse is ignored, as Kubernetes ignores it. Converting to `v2` (from either
