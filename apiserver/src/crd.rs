@@ -54,6 +54,14 @@ pub fn resources_of(crd: &Value) -> Vec<ServedResource> {
             .unwrap_or_default()
     };
     let namespaced = s(crd, &["spec", "scope"]) != Some("Cluster");
+    let storage_version = crd["spec"]["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .and_then(|v| v.get("name").and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_owned();
     let mut out = Vec::new();
     for version in crd["spec"]["versions"].as_array().into_iter().flatten() {
         if version.get("served").and_then(Value::as_bool) == Some(false) {
@@ -114,6 +122,7 @@ pub fn resources_of(crd: &Value) -> Vec<ServedResource> {
                     .cloned(),
                 columns,
                 scale,
+                storage_version: storage_version.clone(),
             })),
         });
     }

@@ -48,6 +48,7 @@ on_every_datastore!(
     custom_resources,
     unknown_fields_and_bad_bodies,
     describe_explain_paging_and_dry_run,
+    versions_share_storage,
 );
 
 fn start(datastore: Datastore) -> ServerProcess {
@@ -739,8 +740,21 @@ fn unknown_fields_and_bad_bodies(s: &ServerProcess) {
     assert!(e.contains("Request entity too large"), "{e}");
     // Malformed JSON: 400 with the parser's position, and nothing stored.
     let broken = s.scratch().join("broken.json");
-    std::fs::write(&broken, "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\",\n \"metadata\": {\"name\": \"half\"\n").expect("write");
-    let e = fails(s, &["create", "--raw", "/api/v1/namespaces/default/configmaps", "-f", broken.to_str().expect("utf-8 path")]);
+    std::fs::write(
+        &broken,
+        "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\",\n \"metadata\": {\"name\": \"half\"\n",
+    )
+    .expect("write");
+    let e = fails(
+        s,
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/default/configmaps",
+            "-f",
+            broken.to_str().expect("utf-8 path"),
+        ],
+    );
     assert!(e.contains("BadRequest") || e.contains("400"), "{e}");
     assert!(e.contains("line 3"), "{e}");
     let e = fails(s, &["get", "cm", "half"]);
@@ -816,4 +830,34 @@ fn describe_explain_paging_and_dry_run(s: &ServerProcess) {
     );
     assert!(out.contains("deleted (server dry run)"), "{out}");
     ok(s, &["get", "cm", "page-0", "-n", "demo"]);
+}
+
+fn versions_share_storage(s: &ServerProcess) {
+    let hpa = "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 2\n  maxReplicas: 6\n  targetCPUUtilizationPercentage: 50\n";
+    let out = apply_stdin(s, &["apply", "-f", "-"], hpa);
+    assert_eq!(out, "horizontalpodautoscaler.autoscaling/web created\n");
+    // Read back as autoscaling/v2 (the preferred version) and as v1.
+    let v2 = ok(s, &["get", "hpa", "web", "-o", "jsonpath={.apiVersion} {.spec.metrics[0].resource.name} {.spec.metrics[0].resource.target.averageUtilization}"]);
+    assert_eq!(v2, "autoscaling/v2 cpu 50");
+    let v1 = ok(
+        s,
+        &[
+            "get",
+            "horizontalpodautoscalers.v1.autoscaling",
+            "web",
+            "-o",
+            "jsonpath={.apiVersion} {.spec.targetCPUUtilizationPercentage}",
+        ],
+    );
+    assert_eq!(v1, "autoscaling/v1 50");
+    let table = ok(s, &["get", "hpa", "web"]);
+    assert!(table.contains("cpu: <unknown>/50%"), "{table}");
+    // The same object through events.k8s.io and core/v1.
+    let event = "apiVersion: events.k8s.io/v1\nkind: Event\nmetadata: {name: e1}\neventTime: \"2026-01-01T00:00:00.000000Z\"\nreportingController: example.com/ctl\nreportingInstance: ctl-1\naction: Scale\nreason: Scaled\nnote: scaled up\ntype: Normal\nregarding: {kind: Deployment, name: web, namespace: default}\n";
+    apply_stdin(s, &["apply", "-f", "-"], event);
+    let core = ok(s, &["get", "--raw", "/api/v1/namespaces/default/events/e1"]);
+    let core: Value = serde_json::from_str(&core).expect("event JSON");
+    assert_eq!(core["apiVersion"], "v1");
+    assert_eq!(core["message"], "scaled up");
+    assert_eq!(core["involvedObject"]["name"], "web");
 }

@@ -264,7 +264,7 @@ async fn delete_object(
             .map_err(|e| ApiError::from_storage(e, &resource.group, &resource.plural, name))?;
         let rec =
             rec.ok_or_else(|| ApiError::not_found(&resource.group, &resource.plural, name))?;
-        let cur = object::decode(&rec.value, rec.mod_revision)?;
+        let cur = resource.present(object::decode(&rec.value, rec.mod_revision)?)?;
         check_preconditions(resource, name, &cur, opts)?;
         let mut marked = cur.clone();
         let mut finalizers = object::finalizers(&cur);
@@ -300,7 +300,7 @@ async fn delete_object(
                 .backend
                 .update(
                     key.as_bytes(),
-                    object::encode(&marked)?,
+                    object::encode(&resource.to_storage(marked.clone())?)?,
                     rec.mod_revision,
                     rec.lease,
                 )

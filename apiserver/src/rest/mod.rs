@@ -226,7 +226,10 @@ pub async fn check_namespace(
     namespace: &str,
     name: &str,
 ) -> ApiResult<()> {
-    let key = format!("{}/namespaces/{namespace}", rkube_api::registry::STORAGE_ROOT);
+    let key = format!(
+        "{}/namespaces/{namespace}",
+        rkube_api::registry::STORAGE_ROOT
+    );
     // The namespaces' watch cache answers almost always; a namespace it does not know yet
     // (created a moment ago) is read from the store, as Kubernetes' lifecycle admission does.
     let cached = server

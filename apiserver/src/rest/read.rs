@@ -28,7 +28,8 @@ pub async fn get_object(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Value
         .await
         .map_err(|e| call.storage_error(e))?;
     let rec = rec.ok_or_else(|| call.not_found())?;
-    object::decode(&rec.value, rec.mod_revision)
+    call.resource
+        .present(object::decode(&rec.value, rec.mod_revision)?)
 }
 
 /// What a continue token carries: the revision of the first page and the next key.
@@ -163,11 +164,13 @@ async fn cached_list(
     }
     let prefix = call.resource.prefix(call.namespace.as_deref());
     let (entries, revision) = cache.list(&prefix);
-    let items = entries
-        .iter()
-        .filter(|e| filter.matches(&e.obj))
-        .map(|e| e.obj.clone())
-        .collect();
+    let mut items = Vec::new();
+    for e in entries.iter() {
+        let obj = call.resource.present(e.obj.clone())?;
+        if filter.matches(&obj) {
+            items.push(obj);
+        }
+    }
     Ok((items, revision))
 }
 
@@ -217,7 +220,9 @@ async fn paged_from_store(
             .last()
             .map(|r| String::from_utf8_lossy(&r.key).into_owned());
         for r in &resp.records {
-            let obj = object::decode(&r.value, r.mod_revision)?;
+            let obj = call
+                .resource
+                .present(object::decode(&r.value, r.mod_revision)?)?;
             if filter.matches(&obj) {
                 items.push(obj);
             }

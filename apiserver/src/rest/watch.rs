@@ -16,6 +16,7 @@ use crate::body::Body;
 use crate::cache::{Event, EventType};
 use crate::filter::Filter;
 use crate::object;
+use crate::resources::ServedResource;
 use crate::status::{ApiError, ApiResult};
 use crate::ApiServer;
 
@@ -24,16 +25,25 @@ const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What one event looks like to a watcher with `filter`: objects moving in or out of the
 /// selection are ADDED or DELETED for it, as Kubernetes reports them.
-fn as_seen(event: &Event, filter: &Filter) -> Option<(EventType, Value)> {
-    let now = event.kind != EventType::Deleted && filter.matches(&event.obj.obj);
-    let before = event.prev.as_ref().is_some_and(|p| filter.matches(&p.obj));
+fn as_seen(
+    resource: &ServedResource,
+    event: &Event,
+    filter: &Filter,
+) -> Option<(EventType, Value)> {
+    let obj = resource.present(event.obj.obj.clone()).ok()?;
+    let now = event.kind != EventType::Deleted && filter.matches(&obj);
+    let before = event
+        .prev
+        .as_ref()
+        .and_then(|p| resource.present(p.obj.clone()).ok())
+        .is_some_and(|p| filter.matches(&p));
     let kind = match (before, now) {
         (false, true) => EventType::Added,
         (true, true) => EventType::Modified,
         (true, false) => EventType::Deleted,
         (false, false) => return None,
     };
-    Some((kind, event.obj.obj.clone()))
+    Some((kind, obj))
 }
 
 pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<Body>> {
@@ -132,7 +142,7 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
         let mut live = sub.live;
         let mut last = sub.revision;
         for e in &sub.initial {
-            if let Some((kind, obj)) = as_seen(e, &filter) {
+            if let Some((kind, obj)) = as_seen(&resource, e, &filter) {
                 yield encode(kind.as_str(), obj, &mut first);
             }
             last = last.max(e.revision());
@@ -151,7 +161,7 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
                 received = live.recv() => match received {
                     Ok(e) => {
                         last = last.max(e.revision());
-                        if let Some((kind, obj)) = as_seen(&e, &filter) {
+                        if let Some((kind, obj)) = as_seen(&resource, &e, &filter) {
                             yield encode(kind.as_str(), obj, &mut first);
                         }
                     }

@@ -96,7 +96,11 @@ pub async fn create_object(
     let key = resource.key(namespace.as_deref(), &name);
     let rec = server
         .backend
-        .create(key.as_bytes(), object::encode(&obj)?, lease)
+        .create(
+            key.as_bytes(),
+            object::encode(&resource.to_storage(obj.clone())?)?,
+            lease,
+        )
         .await
         .map_err(|e| ApiError::from_storage(e, &resource.group, &resource.plural, &name))?;
     object::set_resource_version(&mut obj, rec.mod_revision);
@@ -221,7 +225,9 @@ where
             .await
             .map_err(|e| call.storage_error(e))?;
         let rec = rec.ok_or_else(|| call.not_found())?;
-        let cur = object::decode(&rec.value, rec.mod_revision)?;
+        let cur = call
+            .resource
+            .present(object::decode(&rec.value, rec.mod_revision)?)?;
         if precondition.is_some_and(|p| p != rec.mod_revision) {
             return Err(ApiError::conflict(
                 &call.resource.group,
@@ -275,7 +281,7 @@ where
             .backend
             .update(
                 key.as_bytes(),
-                object::encode(&new)?,
+                object::encode(&call.resource.to_storage(new.clone())?)?,
                 rec.mod_revision,
                 rec.lease,
             )
