@@ -1,4 +1,4 @@
-//! Request and response bodies: reading a JSON or YAML request body within the size limit,
+//! Request and response bodies: reading a JSON, YAML or Kubernetes protobuf request body within the size limit,
 //! and building JSON responses.
 
 use std::convert::Infallible;
@@ -38,7 +38,8 @@ pub fn content_type(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-/// Parses a body as JSON, or YAML when the content type says so; errors name the position.
+/// Parses a body as JSON, or YAML or Kubernetes protobuf when the content type says so; errors
+/// name the position or the field.
 pub fn parse(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
     let ct = content_type(headers);
     if ct.ends_with("yaml") {
@@ -46,6 +47,11 @@ pub fn parse(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
             .map_err(|e| ApiError::bad_request(format!("the request body is not UTF-8: {e}")))?;
         return serde_saphyr::from_str::<Value>(text)
             .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")));
+    }
+    if ct == crate::protobuf::MEDIA_TYPE {
+        return crate::protobuf::decode(bytes).map_err(|e| {
+            ApiError::bad_request(format!("the body of the request was not valid protobuf: {e}"))
+        });
     }
     if ct.contains("protobuf") {
         return Err(ApiError::unsupported_media_type(&ct));

@@ -7,6 +7,7 @@
 //!   deletecollection) and the subresources, with Kubernetes' semantics.
 //! - [`cache`]: the watch cache that serves lists and watches from one store watch per resource.
 //! - [`discovery`], [`openapi`]: the documents clients read to learn what is served.
+//! - [`body`], [`protobuf`]: request bodies (JSON, YAML, Kubernetes protobuf) and responses.
 //! - [`admission`]: defaults and validation of every write.
 //! - [`tls`], [`kubeconfig`], [`auth`]: the cluster CA, the admin kubeconfig, identities.
 
@@ -20,6 +21,7 @@ pub mod kubeconfig;
 pub mod object;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod request;
 pub mod resources;
 mod rest;
