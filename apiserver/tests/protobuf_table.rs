@@ -25,17 +25,35 @@ const UNKNOWN: &str = "io.k8s.apimachinery.pkg.runtime.Unknown";
 
 /// Messages with a JSON form of their own (see `Shape` in `src/protobuf/types.rs`).
 const SHAPES: &[(&str, &str)] = &[
-    ("io.k8s.apimachinery.pkg.util.intstr.IntOrString", "IntOrString"),
+    (
+        "io.k8s.apimachinery.pkg.util.intstr.IntOrString",
+        "IntOrString",
+    ),
     ("io.k8s.apimachinery.pkg.api.resource.Quantity", "Quantity"),
     ("io.k8s.apimachinery.pkg.apis.meta.v1.Time", "Time"),
-    ("io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime", "MicroTime"),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime",
+        "MicroTime",
+    ),
     ("io.k8s.apimachinery.pkg.apis.meta.v1.Duration", "Duration"),
     ("io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1", "RawJson"),
     ("io.k8s.apimachinery.pkg.runtime.RawExtension", "RawJson"),
-    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON", "RawJson"),
-    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrArray", "Union"),
-    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrBool", "Union"),
-    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrStringArray", "Union"),
+    (
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON",
+        "RawJson",
+    ),
+    (
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrArray",
+        "Union",
+    ),
+    (
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrBool",
+        "Union",
+    ),
+    (
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrStringArray",
+        "Union",
+    ),
 ];
 
 /// A field's protobuf type as prost declares it.
@@ -65,7 +83,11 @@ struct PbMessage {
 fn definition_name(path: &[String]) -> String {
     let mut parts = vec!["io".to_owned(), "k8s".to_owned()];
     for (i, p) in path.iter().enumerate() {
-        parts.push(if i == 0 { p.replace('_', "-") } else { p.clone() });
+        parts.push(if i == 0 {
+            p.replace('_', "-")
+        } else {
+            p.clone()
+        });
     }
     parts.join(".")
 }
@@ -77,10 +99,12 @@ fn static_name(path: &[String]) -> String {
     let chars: Vec<char> = last.chars().collect();
     let mut word = String::new();
     for (i, c) in chars.iter().enumerate() {
-        let prev_lower = i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
+        let prev_lower =
+            i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
         let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
         let prev_upper = i > 0 && chars[i - 1].is_ascii_uppercase();
-        if c.is_ascii_uppercase() && !word.is_empty() && (prev_lower || (prev_upper && next_lower)) {
+        if c.is_ascii_uppercase() && !word.is_empty() && (prev_lower || (prev_upper && next_lower))
+        {
             word.push('_');
         }
         word.push(c.to_ascii_uppercase());
@@ -138,9 +162,12 @@ fn k8s_pb_source() -> (PathBuf, String) {
         .filter(|p| p.is_dir())
         .collect();
     candidates.sort();
-    let dir = candidates
-        .pop()
-        .unwrap_or_else(|| panic!("k8s-pb {version} is not unpacked under {}", registry.display()));
+    let dir = candidates.pop().unwrap_or_else(|| {
+        panic!(
+            "k8s-pb {version} is not unpacked under {}",
+            registry.display()
+        )
+    });
     (dir, version)
 }
 
@@ -155,7 +182,11 @@ fn source_files(root: &Path, dir: &Path, out: &mut Vec<(Vec<String>, PathBuf)>) 
         if path.is_dir() {
             source_files(root, &path, out);
         } else if path.file_name().is_some_and(|n| n == "mod.rs") {
-            let rel = path.parent().expect("parent").strip_prefix(root).expect("under root");
+            let rel = path
+                .parent()
+                .expect("parent")
+                .strip_prefix(root)
+                .expect("under root");
             let module = rel
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -282,7 +313,10 @@ fn resolve(module: &[String], rust_ty: &str) -> String {
     ] {
         if let Some(inner) = ty.strip_prefix(wrapper) {
             // rustfmt leaves a trailing comma in wrapped generic arguments.
-            ty = inner.strip_suffix('>').expect("balanced wrapper").trim_end_matches(',');
+            ty = inner
+                .strip_suffix('>')
+                .expect("balanced wrapper")
+                .trim_end_matches(',');
         }
     }
     if let Some(inner) = ty.strip_prefix("::prost::alloc::boxed::Box<") {
@@ -391,9 +425,11 @@ fn generate() -> String {
     }
     for name in &reachable {
         let message = &messages[name];
-        let definition = schemas
-            .definition(name)
-            .or_else(|| embedders.get(name.as_str()).and_then(|e| schemas.definition(e)));
+        let definition = schemas.definition(name).or_else(|| {
+            embedders
+                .get(name.as_str())
+                .and_then(|e| schemas.definition(e))
+        });
         let properties = properties_of(definition);
         let required: BTreeSet<&str> = definition
             .and_then(|d| d.get("required"))
@@ -447,7 +483,11 @@ fn generate() -> String {
         .iter()
         .map(|n| static_name(&messages[n].path))
         .collect();
-    assert_eq!(statics.len(), reachable.len(), "two messages share a static name");
+    assert_eq!(
+        statics.len(),
+        reachable.len(),
+        "two messages share a static name"
+    );
 
     let mut out = String::new();
     out.push_str(&format!(
@@ -464,13 +504,17 @@ fn generate() -> String {
         }
     }
     if !fallback_names.is_empty() {
-        out.push_str("//!\n//! Fields without an OpenAPI property, named by camel-casing prost's name:\n");
+        out.push_str(
+            "//!\n//! Fields without an OpenAPI property, named by camel-casing prost's name:\n",
+        );
         for name in &fallback_names {
             out.push_str(&format!("//! - `{name}`\n"));
         }
     }
     if !unnamed_messages.is_empty() {
-        out.push_str("//!\n//! Messages without an OpenAPI definition, all fields named by camel-casing:\n");
+        out.push_str(
+            "//!\n//! Messages without an OpenAPI definition, all fields named by camel-casing:\n",
+        );
         for name in &unnamed_messages {
             out.push_str(&format!("//! - `{name}`\n"));
         }
@@ -478,7 +522,9 @@ fn generate() -> String {
     out.push_str(
         "\nuse super::types::Label::{Inline, Optional, Repeated, Required};\nuse super::types::{Field, Message, Shape, Type};\n\n",
     );
-    out.push_str("/// Every message, sorted by name.\npub(super) static MESSAGES: &[&Message] = &[\n");
+    out.push_str(
+        "/// Every message, sorted by name.\npub(super) static MESSAGES: &[&Message] = &[\n",
+    );
     for name in &reachable {
         out.push_str(&format!("    &{},\n", static_name(&messages[name].path)));
     }
@@ -521,7 +567,12 @@ fn type_expr(ty: &FieldType, messages: &BTreeMap<String, PbMessage>) -> String {
         FieldType::Scalar(s) => format!("Type::{s}"),
         FieldType::Message(name) => format!(
             "Type::Message(&{})",
-            static_name(&messages.get(name).unwrap_or_else(|| panic!("no message {name}")).path)
+            static_name(
+                &messages
+                    .get(name)
+                    .unwrap_or_else(|| panic!("no message {name}"))
+                    .path
+            )
         ),
         FieldType::Map(value) => format!("Type::Map(&{})", type_expr(value, messages)),
     }
@@ -548,7 +599,10 @@ fn table_is_up_to_date() {
 #[test]
 fn static_names_split_words() {
     let path = |s: &str| s.split("::").map(str::to_owned).collect::<Vec<_>>();
-    assert_eq!(static_name(&path("api::core::v1::PodSpec")), "API_CORE_V1_POD_SPEC");
+    assert_eq!(
+        static_name(&path("api::core::v1::PodSpec")),
+        "API_CORE_V1_POD_SPEC"
+    );
     assert_eq!(
         static_name(&path("x::JSONSchemaProps")),
         "X_JSON_SCHEMA_PROPS"

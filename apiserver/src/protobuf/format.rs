@@ -63,6 +63,8 @@ fn decimal(value: u64, unit: u64, digits: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
     use super::*;
 
     #[test]
@@ -91,8 +93,15 @@ mod tests {
             rfc3339(1_714_557_600, 123_456_789, true).unwrap(),
             "2024-05-01T10:00:00.123456Z"
         );
-        assert_eq!(rfc3339(1_714_557_600, 0, true).unwrap(), "2024-05-01T10:00:00.000000Z");
-        assert_eq!(rfc3339(-62_135_596_801, 0, false), None);
+        assert_eq!(
+            rfc3339(1_714_557_600, 0, true).unwrap(),
+            "2024-05-01T10:00:00.000000Z"
+        );
+        assert_eq!(
+            rfc3339(-62_167_219_200, 0, false).unwrap(),
+            "0000-01-01T00:00:00Z"
+        );
+        assert_eq!(rfc3339(-62_167_219_201, 0, false), None);
         assert_eq!(rfc3339(i64::MAX, 0, false), None);
     }
 }

@@ -17,7 +17,11 @@ pub(crate) const MAX_DEPTH: usize = 100;
 /// # Errors
 /// Malformed wire data, a value of the wrong wire type for its field, invalid UTF-8 in a
 /// string, invalid JSON in a raw field, a time out of range, or nesting beyond [`MAX_DEPTH`].
-pub(crate) fn decode(message: &'static Message, bytes: &[u8], depth: usize) -> Result<Value, ProtobufError> {
+pub(crate) fn decode(
+    message: &'static Message,
+    bytes: &[u8],
+    depth: usize,
+) -> Result<Value, ProtobufError> {
     if depth > MAX_DEPTH {
         return Err(ProtobufError::TooDeep(MAX_DEPTH));
     }
@@ -65,7 +69,11 @@ pub(crate) fn decode(message: &'static Message, bytes: &[u8], depth: usize) -> R
 }
 
 /// The fields on the wire, by JSON name; later occurrences of a single field win.
-fn object(message: &'static Message, bytes: &[u8], depth: usize) -> Result<Map<String, Value>, ProtobufError> {
+fn object(
+    message: &'static Message,
+    bytes: &[u8],
+    depth: usize,
+) -> Result<Map<String, Value>, ProtobufError> {
     let mut out = Map::new();
     let mut reader = Reader::new(bytes);
     while let Some((tag, wire)) = reader.next_record()? {
@@ -132,11 +140,16 @@ impl Location {
 }
 
 /// One value of a scalar or message type.
-fn single(at: Location, ty: Type, wire: WireValue<'_>, depth: usize) -> Result<Value, ProtobufError> {
+fn single(
+    at: Location,
+    ty: Type,
+    wire: WireValue<'_>,
+    depth: usize,
+) -> Result<Value, ProtobufError> {
     Ok(match (ty, wire) {
-        (Type::String, WireValue::Bytes(b)) => Value::from(
-            std::str::from_utf8(b).map_err(|_| ProtobufError::InvalidUtf8(at.path()))?,
-        ),
+        (Type::String, WireValue::Bytes(b)) => {
+            Value::from(std::str::from_utf8(b).map_err(|_| ProtobufError::InvalidUtf8(at.path()))?)
+        }
         (Type::Bytes, WireValue::Bytes(b)) => {
             Value::from(base64::engine::general_purpose::STANDARD.encode(b))
         }
@@ -235,7 +248,9 @@ fn raw_json(message: &'static Message, bytes: &[u8], depth: usize) -> Result<Val
         if tag == field.tag {
             match wire {
                 WireValue::Bytes(b) => raw = b,
-                other => return Err(Location { message, field }.wrong_type("length-delimited", other)),
+                other => {
+                    return Err(Location { message, field }.wrong_type("length-delimited", other))
+                }
             }
         }
     }

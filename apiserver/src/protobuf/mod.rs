@@ -33,7 +33,7 @@ mod tests;
 mod types;
 mod wire;
 
-use rkube_api::schema::Schemas;
+use rkube_api::schema::{Gvk, Schemas};
 use serde_json::{Map, Value};
 
 use types::{Field, Message, Type};
@@ -123,8 +123,7 @@ fn decode_nested(bytes: &[u8], depth: usize) -> Result<Value, ProtobufError> {
     let object = match envelope.content_type.as_str() {
         "" | MEDIA_TYPE => {
             let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
-            let message = Schemas::builtin()
-                .definition_for_kind(group, version, &kind)
+            let message = definition_for_kind(group, version, &kind)
                 .and_then(lookup)
                 .ok_or_else(|| ProtobufError::UnknownKind {
                     api_version: api_version.clone(),
@@ -148,6 +147,24 @@ fn decode_nested(bytes: &[u8], depth: usize) -> Result<Value, ProtobufError> {
     out.insert("kind".to_owned(), Value::from(kind));
     out.extend(fields);
     Ok(Value::Object(out))
+}
+
+/// The definition of a kind: a top-level kind, or a definition registered in several groups
+/// (`DeleteOptions` is accepted in every group version), found by its
+/// `x-kubernetes-group-version-kind` list.
+fn definition_for_kind(group: &str, version: &str, kind: &str) -> Option<&'static str> {
+    let schemas = Schemas::builtin();
+    if let Some(name) = schemas.definition_for_kind(group, version, kind) {
+        return Some(name);
+    }
+    let wanted = Gvk::new(group, version, kind).to_json();
+    schemas.definitions().iter().find_map(|(name, schema)| {
+        schema
+            .get("x-kubernetes-group-version-kind")
+            .and_then(Value::as_array)
+            .is_some_and(|gvks| gvks.contains(&wanted))
+            .then_some(name.as_str())
+    })
 }
 
 /// The table's message for an OpenAPI definition name.
@@ -179,9 +196,19 @@ impl<'a> Envelope<'a> {
                 continue;
             };
             let typed = unknown.field(t);
-            if let Some(Field { json: "typeMeta", ty: Type::Message(meta), .. }) = typed {
+            if let Some(Field {
+                json: "typeMeta",
+                ty: Type::Message(meta),
+                ..
+            }) = typed
+            {
                 let meta = message::decode(meta, b, 0)?;
-                let text = |name: &str| meta.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+                let text = |name: &str| {
+                    meta.get(name)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
                 out.api_version = text("apiVersion");
                 out.kind = text("kind");
             } else if Some(t) == tag("raw") {

@@ -58,7 +58,11 @@ impl<'a> Reader<'a> {
                 WireValue::Bytes(self.take(len)?)
             }
             5 => WireValue::Fixed32(u32::from_le_bytes(self.array::<4>()?)),
-            other => return Err(malformed(format!("unsupported wire type {other} (field {tag})"))),
+            other => {
+                return Err(malformed(format!(
+                    "unsupported wire type {other} (field {tag})"
+                )))
+            }
         };
         Ok(Some((tag, value)))
     }
@@ -115,6 +119,8 @@ fn malformed(message: String) -> ProtobufError {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
     use super::*;
 
     #[test]
