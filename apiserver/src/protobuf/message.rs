@@ -107,7 +107,7 @@ fn object(
             }
             (label, ty) => {
                 let value = single(at, ty, wire, depth)?;
-                if label == Label::Optional && value.as_str() == Some("") {
+                if label == Label::Omitempty && is_zero_scalar(ty, &value) {
                     out.remove(field.json);
                 } else {
                     out.insert(field.json.to_owned(), value);
@@ -116,6 +116,18 @@ fn object(
         }
     }
     Ok(out)
+}
+
+/// Whether `value` is the zero value of a scalar type (messages are never zero: Go renders a
+/// struct even when empty).
+fn is_zero_scalar(ty: Type, value: &Value) -> bool {
+    match ty {
+        Type::String | Type::Bytes => value.as_str() == Some(""),
+        Type::Bool => value.as_bool() == Some(false),
+        Type::Int32 | Type::Int64 => value.as_i64() == Some(0),
+        Type::Double => value.as_f64() == Some(0.0),
+        Type::Message(_) | Type::Map(_) => false,
+    }
 }
 
 /// A field being decoded, for error messages.

@@ -10,19 +10,23 @@
 //! # Why a generated table
 //!
 //! Decoding is driven by `table.rs`, one static per message with each field's tag, protobuf
-//! type and JSON name. Tags and types come from the `k8s-pb` crate (prost code generated from
-//! Kubernetes' `.proto` files), JSON names from rkube-api's OpenAPI schemas; the generator is
-//! the test `apiserver/tests/protobuf_table.rs`, which also fails when the committed table is
-//! stale. A table rather than k8s-pb's typed structs at run time: the structs carry no JSON
-//! names or serde impls, so converting them would take hand-written code per type, while a
-//! table keeps one generic decoder, no run-time dependency on k8s-pb, and a reviewable diff
-//! when Kubernetes adds fields.
+//! type, JSON name and presence rule. Tags and types come from the `k8s-pb` crate (prost code
+//! generated from Kubernetes' `.proto` files), JSON names from rkube-api's OpenAPI schemas, and
+//! which fields are Go pointers or `omitempty` values from Kubernetes' Go struct tags (a data
+//! file committed beside the generator). The generator is the test
+//! `apiserver/tests/protobuf_table.rs`, which also fails when the committed table is stale. A
+//! table rather than k8s-pb's typed structs at run time: the structs carry no JSON names,
+//! serde impls or presence rules, so converting them would take hand-written code per type,
+//! while a table keeps one generic decoder, no run-time dependency on k8s-pb, and a
+//! reviewable diff when Kubernetes adds fields.
 //!
 //! # Presence
 //!
 //! Fields absent from the wire are omitted. Kubernetes' encoder writes every non-pointer field
-//! even when unset, so an empty string on the wire is omitted unless the schema requires the
-//! field, while numbers and booleans are always kept (see `types::Label`).
+//! even when unset, so a zero scalar on the wire is omitted when the Go field is an
+//! `omitempty` value (`minReadySeconds: 0`) and kept when it is a pointer (`replicas: 0`) or
+//! has no `omitempty`, exactly as Go's JSON encoder renders the decoded object (see
+//! `types::Label`). Messages are always rendered (`"status": {}`), an empty `Time` as `null`.
 
 mod format;
 mod message;

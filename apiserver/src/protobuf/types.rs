@@ -21,19 +21,17 @@ pub(crate) enum Shape {
     Union,
 }
 
-/// Whether a field repeats, and how a zero value present on the wire is rendered.
+/// Whether a field repeats, and how a zero value found on the wire is rendered.
 ///
-/// Kubernetes' protobuf encoder writes every non-pointer field, set or not, so an empty string
-/// on the wire usually means "unset" (Go's `omitempty`); it is kept only for fields the OpenAPI
-/// schema requires. Numbers and booleans are always kept: for pointer fields (`replicas: 0`,
-/// `allowPrivilegeEscalation: false`) the zero is meaningful, and for the others Kubernetes reads
-/// a zero exactly as an absent field.
+/// Kubernetes' protobuf encoder writes every non-pointer field, set or not, so a zero value
+/// (`""`, `0`, `false`) on the wire means "unset" exactly when the Go field is a value with
+/// `omitempty`; pointer fields are on the wire only when set (`replicas: 0` is meaningful).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Label {
-    /// A single field; an empty string or byte string on the wire is omitted.
-    Optional,
-    /// A single field the schema requires; rendered even when empty.
-    Required,
+    /// A Go value field with `omitempty`: a zero scalar is omitted, as Go's JSON omits it.
+    Omitempty,
+    /// A pointer, or a value field without `omitempty`: rendered whenever on the wire.
+    Present,
     /// A repeated field: a JSON array, omitted when no element is on the wire.
     Repeated,
     /// A message whose fields belong to the enclosing object: Go's embedded structs

@@ -1,7 +1,8 @@
 //! Objects encoded with k8s-pb's prost types, wrapped as kubectl wraps them, decoded to JSON.
 //!
 //! prost writes `Some("")` and `Some(0)`, which mimics Kubernetes' encoder writing every
-//! non-pointer field; `None` is a field kubectl leaves unset.
+//! non-pointer field; `None` is a field kubectl leaves unset. The expected JSON is what
+//! Kubernetes' JSON encoder writes for the same object.
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use std::collections::BTreeMap;

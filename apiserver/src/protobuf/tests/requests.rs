@@ -41,7 +41,6 @@ fn eviction_as_kubectl_drain_sends_it() {
             "metadata": {
                 "name": "p",
                 "namespace": "default",
-                "generation": 0,
                 "creationTimestamp": null,
             },
             "deleteOptions": delete_options_json(),
@@ -89,7 +88,6 @@ fn token_request_as_kubectl_create_token_sends_it() {
             "metadata": {
                 "name": "default",
                 "namespace": "default",
-                "generation": 0,
                 "creationTimestamp": null,
             },
             "spec": {

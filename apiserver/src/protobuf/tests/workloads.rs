@@ -18,7 +18,7 @@ fn namespace_as_kubectl_create_sends_it() {
         json!({
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": "x", "generation": 0, "creationTimestamp": null},
+            "metadata": {"name": "x", "creationTimestamp": null},
             "spec": {},
             "status": {},
         })
@@ -75,7 +75,7 @@ fn secret_data_is_base64() {
         json!({
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "s", "generation": 0, "creationTimestamp": null},
+            "metadata": {"name": "s", "creationTimestamp": null},
             "data": {"k": "dg==", "empty": ""},
             "type": "Opaque",
         })
@@ -186,7 +186,7 @@ fn web_container_json() -> Value {
         "name": "web",
         "image": "nginx",
         "command": ["nginx", "-g", "daemon off;"],
-        "ports": [{"name": "http", "hostPort": 0, "containerPort": 80, "protocol": "TCP"}],
+        "ports": [{"name": "http", "containerPort": 80, "protocol": "TCP"}],
         "env": [
             {"name": "MODE", "value": "prod"},
             {"name": "TOKEN", "valueFrom": {
@@ -216,8 +216,6 @@ fn web_container_json() -> Value {
             "allowPrivilegeEscalation": false,
             "capabilities": {"drop": ["ALL"]},
         },
-        "stdin": false,
-        "tty": false,
     })
 }
 
@@ -289,7 +287,9 @@ fn deployment_with_a_full_pod_template() {
                     max_surge: Some(named_port("25%")),
                 }),
             }),
+            // Go value fields with omitempty: zero means unset and is not rendered.
             min_ready_seconds: Some(0),
+            // Go pointers: zero is a choice and is rendered.
             revision_history_limit: Some(0),
             paused: Some(false),
             progress_deadline_seconds: None,
@@ -321,16 +321,13 @@ fn deployment_with_a_full_pod_template() {
                         "restartPolicy": "Always",
                         "terminationGracePeriodSeconds": 30,
                         "nodeSelector": {"kubernetes.io/os": "linux"},
-                        "hostNetwork": false,
                     },
                 },
                 "strategy": {
                     "type": "RollingUpdate",
                     "rollingUpdate": {"maxUnavailable": 1, "maxSurge": "25%"},
                 },
-                "minReadySeconds": 0,
                 "revisionHistoryLimit": 0,
-                "paused": false,
             },
             "status": {},
         })
@@ -367,11 +364,11 @@ fn service_ports_with_int_or_string_target_ports() {
         json!({
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": {"name": "s", "generation": 0, "creationTimestamp": null},
+            "metadata": {"name": "s", "creationTimestamp": null},
             "spec": {
                 "ports": [
-                    {"name": "80-8080", "protocol": "TCP", "port": 80, "targetPort": 8080, "nodePort": 0},
-                    {"name": "https", "protocol": "TCP", "port": 443, "targetPort": "https", "nodePort": 0},
+                    {"name": "80-8080", "protocol": "TCP", "port": 80, "targetPort": 8080},
+                    {"name": "https", "protocol": "TCP", "port": 443, "targetPort": "https"},
                 ],
                 "selector": {"app": "s"},
                 "type": "ClusterIP",
@@ -413,7 +410,7 @@ fn job_keeps_pointer_zeros() {
         json!({
             "apiVersion": "batch/v1",
             "kind": "Job",
-            "metadata": {"name": "j", "generation": 0, "creationTimestamp": null},
+            "metadata": {"name": "j", "creationTimestamp": null},
             "spec": {
                 "backoffLimit": 0,
                 "ttlSecondsAfterFinished": 0,
