@@ -1,15 +1,18 @@
 //! Generates `apiserver/src/protobuf/table.rs`, the protobuf field table of the built-in kinds,
 //! and checks that the committed table is up to date.
 //!
-//! Sources, both maintained upstream rather than typed by hand:
+//! Sources, all maintained upstream rather than typed by hand:
 //! - the crate `k8s-pb` (prost-generated types of Kubernetes' `.proto` files): every message's
 //!   fields, their tags and wire types, read from its source in the cargo registry;
 //! - rkube-api's OpenAPI schemas ([`Schemas::builtin`]): the JSON name of each field (prost's
-//!   `pod_ip` is matched to the property `podIP` ignoring case and `_`/`-`/`$`) and whether the
-//!   field is required.
+//!   `pod_ip` is matched to the property `podIP` ignoring case and `_`/`-`/`$`), whether it is
+//!   required, and which nested messages are Go embedded structs (`json:",inline"`);
+//! - Kubernetes' Go struct tags: which fields are pointers or `omitempty` values, through the
+//!   committed `protobuf_table/k8s_go_fields.txt` (see `protobuf_table/go_fields.rs`).
 //!
 //! The table holds the messages reachable from every kind the schemas know, the
-//! `runtime.Unknown` envelope and the messages with a JSON form of their own. Regenerate after bumping k8s-pb or changing the schemas with
+//! `runtime.Unknown` envelope and the messages with a JSON form of their own. Regenerate after
+//! bumping k8s-pb or changing the schemas with
 //! `RKUBE_REGENERATE=1 cargo test -p rkube-apiserver --test protobuf_table`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

@@ -7,7 +7,18 @@
 //! kubernetes/apimachinery and kubernetes/apiextensions-apiserver (at the release k8s-pb was
 //! generated from) and writes `k8s_go_fields.txt`, committed beside this file, which the table
 //! generator reads. It runs only when `RKUBE_K8S_GO_SRC` names a directory holding the three
-//! checkouts as `api/`, `apimachinery/` and `apiextensions-apiserver/`.
+//! checkouts as `api/`, `apimachinery/` and `apiextensions-apiserver/`, e.g.
+//!
+//! ```text
+//! git -C kubernetes-api archive --prefix=api/ v0.35.0 | tar -x -C /tmp/k8s-go
+//! git -C kubernetes-apimachinery archive --prefix=apimachinery/ v0.35.0 | tar -x -C /tmp/k8s-go
+//! git -C apiextensions-apiserver archive --prefix=apiextensions-apiserver/ v0.35.0 \
+//!     | tar -x -C /tmp/k8s-go
+//! RKUBE_K8S_GO_SRC=/tmp/k8s-go RKUBE_REGENERATE=1 \
+//!     cargo test -p rkube-apiserver --test protobuf_table
+//! ```
+//!
+//! Bump [`RELEASE`] with k8s-pb (k8s-pb's justfile pins the Kubernetes release it is built from).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
