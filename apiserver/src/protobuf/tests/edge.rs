@@ -312,3 +312,88 @@ fn served_kinds_decode_from_empty_messages() {
         assert_eq!(json, json!({"apiVersion": api_version, "kind": gvk.kind}));
     }
 }
+
+#[test]
+fn durations_and_unions_outside_the_served_kinds() {
+    let message = |name: &str| super::super::lookup(name).unwrap();
+    let duration = meta::Duration {
+        duration: Some(90_000_000_000),
+    };
+    assert_eq!(
+        super::super::message::decode(
+            message("io.k8s.apimachinery.pkg.apis.meta.v1.Duration"),
+            &duration.encode_to_vec(),
+            0
+        )
+        .unwrap(),
+        json!("1m30s")
+    );
+    let or_array = apiext::JsonSchemaPropsOrArray {
+        schema: None,
+        j_son_schemas: vec![
+            apiext::JsonSchemaProps {
+                r#type: s("string"),
+                ..Default::default()
+            },
+            apiext::JsonSchemaProps {
+                r#type: s("integer"),
+                ..Default::default()
+            },
+        ],
+    };
+    assert_eq!(
+        super::super::message::decode(
+            message(
+                "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrArray"
+            ),
+            &or_array.encode_to_vec(),
+            0
+        )
+        .unwrap(),
+        json!([{"type": "string"}, {"type": "integer"}])
+    );
+    let or_strings = apiext::JsonSchemaPropsOrStringArray {
+        schema: None,
+        property: vec!["a".to_owned(), "b".to_owned()],
+    };
+    assert_eq!(
+        super::super::message::decode(
+            message(
+                "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrStringArray"
+            ),
+            &or_strings.encode_to_vec(),
+            0
+        )
+        .unwrap(),
+        json!(["a", "b"])
+    );
+}
+
+#[test]
+fn raw_extensions_may_hold_a_protobuf_envelope() {
+    let inner = envelope(
+        "v1",
+        "Namespace",
+        &core::Namespace {
+            metadata: Some(meta::ObjectMeta {
+                name: s("x"),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    let revision = apps::ControllerRevision {
+        data: Some(RawExtension { raw: Some(inner) }),
+        revision: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(
+        roundtrip("apps/v1", "ControllerRevision", &revision),
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "ControllerRevision",
+            "data": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}},
+            "revision": 1,
+        })
+    );
+}
