@@ -10,6 +10,7 @@
 //! - [`admission`], [`structural`]: unknown fields, defaults and validation of every write.
 //! - [`managed`]: `managedFields` and server-side apply.
 //! - [`crd`]: CustomResourceDefinitions and the custom resources they define.
+//! - [`body`], [`protobuf`]: request bodies (JSON, YAML, Kubernetes protobuf) and responses.
 //! - [`tls`], [`kubeconfig`], [`auth`]: the cluster CA, the admin kubeconfig, identities.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -26,6 +27,7 @@ pub mod managed;
 pub mod object;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod request;
 pub mod resources;
 pub(crate) mod rest;
