@@ -58,7 +58,9 @@ pub fn parse(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
     }
     if ct == crate::protobuf::MEDIA_TYPE {
         return crate::protobuf::decode(bytes).map_err(|e| {
-            ApiError::bad_request(format!("the body of the request was not valid protobuf: {e}"))
+            ApiError::bad_request(format!(
+                "the body of the request was not valid protobuf: {e}"
+            ))
         });
     }
     if ct == crate::protobuf::MEDIA_TYPE {

@@ -49,6 +49,7 @@ on_every_datastore!(
     unknown_fields_and_bad_bodies,
     describe_explain_paging_and_dry_run,
     versions_share_storage,
+    imperative_creates,
 );
 
 fn start(datastore: Datastore) -> ServerProcess {
@@ -494,12 +495,12 @@ fn errors_read_as_kubernetes_writes_them(s: &ServerProcess) {
     let e = fails(s, &["create", "configmap", "dup", "--from-literal=a=b"]);
     assert_eq!(
         e.trim(),
-        r#"Error from server (AlreadyExists): configmaps "dup" already exists"#
+        r#"error: failed to create configmap: configmaps "dup" already exists"#
     );
     let e = fails(s, &["create", "configmap", "x", "-n", "missing"]);
     assert_eq!(
         e.trim(),
-        r#"Error from server (NotFound): namespaces "missing" not found"#
+        r#"error: failed to create configmap: namespaces "missing" not found"#
     );
     let e = fails(s, &["get", "cm", "-l", "a in (b"]);
     assert!(e.contains("unable to parse requirement"), "{e}");
@@ -860,4 +861,138 @@ fn versions_share_storage(s: &ServerProcess) {
     assert_eq!(core["apiVersion"], "v1");
     assert_eq!(core["message"], "scaled up");
     assert_eq!(core["involvedObject"]["name"], "web");
+}
+
+/// kubectl's `create`/`run` subcommands send protobuf bodies.
+fn imperative_creates(s: &ServerProcess) {
+    assert_eq!(
+        ok(s, &["create", "namespace", "imp"]),
+        "namespace/imp created\n"
+    );
+    assert_eq!(
+        ok(
+            s,
+            &[
+                "create",
+                "deployment",
+                "d",
+                "--image=registry.local/web:1",
+                "--replicas=3",
+                "-n",
+                "imp"
+            ]
+        ),
+        "deployment.apps/d created\n"
+    );
+    assert_eq!(
+        ok(
+            s,
+            &["run", "p", "--image=registry.local/busybox:1", "-n", "imp"]
+        ),
+        "pod/p created\n"
+    );
+    assert_eq!(
+        ok(
+            s,
+            &[
+                "create",
+                "secret",
+                "generic",
+                "sec",
+                "--from-literal=k=v",
+                "-n",
+                "imp"
+            ]
+        ),
+        "secret/sec created\n"
+    );
+    assert_eq!(
+        ok(
+            s,
+            &[
+                "create",
+                "service",
+                "clusterip",
+                "svc",
+                "--tcp=80:8080",
+                "-n",
+                "imp"
+            ]
+        ),
+        "service/svc created\n"
+    );
+    assert_eq!(
+        ok(
+            s,
+            &[
+                "create",
+                "job",
+                "j",
+                "--image=registry.local/busybox:1",
+                "-n",
+                "imp"
+            ]
+        ),
+        "job.batch/j created\n"
+    );
+    let d: Value = serde_json::from_str(&ok(s, &["get", "deploy", "d", "-n", "imp", "-o", "json"]))
+        .expect("json");
+    assert_eq!(d["spec"]["replicas"], 3);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.local/web:1"
+    );
+    assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "d");
+    let secret = ok(
+        s,
+        &[
+            "get",
+            "secret",
+            "sec",
+            "-n",
+            "imp",
+            "-o",
+            "jsonpath={.data.k}",
+        ],
+    );
+    assert_eq!(secret, "dg==");
+    let port = ok(
+        s,
+        &[
+            "get",
+            "svc",
+            "svc",
+            "-n",
+            "imp",
+            "-o",
+            "jsonpath={.spec.ports[0].targetPort}",
+        ],
+    );
+    assert_eq!(port, "8080");
+    let job = ok(
+        s,
+        &[
+            "get",
+            "job",
+            "j",
+            "-n",
+            "imp",
+            "-o",
+            "jsonpath={.spec.selector.matchLabels}",
+        ],
+    );
+    assert!(job.contains("controller-uid"), "{job}");
+    let pod = ok(
+        s,
+        &[
+            "get",
+            "pod",
+            "p",
+            "-n",
+            "imp",
+            "-o",
+            "jsonpath={.status.phase} {.spec.restartPolicy}",
+        ],
+    );
+    assert_eq!(pod, "Pending Always");
 }

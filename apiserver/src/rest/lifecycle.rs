@@ -255,6 +255,12 @@ async fn delete_object(
         .get("propagationPolicy")
         .and_then(Value::as_str)
         .unwrap_or("Background");
+    // dryRun comes in the query or in the DeleteOptions body (kubectl sends the body).
+    let dry_run = call.query.dry_run()
+        || opts
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"));
     let grace = opts.get("gracePeriodSeconds").and_then(Value::as_i64);
     for _ in 0..16 {
         let (rec, _) = server
@@ -293,7 +299,7 @@ async fn delete_object(
             if resource.group.is_empty() && resource.kind == "Namespace" {
                 marked["status"]["phase"] = json!("Terminating");
             }
-            if call.query.dry_run() {
+            if dry_run {
                 return Ok((StatusCode::OK, marked));
             }
             match server
@@ -321,7 +327,7 @@ async fn delete_object(
                 }
             }
         }
-        if call.query.dry_run() {
+        if dry_run {
             return Ok((StatusCode::OK, cur));
         }
         match server
