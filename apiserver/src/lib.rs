@@ -6,6 +6,7 @@
 //! - `rest/`: the verbs on resources (get, list, watch, create, update, patch, delete,
 //!   deletecollection) and the subresources, with Kubernetes' semantics.
 //! - [`cache`]: the watch cache that serves lists and watches from one store watch per resource.
+//! - [`compaction`]: the store's history compacted every five minutes, as Kubernetes does.
 //! - [`discovery`], [`openapi`]: the documents clients read to learn what is served.
 //! - [`admission`], [`structural`]: unknown fields, defaults and validation of every write.
 //! - [`managed`]: `managedFields` and server-side apply.
@@ -19,6 +20,7 @@ pub mod admission;
 pub mod auth;
 pub mod body;
 pub mod cache;
+pub mod compaction;
 pub mod crd;
 pub mod discovery;
 pub mod filter;

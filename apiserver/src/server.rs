@@ -134,6 +134,11 @@ impl Prepared {
             acceptor,
             ..
         } = self;
+        tokio::spawn(crate::compaction::run(
+            state.backend.clone(),
+            crate::compaction::INTERVAL,
+            shutdown.clone(),
+        ));
         loop {
             let (tcp, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
