@@ -4,3 +4,4 @@
 mod json;
 mod merge;
 mod strategic;
+mod three_way;
