@@ -6,13 +6,16 @@
 //! - A key of the target missing from the source is an addition (its whole value); a key of the
 //!   source missing from the target is a deletion (`null`); a value whose JSON type changed is
 //!   replaced whole; equal scalars produce nothing.
-//! - Objects are diffed key by key, unless their field has the `replace` strategy.
+//! - Objects are diffed key by key, unless their field has the `replace` strategy: then the
+//!   target's object is sent whole, even when unchanged (as Kubernetes does, which is why a
+//!   `PodDisruptionBudget`'s `selector` is never `unchanged`).
 //! - Lists are replaced whole when they differ, unless their field has the `merge` strategy:
 //!   - lists of objects are matched by the merge key: matched elements are diffed (the patch
 //!     element carries the merge key), new elements are added whole, elements gone become
 //!     `{"$patch": "delete", <key>: <value>}` at the end of the patch list, and
 //!     `$setElementOrder/<field>` lists the target's merge keys in order whenever the patch
 //!     list is not empty or (for additions) the order differs;
+//!   - a list with nothing on the source side is added whole (no order directive);
 //!   - lists of scalars: new values are listed in the patch list, removed values in
 //!     `$deleteFromPrimitiveList/<field>`, and `$setElementOrder/<field>` is the whole target
 //!     list when something was removed or (for additions) the lists differ.
@@ -87,6 +90,19 @@ pub(super) fn field<'a>(schemas: &'a Schemas, parent: Option<&'a Value>, key: &s
     }
 }
 
+/// The diff of one merged list.
+struct ListDiff {
+    /// The patch list: additions and changes (and, for objects, delete directives last).
+    list: Vec<Value>,
+    /// Scalars to remove: `$deleteFromPrimitiveList/<field>`.
+    deletions: Vec<Value>,
+    /// `$setElementOrder/<field>`, when it is to be sent.
+    set_order: Option<Vec<Value>>,
+}
+
+/// A merge-list element with its merge key, printed (for sorting) and raw.
+type Keyed<'v> = (String, &'v Value, &'v Map<String, Value>);
+
 /// Computes strategic diffs against one set of schemas.
 pub(super) struct Differ<'a> {
     pub schemas: &'a Schemas,
@@ -123,7 +139,8 @@ impl<'a> Differ<'a> {
                 (Value::Object(o), Value::Object(n)) => {
                     let field = field(self.schemas, schema, key);
                     if field.replaces() {
-                        if !options.ignore_changes_and_additions && !json_equal(old, new) {
+                        // Kubernetes sends a `replace` object whole, even when unchanged.
+                        if !options.ignore_changes_and_additions {
                             patch.insert(key.clone(), new.clone());
                         }
                         continue;
@@ -184,11 +201,19 @@ impl<'a> Differ<'a> {
         options: DiffOptions,
         patch: &mut Map<String, Value>,
     ) -> Result<()> {
-        if source.is_empty() && target.is_empty() {
+        if source.is_empty() {
+            // Nothing to match against: the whole target list is the addition, in its order.
+            if !target.is_empty() && !options.ignore_changes_and_additions {
+                patch.insert(key.to_owned(), Value::Array(target.to_vec()));
+            }
             return Ok(());
         }
         let objects = element_kind_is_object(source, target)?;
-        let (list, deletions, set_order) = if objects {
+        let ListDiff {
+            list,
+            deletions,
+            set_order,
+        } = if objects {
             let merge_key = field.meta.merge_key.ok_or_else(|| {
                 PatchError::NotApplicable(
                     "cannot merge lists without merge key for type struct".to_owned(),
@@ -215,7 +240,7 @@ impl<'a> Differ<'a> {
         Ok(())
     }
 
-    /// Lists of objects matched by `merge_key`: (patch list, no primitive deletions, order).
+    /// Lists of objects matched by `merge_key` (never primitive deletions).
     fn diff_lists_of_maps(
         &self,
         source: &[Value],
@@ -223,7 +248,7 @@ impl<'a> Differ<'a> {
         field: &Field<'a>,
         merge_key: &str,
         options: DiffOptions,
-    ) -> Result<(Vec<Value>, Vec<Value>, Option<Vec<Value>>)> {
+    ) -> Result<ListDiff> {
         let element = field.schema.and_then(|s| self.schemas.element(s));
         let source_sorted = sorted_by_key(source, merge_key)?;
         let target_sorted = sorted_by_key(target, merge_key)?;
@@ -295,16 +320,16 @@ impl<'a> Differ<'a> {
                 })
                 .collect()
         });
-        Ok((list, Vec::new(), set_order))
+        Ok(ListDiff {
+            list,
+            deletions: Vec::new(),
+            set_order,
+        })
     }
 }
 
-/// Lists of scalars as sets: (added values, removed values, order).
-fn diff_lists_of_scalars(
-    source: &[Value],
-    target: &[Value],
-    options: DiffOptions,
-) -> (Vec<Value>, Vec<Value>, Option<Vec<Value>>) {
+/// Lists of scalars as sets.
+fn diff_lists_of_scalars(source: &[Value], target: &[Value], options: DiffOptions) -> ListDiff {
     let mut source_sorted = source.to_vec();
     let mut target_sorted = target.to_vec();
     sort_scalars(&mut source_sorted);
@@ -324,9 +349,7 @@ fn diff_lists_of_scalars(
                 j += 1;
             }
             Ordering::Less => {
-                if !options.ignore_deletions
-                    && !removed.iter().any(|r| json_equal(r, &source_sorted[i]))
-                {
+                if !options.ignore_deletions {
                     removed.push(source_sorted[i].clone());
                 }
                 i += 1;
@@ -339,6 +362,7 @@ fn diff_lists_of_scalars(
             }
         }
     }
+    deduplicate_scalars(&mut removed);
     // Additions follow the target's order.
     let position = |item: &Value| {
         target
@@ -350,7 +374,28 @@ fn diff_lists_of_scalars(
     let wants_order = (!options.ignore_deletions && !removed.is_empty())
         || (!options.ignore_changes_and_additions && !json_equal_lists(source, target));
     let set_order = wants_order.then(|| target.to_vec());
-    (added, removed, set_order)
+    ListDiff {
+        list: added,
+        deletions: removed,
+        set_order,
+    }
+}
+
+/// Removes repeated values the way Kubernetes does: a repeat is overwritten by the last
+/// element and the list shortened, so the order after a repeat changes.
+fn deduplicate_scalars(values: &mut Vec<Value>) {
+    let mut i = 0;
+    while i < values.len() {
+        let mut j = i + 1;
+        while j < values.len() {
+            if json_equal(&values[i], &values[j]) {
+                values.swap_remove(j);
+            } else {
+                j += 1;
+            }
+        }
+        i += 1;
+    }
 }
 
 fn json_equal_lists(a: &[Value], b: &[Value]) -> bool {
@@ -363,10 +408,7 @@ pub(super) fn sort_scalars(values: &mut [Value]) {
 }
 
 /// The elements of a merge list with their merge key (printed and raw), sorted by it.
-fn sorted_by_key<'v>(
-    list: &'v [Value],
-    merge_key: &str,
-) -> Result<Vec<(String, &'v Value, &'v Map<String, Value>)>> {
+fn sorted_by_key<'v>(list: &'v [Value], merge_key: &str) -> Result<Vec<Keyed<'v>>> {
     let mut sorted = Vec::with_capacity(list.len());
     for item in list {
         let Value::Object(map) = item else {
