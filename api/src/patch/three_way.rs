@@ -207,11 +207,9 @@ impl<'a> Combiner<'a> {
                 }
             }
         }
+        self.combine_ordered_lists(&mut base, &mut patch, schema)?;
         for (key, value) in patch {
-            if key.starts_with(SET_ELEMENT_ORDER)
-                || key.starts_with(DELETE_FROM_PRIMITIVE_LIST)
-                || value.is_null()
-            {
+            if key.starts_with(DELETE_FROM_PRIMITIVE_LIST) || value.is_null() {
                 base.insert(key, value);
                 continue;
             }
@@ -228,6 +226,68 @@ impl<'a> Combiner<'a> {
             base.insert(key, combined);
         }
         Ok(base)
+    }
+
+    /// Moves each `$setElementOrder/<field>` of `patch` into `base` and combines the two
+    /// `<field>` lists with it: the elements it names in its order, the others (deletions) in
+    /// `base`'s order, interleaved where `base` relates them.
+    fn combine_ordered_lists(
+        &self,
+        base: &mut Map<String, Value>,
+        patch: &mut Map<String, Value>,
+        schema: Option<&'a Value>,
+    ) -> Result<()> {
+        let directives: Vec<String> = patch
+            .keys()
+            .filter(|k| k.starts_with(SET_ELEMENT_ORDER))
+            .cloned()
+            .collect();
+        for directive in directives {
+            let Some(set_order) = patch.remove(&directive) else {
+                continue;
+            };
+            match base.get(&directive) {
+                Some(existing) if !json_equal(existing, &set_order) => {
+                    return Err(PatchError::Invalid(
+                        "invalid patch format of setElementOrder list".to_owned(),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    base.insert(directive.clone(), set_order.clone());
+                }
+            }
+            let Value::Array(set_order) = set_order else {
+                return Err(PatchError::Invalid(
+                    "invalid patch format of setElementOrder list".to_owned(),
+                ));
+            };
+            let name = &directive[SET_ELEMENT_ORDER.len()..];
+            let field = field(self.schemas, schema, name);
+            let list = |value: Value| match value {
+                Value::Array(items) => Ok(items),
+                other => Err(PatchError::NotApplicable(format!(
+                    "expected a list, but received {}",
+                    go_format(&other)
+                ))),
+            };
+            let base_list = base.remove(name).map(list).transpose()?;
+            let patch_list = patch.remove(name).map(list).transpose()?;
+            let merged = match (base_list.clone(), patch_list) {
+                (Some(b), None) => b,
+                (None, Some(p)) => without_directives(p),
+                (Some(b), Some(p)) if field.merges() => self.combine_lists(b, p, &field)?,
+                (Some(_), Some(p)) => p,
+                (None, None) => continue,
+            };
+            let key = field
+                .meta
+                .merge_key
+                .filter(|_| merged.iter().any(Value::is_object));
+            let ordered = order(merged, &set_order, base_list.as_deref().unwrap_or(&[]), key);
+            base.insert(name.to_owned(), Value::Array(ordered));
+        }
+        Ok(())
     }
 
     fn combine_lists(
@@ -280,4 +340,30 @@ impl<'a> Combiner<'a> {
         }
         Ok(order(merged, &patch, &base, Some(key)))
     }
+}
+
+/// A patch list without the elements carrying a `$patch` directive (at any depth).
+fn without_directives(list: Vec<Value>) -> Vec<Value> {
+    list.into_iter()
+        .filter_map(|item| match item {
+            Value::Object(map) => strip_directives(map).map(Value::Object),
+            Value::Array(items) => Some(Value::Array(without_directives(items))),
+            other => Some(other),
+        })
+        .collect()
+}
+
+fn strip_directives(map: Map<String, Value>) -> Option<Map<String, Value>> {
+    if map.contains_key(DIRECTIVE) {
+        return None;
+    }
+    Some(
+        map.into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::Object(inner) => strip_directives(inner).map(|m| (k, Value::Object(m))),
+                Value::Array(items) => Some((k, Value::Array(without_directives(items)))),
+                other => Some((k, other)),
+            })
+            .collect(),
+    )
 }

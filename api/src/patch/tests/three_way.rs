@@ -202,6 +202,73 @@ fn env_var_removed_becomes_a_delete_directive_with_element_order() {
 }
 
 #[test]
+fn env_var_removed_in_one_container_and_image_changed_in_the_other() {
+    let original = config();
+    let mut config = config();
+    config["spec"]["template"]["spec"]["containers"][0]["env"] =
+        json!([{"name": "A", "value": "1"}]);
+    config["spec"]["template"]["spec"]["containers"][1]["image"] = json!("busybox:1.37");
+    let current = live(&original);
+    let patch = patch_for(Some(&original), &config, &current, DEPLOYMENT);
+    // Both containers in the file's order, although one comes from the deletions and the
+    // other from the changes.
+    assert_eq!(
+        without_annotation(patch.clone()),
+        json!({"spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "web"}, {"name": "sidecar"}],
+            "containers": [
+                {
+                    "$setElementOrder/env": [{"name": "A"}],
+                    "env": [{"$patch": "delete", "name": "B"}],
+                    "name": "web"
+                },
+                {"image": "busybox:1.37", "name": "sidecar"}
+            ]
+        }}}})
+    );
+    let applied = apply(&current, &patch, DEPLOYMENT);
+    let containers = &applied["spec"]["template"]["spec"]["containers"];
+    assert_eq!(containers[0]["env"], json!([{"name": "A", "value": "1"}]));
+    assert_eq!(containers[1]["image"], json!("busybox:1.37"));
+}
+
+#[test]
+fn containers_reordered_and_one_removed() {
+    let mut original = config();
+    original["spec"]["template"]["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "logger", "image": "fluent-bit:3"}));
+    let mut config = original.clone();
+    let containers = config["spec"]["template"]["spec"]["containers"]
+        .as_array_mut()
+        .unwrap();
+    containers.remove(0); // web
+    containers.reverse(); // logger, sidecar
+    containers[0]["image"] = json!("fluent-bit:4");
+    let current = live(&original);
+    let patch = patch_for(Some(&original), &config, &current, DEPLOYMENT);
+    assert_eq!(
+        without_annotation(patch.clone()),
+        json!({"spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "logger"}, {"name": "sidecar"}],
+            "containers": [
+                {"image": "fluent-bit:4", "name": "logger"},
+                {"$patch": "delete", "name": "web"}
+            ]
+        }}}})
+    );
+    let applied = apply(&current, &patch, DEPLOYMENT);
+    let names: Vec<&str> = applied["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["logger", "sidecar"]);
+}
+
+#[test]
 fn env_var_added_and_changed_keeps_the_file_order() {
     let original = config();
     let mut config = config();
