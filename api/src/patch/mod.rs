@@ -13,7 +13,9 @@
 //! the new configuration and the live object:
 //!
 //! - [`create_three_way_merge_patch`]: the strategic merge patch (built-in kinds);
-//! - [`create_merge_patch`]: the JSON merge patch (custom resources).
+//! - [`create_merge_patch`]: the JSON merge patch (custom resources);
+//! - [`modified_configuration`], [`original_configuration`] and [`check_apply_preconditions`]:
+//!   the inputs and the check kubectl uses with them.
 //!
 //! All functions are pure: they take the stored object and the patch as JSON and return the
 //! patched object. Errors say which HTTP status kube-apiserver answers with
@@ -21,12 +23,16 @@
 
 mod diff;
 mod json;
+mod last_applied;
 mod strategic;
 mod three_way;
 
 use serde_json::{Map, Value};
 
 pub use json::{apply_json_patch, MAX_OPERATIONS};
+pub use last_applied::{
+    check_apply_preconditions, modified_configuration, original_configuration, PRECONDITION_FAILED,
+};
 pub use strategic::apply_strategic_merge_patch;
 pub use three_way::{create_merge_patch, create_three_way_merge_patch};
 

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod json;
+mod last_applied;
 mod merge;
 mod strategic;
 mod three_way;
