@@ -112,8 +112,10 @@ fn write(value: &Value, out: &mut String) {
     match value {
         Value::Object(map) => {
             out.push('{');
-            // serde_json's map keeps keys sorted, as Go sorts map keys.
-            for (i, (key, v)) in map.iter().enumerate() {
+            // Go writes map keys sorted (sorted here too, whatever order the map keeps).
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            for (i, (key, v)) in entries.into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }

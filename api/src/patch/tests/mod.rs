@@ -4,5 +4,6 @@
 mod json;
 mod last_applied;
 mod merge;
+mod merge_three_way;
 mod strategic;
 mod three_way;

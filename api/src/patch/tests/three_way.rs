@@ -2,9 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::patch::{
-    apply_strategic_merge_patch, create_merge_patch, create_three_way_merge_patch, PatchError,
-};
+use crate::patch::{apply_strategic_merge_patch, create_three_way_merge_patch, PatchError};
 use crate::schema::Schemas;
 
 const DEPLOYMENT: &str = "io.k8s.api.apps.v1.Deployment";
@@ -708,89 +706,79 @@ fn errors() {
     );
 }
 
-// JSON merge patch (custom resources).
-
-fn widget() -> Value {
-    json!({
-        "apiVersion": "example.com/v1",
-        "kind": "Widget",
-        "metadata": {"name": "w", "labels": {"a": "1", "b": "2"}},
-        "spec": {"size": 3, "colors": ["red", "blue"], "options": {"fast": true, "loud": false}}
-    })
-}
-
-fn live_widget(config: &Value) -> Value {
-    let mut live = annotated(config);
-    live["metadata"]["uid"] = json!("u");
-    live["metadata"]["generation"] = json!(1);
-    live["spec"]["defaulted"] = json!("yes");
-    live["status"] = json!({"phase": "Ready"});
-    live
-}
-
 #[test]
-fn merge_patch_unchanged_is_empty() {
-    let config = widget();
-    let patch = create_merge_patch(Some(&config), &annotated(&config), &live_widget(&config));
-    assert_eq!(patch, json!({}));
-}
-
-#[test]
-fn merge_patch_changes_deletions_and_whole_lists() {
-    let original = widget();
-    let mut config = widget();
-    config["spec"]["size"] = json!(4);
-    config["spec"]["colors"] = json!(["red"]);
-    config["spec"]["options"]
-        .as_object_mut()
-        .unwrap()
-        .remove("loud");
-    config["metadata"]["labels"]
-        .as_object_mut()
-        .unwrap()
-        .remove("b");
-    let current = live_widget(&original);
-    let patch = create_merge_patch(Some(&original), &annotated(&config), &current);
+fn finalizers_all_removed_with_repeats() {
+    // Repeated values are removed once; the list of removals is deduplicated the way
+    // Kubernetes does it (a repeat is replaced by the last value).
+    let mut original = config();
+    original["metadata"]["finalizers"] = json!(["a", "a", "b", "c"]);
+    let mut config = config();
+    config["metadata"]["finalizers"] = json!([]);
+    let current = live(&original);
+    let patch = patch_for(Some(&original), &config, &current, DEPLOYMENT);
     assert_eq!(
         without_annotation(patch.clone()),
-        json!({
-            "metadata": {"labels": {"b": null}},
-            "spec": {"colors": ["red"], "options": {"loud": null}, "size": 4}
-        })
+        json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a", "c", "b"]}})
     );
-    let applied = crate::patch::apply_merge_patch(&current, &patch);
     assert_eq!(
-        applied["spec"],
-        json!({"size": 4, "colors": ["red"], "options": {"fast": true}, "defaulted": "yes"})
-    );
-    assert_eq!(applied["status"], json!({"phase": "Ready"}));
-}
-
-#[test]
-fn merge_patch_without_last_applied_never_deletes() {
-    let config = widget();
-    let mut current = live_widget(&config);
-    current["metadata"]
-        .as_object_mut()
-        .unwrap()
-        .remove("annotations");
-    current["spec"]["extra"] = json!(1);
-    let patch = create_merge_patch(None, &annotated(&config), &current);
-    assert_eq!(
-        patch,
-        json!({"metadata": {"annotations": {LAST_APPLIED: serde_json::to_string(&config).unwrap()}}})
+        apply(&current, &patch, DEPLOYMENT)["metadata"]["finalizers"],
+        json!([])
     );
 }
 
 #[test]
-fn merge_patch_keeps_explicit_empty_objects_and_type_changes() {
-    let original = json!({"spec": {"a": {"x": 1}, "b": 1}});
-    let modified = json!({"spec": {"a": {}, "b": {"y": 2}, "c": {}}});
-    let current = json!({"spec": {"a": {"x": 1}, "b": 1}});
-    let patch = create_merge_patch(Some(&original), &modified, &current);
+fn lists_without_a_strategy_are_replaced_whole() {
+    let mut original = config();
+    original["spec"]["template"]["spec"]["tolerations"] =
+        json!([{"key": "a", "operator": "Exists"}, {"key": "b", "operator": "Exists"}]);
+    let mut config = original.clone();
+    config["spec"]["template"]["spec"]["tolerations"] = json!([{"key": "a", "operator": "Exists"}]);
+    let current = live(&original);
+    let patch = patch_for(Some(&original), &config, &current, DEPLOYMENT);
     assert_eq!(
-        patch,
-        json!({"spec": {"a": {"x": null}, "b": {"y": 2}, "c": {}}})
+        without_annotation(patch),
+        json!({"spec": {"template": {"spec": {
+            "tolerations": [{"key": "a", "operator": "Exists"}]
+        }}}})
     );
-    assert_eq!(create_merge_patch(None, &json!(5), &current), json!(5));
+}
+
+#[test]
+fn container_port_added_and_a_value_changing_type() {
+    let mut original = config();
+    original["spec"]["template"]["spec"]["containers"][0]["ports"][0]["name"] = json!("http");
+    let mut config = original.clone();
+    config["spec"]["template"]["spec"]["containers"][0]["ports"] = json!([
+        {"containerPort": 80, "name": "http"},
+        {"containerPort": 9090, "name": "metrics"}
+    ]);
+    let current = live(&original);
+    let patch = patch_for(Some(&original), &config, &current, DEPLOYMENT);
+    assert_eq!(
+        without_annotation(patch.clone()),
+        json!({"spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "web"}, {"name": "sidecar"}],
+            "containers": [{
+                "$setElementOrder/ports": [{"containerPort": 80}, {"containerPort": 9090}],
+                "name": "web",
+                "ports": [{"containerPort": 9090, "name": "metrics"}]
+            }]
+        }}}})
+    );
+    let applied = apply(&current, &patch, DEPLOYMENT);
+    assert_eq!(
+        applied["spec"]["template"]["spec"]["containers"][0]["ports"],
+        json!([
+            {"containerPort": 80, "name": "http", "protocol": "TCP"},
+            {"containerPort": 9090, "name": "metrics"}
+        ])
+    );
+
+    let mut config = original.clone();
+    config["spec"]["selector"] = json!("app=web");
+    let patch = patch_for(Some(&original), &config, &current, DEPLOYMENT);
+    assert_eq!(
+        without_annotation(patch),
+        json!({"spec": {"selector": "app=web"}})
+    );
 }
