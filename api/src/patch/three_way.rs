@@ -189,8 +189,20 @@ impl<'a> Combiner<'a> {
         mut patch: Map<String, Value>,
         schema: Option<&'a Value>,
     ) -> Result<Map<String, Value>> {
-        if patch.contains_key(DIRECTIVE) {
-            return Ok(patch);
+        // A `$patch` can only come from the file itself; it is honoured as a patch would be.
+        if let Some(directive) = patch.get(DIRECTIVE) {
+            return match directive.as_str() {
+                Some("replace") => {
+                    patch.remove(DIRECTIVE);
+                    Ok(patch)
+                }
+                Some("delete") => Ok(Map::new()),
+                _ => Err(PatchError::NotApplicable(format!(
+                    "unknown patch type: {} in map: {}",
+                    go_format(directive),
+                    go_format(&Value::Object(patch.clone()))
+                ))),
+            };
         }
         if let Some(retain) = patch.remove(RETAIN_KEYS) {
             match base.get(RETAIN_KEYS) {
