@@ -10,6 +10,8 @@
 //! - [`admission`], [`structural`]: unknown fields, defaults and validation of every write.
 //! - [`crd`]: CustomResourceDefinitions and the custom resources they define.
 //! - [`tls`], [`kubeconfig`], [`auth`]: the cluster CA, the admin kubeconfig, identities.
+//! - [`satoken`]: service-account tokens: the signer, the TokenRequest subresource, bearer
+//!   authentication with them.
 
 pub mod admission;
 pub mod auth;
@@ -25,6 +27,7 @@ pub mod patch;
 pub mod request;
 pub mod resources;
 pub(crate) mod rest;
+pub mod satoken;
 pub mod server;
 pub mod status;
 pub mod structural;
