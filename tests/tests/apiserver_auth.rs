@@ -4,6 +4,7 @@
 //!
 //! Needs `target/debug/rkube` (`cargo build --bin rkube`) and kubectl (see `server_proc`);
 //! curl for the raw HTTPS checks.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
