@@ -168,10 +168,11 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    /// Loads `sa.key` and `sa.pub` from `dir`, making them first when `sa.key` is missing.
+    /// Loads `sa.key` from `dir`, making it first when it is missing. `sa.pub` is derived
+    /// from it and (re)written whenever it is missing or differs, so the two always match.
     ///
     /// # Errors
-    /// When the files cannot be written or read, or do not hold a P-256 key pair.
+    /// When the files cannot be written or read, or `sa.key` is not a P-256 private key.
     pub fn load_or_create(dir: &Path) -> Result<Self, KeyError> {
         fs::create_dir_all(dir).map_err(|source| KeyError::Io {
             path: dir.to_owned(),
@@ -179,31 +180,33 @@ impl Signer {
         })?;
         let key_path = dir.join("sa.key");
         let pub_path = dir.join("sa.pub");
-        if !key_path.exists() {
-            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-            crate::tls::write_private(&key_path, &key.serialize_pem()).map_err(|e| {
-                KeyError::Key {
-                    path: key_path.clone(),
-                    message: e.to_string(),
-                }
+        let unusable = |message: String| KeyError::Key {
+            path: key_path.clone(),
+            message,
+        };
+        let key = if key_path.exists() {
+            let pem = fs::read_to_string(&key_path).map_err(|source| KeyError::Io {
+                path: key_path.clone(),
+                source,
             })?;
-            fs::write(&pub_path, key.public_key_pem()).map_err(|source| KeyError::Io {
+            rcgen::KeyPair::from_pem(&pem).map_err(|e| unusable(e.to_string()))?
+        } else {
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+            crate::tls::write_private(&key_path, &key.serialize_pem())
+                .map_err(|e| unusable(e.to_string()))?;
+            key
+        };
+        if !key.is_compatible(&rcgen::PKCS_ECDSA_P256_SHA256) {
+            return Err(unusable("the key is not ECDSA P-256".into()));
+        }
+        let public_pem = key.public_key_pem();
+        if fs::read_to_string(&pub_path).ok().as_deref() != Some(public_pem.as_str()) {
+            fs::write(&pub_path, &public_pem).map_err(|source| KeyError::Io {
                 path: pub_path.clone(),
                 source,
             })?;
         }
-        let read = |path: &Path| {
-            fs::read_to_string(path).map_err(|source| KeyError::Io {
-                path: path.to_owned(),
-                source,
-            })
-        };
-        let private_pem = read(&key_path)?;
-        let public_pem = read(&pub_path)?;
-        Self::from_pem(&private_pem, &public_pem).map_err(|message| KeyError::Key {
-            path: key_path,
-            message,
-        })
+        Self::from_pem(&key.serialize_pem(), &public_pem).map_err(unusable)
     }
 
     /// A signer from a PKCS#8 private key and its SubjectPublicKeyInfo public key, both PEM.
@@ -305,6 +308,16 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let again = Signer::load_or_create(dir.path()).unwrap();
         assert_eq!(first.key_id(), again.key_id());
+        // A lost or stale public key is derived again from the private one.
+        fs::remove_file(dir.path().join("sa.pub")).unwrap();
+        assert_eq!(
+            Signer::load_or_create(dir.path()).unwrap().key_id(),
+            first.key_id()
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("sa.pub")).unwrap(),
+            public
+        );
         // A token signed before a restart verifies after it.
         let claims = Claims::new("default", sa(), vec![API_AUDIENCE.into()], NOW, 3600);
         let token = first.sign(&claims).unwrap();
@@ -312,6 +325,24 @@ mod tests {
             again.verify(&token, API_AUDIENCE, NOW + 10).unwrap(),
             claims
         );
+    }
+
+    #[test]
+    fn a_key_of_another_kind_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        fs::write(dir.path().join("sa.key"), ed.serialize_pem()).unwrap();
+        let e = Signer::load_or_create(dir.path()).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("sa.key: not a usable ECDSA P-256 key: the key is not ECDSA P-256"),
+            "{e}"
+        );
+        fs::write(dir.path().join("sa.key"), "garbage").unwrap();
+        assert!(matches!(
+            Signer::load_or_create(dir.path()),
+            Err(KeyError::Key { .. })
+        ));
     }
 
     #[test]
