@@ -19,7 +19,12 @@ use crate::shutdown::{run_until_signal, DRAIN_DEADLINE};
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// Where the store, certificates and kubeconfig live.
-    #[arg(long, env = "RKUBE_DATA_DIR", default_value = "/var/lib/rkube", value_name = "PATH")]
+    #[arg(
+        long,
+        env = "RKUBE_DATA_DIR",
+        default_value = "/var/lib/rkube",
+        value_name = "PATH"
+    )]
     pub data_dir: PathBuf,
 
     /// Address the API server listens on.
@@ -39,7 +44,12 @@ pub struct ServerArgs {
     pub write_kubeconfig: Option<PathBuf>,
 
     /// Use this etcd cluster (comma-separated client URLs) instead of the embedded store.
-    #[arg(long, env = "RKUBE_DATASTORE_ENDPOINT", value_name = "URLS", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "RKUBE_DATASTORE_ENDPOINT",
+        value_name = "URLS",
+        value_delimiter = ','
+    )]
     pub datastore_endpoint: Vec<String>,
 
     /// Client address of the embedded store (the etcd v3 API).
@@ -55,7 +65,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("failed to create the data dir {}", args.data_dir.display()))?;
     let shutdown = CancellationToken::new();
-    let (backend, store_done): (Arc<dyn Backend>, Option<_>) = if args.datastore_endpoint.is_empty() {
+    let (backend, store_done): (Arc<dyn Backend>, Option<_>) = if args.datastore_endpoint.is_empty()
+    {
         let config = StoreConfig::single_member(
             &node_name(),
             args.data_dir.join("store"),
@@ -74,7 +85,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     } else {
         let etcd = Etcd::connect(&args.datastore_endpoint)
             .await
-            .with_context(|| format!("failed to connect to {}", args.datastore_endpoint.join(",")))?;
+            .with_context(|| {
+                format!("failed to connect to {}", args.datastore_endpoint.join(","))
+            })?;
         info!(endpoints = %args.datastore_endpoint.join(","), "using an external etcd");
         (Arc::new(etcd), None)
     };

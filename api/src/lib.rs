@@ -26,7 +26,11 @@
 //!   OpenAPI 3.0) documents of the served resources, built-in and custom, shaped for kubectl.
 //! - [`patch`]: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and strategic merge patch,
 //!   applied as kube-apiserver applies them.
+//! - [`convert`]: conversion between the served versions of one stored resource
+//!   (`autoscaling/v1` and `v2` HorizontalPodAutoscalers, core and `events.k8s.io` Events),
+//!   lossless both ways, and each such resource's storage version.
 
+pub mod convert;
 pub mod defaults;
 pub mod fields;
 pub mod jsonpath;

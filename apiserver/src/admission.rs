@@ -55,7 +55,10 @@ pub fn admit(
         if !unknown.is_empty() {
             match fields {
                 FieldValidation::Strict => {
-                    let list: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
+                    let list: Vec<String> = unknown
+                        .iter()
+                        .map(|f| format!("unknown field {f:?}"))
+                        .collect();
                     return Err(ApiError::bad_request(format!(
                         "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
                         list.join(", "),
@@ -80,17 +83,31 @@ pub fn admit(
         defaults::apply_defaults(&resource.group, &resource.version, &resource.kind, obj);
     }
     // A binding is the one write allowed to set a pod's node.
-    let old = if subresource == Some(Subresource::Binding) { None } else { old };
-    for e in validation::validate(&resource.group, &resource.kind, obj, old) {
-        let rendered = e.to_string();
-        let message = rendered
-            .strip_prefix(&format!("{}: ", e.field))
-            .unwrap_or(&rendered)
-            .to_owned();
-        causes.push((e.kind.reason().to_owned(), e.field.clone(), message));
+    let old = if subresource == Some(Subresource::Binding) {
+        None
+    } else {
+        old
+    };
+    let errors = if resource.custom.is_some() {
+        validation::validate_metadata(
+            obj,
+            old,
+            resource.namespaced,
+            validation::NameRule::Dns1123Subdomain,
+        )
+    } else {
+        validation::validate(&resource.group, &resource.kind, obj, old)
+    };
+    for e in errors {
+        causes.push((e.kind.reason().to_owned(), e.field.clone(), e.body()));
     }
     if causes.is_empty() {
         return Ok(warnings);
     }
-    Err(ApiError::invalid(&resource.group, &resource.kind, object::name(obj), causes))
+    Err(ApiError::invalid(
+        &resource.group,
+        &resource.kind,
+        object::name(obj),
+        causes,
+    ))
 }

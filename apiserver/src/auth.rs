@@ -34,7 +34,11 @@ impl Tokens {
 
     fn parse(text: &str) -> Self {
         let mut map = HashMap::new();
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             let fields = split_csv(line);
             if fields.len() < 2 || fields[0].is_empty() {
                 tracing::warn!("ignoring a malformed line of the token file");
@@ -42,7 +46,13 @@ impl Tokens {
             }
             let groups = fields
                 .get(3)
-                .map(|g| g.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+                .map(|g| {
+                    g.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default();
             map.insert(
                 fields[0].clone(),

@@ -1,4 +1,4 @@
-//! Request and response bodies: reading a JSON or YAML request body within the size limit,
+//! Request and response bodies: reading a JSON, YAML or Kubernetes protobuf request body within the size limit,
 //! and building JSON responses.
 
 use std::convert::Infallible;
@@ -25,7 +25,9 @@ where
     match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large()),
-        Err(e) => Err(ApiError::bad_request(format!("reading the request body: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "reading the request body: {e}"
+        ))),
     }
 }
 
@@ -34,11 +36,18 @@ pub fn content_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default()
 }
 
-/// Parses a body as JSON, or YAML when the content type says so; errors name the position.
+/// Parses a body as JSON, or YAML or Kubernetes protobuf when the content type says so; errors
+/// name the position or the field.
 pub fn parse(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
     let ct = content_type(headers);
     if ct.ends_with("yaml") {
@@ -47,13 +56,25 @@ pub fn parse(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
         return serde_saphyr::from_str::<Value>(text)
             .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")));
     }
+    if ct == crate::protobuf::MEDIA_TYPE {
+        return crate::protobuf::decode(bytes).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body of the request was not valid protobuf: {e}"
+            ))
+        });
+    }
+    if ct == crate::protobuf::MEDIA_TYPE {
+        return crate::protobuf::decode(bytes).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body of the request was not valid protobuf: {e}"
+            ))
+        });
+    }
     if ct.contains("protobuf") {
         return Err(ApiError::unsupported_media_type(&ct));
     }
     serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(format!(
-            "the body of the request was not valid JSON: {e}"
-        ))
+        ApiError::bad_request(format!("the body of the request was not valid JSON: {e}"))
     })
 }
 
@@ -83,7 +104,59 @@ pub fn error(e: &ApiError) -> Response<Body> {
 pub fn text(code: StatusCode, text: &'static str) -> Response<Body> {
     let mut resp = Response::new(full(text));
     *resp.status_mut() = code;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
+    use super::*;
+
+    fn headers(content_type: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type).unwrap(),
+        );
+        h
+    }
+
+    /// `k8s\0` + Unknown{typeMeta{v1, Namespace}, raw: Namespace{metadata{name: x}}}.
+    const NAMESPACE: &[u8] = b"k8s\0\x0a\x0f\x0a\x02v1\x12\x09Namespace\x12\x05\x0a\x03\x0a\x01x";
+
+    #[test]
+    fn protobuf_bodies_become_json() {
+        let value = parse(&headers("application/vnd.kubernetes.protobuf"), NAMESPACE).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})
+        );
+    }
+
+    #[test]
+    fn bad_protobuf_is_a_bad_request() {
+        let err = parse(&headers("application/vnd.kubernetes.protobuf"), b"{}").unwrap_err();
+        assert_eq!(err.code, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            err.message,
+            "the body of the request was not valid protobuf: the body does not start with the \
+             Kubernetes protobuf prefix \"k8s\\x00\""
+        );
+    }
+
+    #[test]
+    fn other_protobuf_media_types_are_unsupported() {
+        let err = parse(
+            &headers("application/vnd.kubernetes.protobuf;stream=watch"),
+            NAMESPACE,
+        );
+        assert!(err.is_ok(), "parameters are ignored");
+        let err = parse(&headers("application/x-protobuf"), NAMESPACE).unwrap_err();
+        assert_eq!(err.code, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
 }

@@ -293,6 +293,11 @@ impl WatchCache {
         self.wait_for(1, timeout).await && self.state.read().ready
     }
 
+    /// One object by key, as the cache has it now.
+    pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
+        self.state.read().objects.get(key).cloned()
+    }
+
     /// The current objects under `prefix` (which must lie within the cache's), in key order,
     /// and the revision they reflect.
     pub fn list(&self, prefix: &str) -> (Vec<Arc<Entry>>, i64) {

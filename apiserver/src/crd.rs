@@ -9,7 +9,6 @@ use std::time::Duration;
 use rkube_api::registry::{self, Subresource, STANDARD_VERBS};
 use rkube_store::backend::{self, ListRequest};
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::cache::EventType;
 use crate::object;
@@ -37,7 +36,9 @@ fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 /// The resources a CRD serves, one per served version.
 pub fn resources_of(crd: &Value) -> Vec<ServedResource> {
     let name = object::name(crd).to_owned();
-    let Some(group) = s(crd, &["spec", "group"]) else { return Vec::new() };
+    let Some(group) = s(crd, &["spec", "group"]) else {
+        return Vec::new();
+    };
     let names = &crd["spec"]["names"];
     let (Some(plural), Some(kind)) = (s(names, &["plural"]), s(names, &["kind"])) else {
         return Vec::new();
@@ -45,24 +46,42 @@ pub fn resources_of(crd: &Value) -> Vec<ServedResource> {
     let singular = s(names, &["singular"]).map_or_else(|| kind.to_ascii_lowercase(), str::to_owned);
     let strings = |v: &Value| -> Vec<String> {
         v.as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let namespaced = s(crd, &["spec", "scope"]) != Some("Cluster");
+    let storage_version = crd["spec"]["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .and_then(|v| v.get("name").and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_owned();
     let mut out = Vec::new();
     for version in crd["spec"]["versions"].as_array().into_iter().flatten() {
         if version.get("served").and_then(Value::as_bool) == Some(false) {
             continue;
         }
-        let Some(v) = version.get("name").and_then(Value::as_str) else { continue };
+        let Some(v) = version.get("name").and_then(Value::as_str) else {
+            continue;
+        };
         let subs = &version["subresources"];
         let mut subresources = Vec::new();
         if subs.get("status").is_some() {
             subresources.push(Subresource::Status);
         }
         let scale = subs.get("scale").map(|sc| ScalePaths {
-            spec_replicas: s(sc, &["specReplicasPath"]).unwrap_or(".spec.replicas").to_owned(),
-            status_replicas: s(sc, &["statusReplicasPath"]).unwrap_or(".status.replicas").to_owned(),
+            spec_replicas: s(sc, &["specReplicasPath"])
+                .unwrap_or(".spec.replicas")
+                .to_owned(),
+            status_replicas: s(sc, &["statusReplicasPath"])
+                .unwrap_or(".status.replicas")
+                .to_owned(),
             label_selector: s(sc, &["labelSelectorPath"]).map(str::to_owned),
         });
         if scale.is_some() {
@@ -97,9 +116,13 @@ pub fn resources_of(crd: &Value) -> Vec<ServedResource> {
             storage_prefix: registry::custom_resource_prefix(group, plural),
             custom: Some(Arc::new(CustomVersion {
                 crd: name.clone(),
-                schema: version.get("schema").and_then(|sc| sc.get("openAPIV3Schema")).cloned(),
+                schema: version
+                    .get("schema")
+                    .and_then(|sc| sc.get("openAPIV3Schema"))
+                    .cloned(),
                 columns,
                 scale,
+                storage_version: storage_version.clone(),
             })),
         });
     }
@@ -129,9 +152,7 @@ pub fn written(server: &ApiServer, resource: &ServedResource, obj: &Value) {
 /// The status a CRD has once served: names accepted, established, its stored versions.
 fn established_status(crd: &Value) -> Value {
     let now = object::now_rfc3339();
-    let condition = |t: &str, reason: &str, message: &str| {
-        json!({"type": t, "status": "True", "reason": reason, "message": message, "lastTransitionTime": now})
-    };
+    let condition = |t: &str, reason: &str, message: &str| json!({"type": t, "status": "True", "reason": reason, "message": message, "lastTransitionTime": now});
     let storage: Vec<Value> = crd["spec"]["versions"]
         .as_array()
         .into_iter()
@@ -139,7 +160,10 @@ fn established_status(crd: &Value) -> Value {
         .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
         .filter_map(|v| v.get("name").cloned())
         .collect();
-    let mut stored: Vec<Value> = crd["status"]["storedVersions"].as_array().cloned().unwrap_or_default();
+    let mut stored: Vec<Value> = crd["status"]["storedVersions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for v in storage {
         if !stored.contains(&v) {
             stored.push(v);
@@ -168,21 +192,23 @@ fn is_established(crd: &Value) -> bool {
 /// cleans up deleted ones.
 pub fn start(server: Arc<ApiServer>) {
     tokio::spawn(async move {
-        let Some(resource) = crd_resource(&server) else { return };
+        let Some(resource) = crd_resource(&server) else {
+            return;
+        };
         loop {
             let cache = crate::rest::cache_of(&server, &resource);
             if !cache.ready(Duration::from_secs(30)).await {
                 continue;
             }
-            let Ok(mut sub) = cache.subscribe(None) else { continue };
+            let Ok(mut sub) = cache.subscribe(None) else {
+                continue;
+            };
             for e in std::mem::take(&mut sub.initial) {
                 follow(&server, e.kind, &e.obj.obj).await;
             }
-            loop {
-                match sub.live.recv().await {
-                    Ok(e) => follow(&server, e.kind, &e.obj.obj).await,
-                    Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => break,
-                }
+            // A lagged or closed subscription starts over from the current state.
+            while let Ok(e) = sub.live.recv().await {
+                follow(&server, e.kind, &e.obj.obj).await;
             }
         }
     });
@@ -203,21 +229,34 @@ async fn follow(server: &Arc<ApiServer>, kind: EventType, crd: &Value) {
 }
 
 fn crd_key(name: &str) -> String {
-    format!("{}/apiextensions.k8s.io/customresourcedefinitions/{name}", registry::STORAGE_ROOT)
+    format!(
+        "{}/apiextensions.k8s.io/customresourcedefinitions/{name}",
+        registry::STORAGE_ROOT
+    )
 }
 
 /// Writes the established status, unless someone else did meanwhile.
 async fn establish(server: &ApiServer, name: &str) {
     let key = crd_key(name);
     for _ in 0..5 {
-        let Ok((Some(rec), _)) = server.backend.get(key.as_bytes(), 0).await else { return };
-        let Ok(mut crd) = object::decode(&rec.value, rec.mod_revision) else { return };
+        let Ok((Some(rec), _)) = server.backend.get(key.as_bytes(), 0).await else {
+            return;
+        };
+        let Ok(mut crd) = object::decode(&rec.value, rec.mod_revision) else {
+            return;
+        };
         if is_established(&crd) || object::is_deleting(&crd) {
             return;
         }
         crd["status"] = established_status(&crd);
-        let Ok(bytes) = object::encode(&crd) else { return };
-        match server.backend.update(key.as_bytes(), bytes, rec.mod_revision, rec.lease).await {
+        let Ok(bytes) = object::encode(&crd) else {
+            return;
+        };
+        match server
+            .backend
+            .update(key.as_bytes(), bytes, rec.mod_revision, rec.lease)
+            .await
+        {
             Ok(_) => return,
             Err(backend::Error::Conflict { .. }) => continue,
             Err(e) => {
@@ -231,10 +270,17 @@ async fn establish(server: &ApiServer, name: &str) {
 /// Deletes every custom resource of a deleting CRD, then the CRD.
 async fn cleanup(server: &ApiServer, crd: &Value) {
     let name = object::name(crd);
-    let (Some(group), Some(plural)) = (s(crd, &["spec", "group"]), s(crd, &["spec", "names", "plural"])) else {
+    let (Some(group), Some(plural)) = (
+        s(crd, &["spec", "group"]),
+        s(crd, &["spec", "names", "plural"]),
+    ) else {
         return;
     };
-    let prefix = format!("{}/{}/", registry::STORAGE_ROOT, registry::custom_resource_prefix(group, plural));
+    let prefix = format!(
+        "{}/{}/",
+        registry::STORAGE_ROOT,
+        registry::custom_resource_prefix(group, plural)
+    );
     loop {
         let page = match server
             .backend
@@ -265,18 +311,32 @@ async fn cleanup(server: &ApiServer, crd: &Value) {
     }
     let key = crd_key(name);
     for _ in 0..5 {
-        let Ok((Some(rec), _)) = server.backend.get(key.as_bytes(), 0).await else { return };
-        let Ok(mut current) = object::decode(&rec.value, rec.mod_revision) else { return };
+        let Ok((Some(rec), _)) = server.backend.get(key.as_bytes(), 0).await else {
+            return;
+        };
+        let Ok(mut current) = object::decode(&rec.value, rec.mod_revision) else {
+            return;
+        };
         let rest: Vec<String> = object::finalizers(&current)
             .into_iter()
             .filter(|f| f != CLEANUP_FINALIZER)
             .collect();
         let result = if rest.is_empty() {
-            server.backend.delete(key.as_bytes(), Some(rec.mod_revision)).await.map(|_| ())
+            server
+                .backend
+                .delete(key.as_bytes(), Some(rec.mod_revision))
+                .await
+                .map(|_| ())
         } else {
             current["metadata"]["finalizers"] = json!(rest);
-            let Ok(bytes) = object::encode(&current) else { return };
-            server.backend.update(key.as_bytes(), bytes, rec.mod_revision, rec.lease).await.map(|_| ())
+            let Ok(bytes) = object::encode(&current) else {
+                return;
+            };
+            server
+                .backend
+                .update(key.as_bytes(), bytes, rec.mod_revision, rec.lease)
+                .await
+                .map(|_| ())
         };
         match result {
             Ok(()) => return,

@@ -63,7 +63,10 @@ pub fn groups(catalog: &Catalog) -> Value {
 }
 
 pub fn group(catalog: &Catalog, name: &str) -> Option<Value> {
-    let (g, vs) = catalog.groups().into_iter().find(|(g, _)| g == name && !g.is_empty())?;
+    let (g, vs) = catalog
+        .groups()
+        .into_iter()
+        .find(|(g, _)| g == name && !g.is_empty())?;
     let mut doc = group_json(&g, &vs);
     doc["kind"] = json!("APIGroup");
     doc["apiVersion"] = json!("v1");
@@ -76,16 +79,22 @@ fn subresource_kind(r: &ServedResource, sub: Subresource) -> (String, String, St
         Subresource::Scale => ("autoscaling".into(), "v1".into(), "Scale".into()),
         Subresource::Binding => ("".into(), "v1".into(), "Binding".into()),
         Subresource::Eviction => ("policy".into(), "v1".into(), "Eviction".into()),
-        Subresource::Token => ("authentication.k8s.io".into(), "v1".into(), "TokenRequest".into()),
-        Subresource::Log | Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
-            ("".into(), "v1".into(), match sub {
+        Subresource::Token => (
+            "authentication.k8s.io".into(),
+            "v1".into(),
+            "TokenRequest".into(),
+        ),
+        Subresource::Log | Subresource::Exec | Subresource::Attach | Subresource::PortForward => (
+            "".into(),
+            "v1".into(),
+            match sub {
                 Subresource::Log => "Pod",
                 Subresource::Exec => "PodExecOptions",
                 Subresource::Attach => "PodAttachOptions",
                 _ => "PodPortForwardOptions",
             }
-            .into())
-        }
+            .into(),
+        ),
         _ => (r.group.clone(), r.version.clone(), r.kind.clone()),
     }
 }
@@ -133,7 +142,9 @@ pub fn resource_list(catalog: &Catalog, group: &str, version: &str) -> Option<Va
     } else {
         format!("{group}/{version}")
     };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}),
+    )
 }
 
 /// The aggregated discovery document for `/api` (`core`) or `/apis`.
@@ -239,6 +250,10 @@ mod tests {
         assert!(names.contains(&"deployments"));
         assert!(names.contains(&"deployments/scale"));
         let agg = aggregated(&c, false, "apidiscovery.k8s.io/v2");
-        assert!(agg["items"].as_array().unwrap().iter().any(|i| i["metadata"]["name"] == "apps"));
+        assert!(agg["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["metadata"]["name"] == "apps"));
     }
 }

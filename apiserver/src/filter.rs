@@ -136,12 +136,23 @@ pub fn label_selector(v: &Value) -> Result<labels::Selector, String> {
     let mut structured = labels::LabelSelector::default();
     if let Some(m) = v.get("matchLabels").and_then(Value::as_object) {
         for (k, val) in m {
-            let val = val.as_str().ok_or_else(|| format!("matchLabels.{k} must be a string"))?;
+            let val = val
+                .as_str()
+                .ok_or_else(|| format!("matchLabels.{k} must be a string"))?;
             structured.match_labels.insert(k.clone(), val.to_owned());
         }
     }
-    for e in v.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
-        let key = e.get("key").and_then(Value::as_str).unwrap_or_default().to_owned();
+    for e in v
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e
+            .get("key")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let operator = e
             .get("operator")
             .and_then(Value::as_str)
@@ -151,9 +162,19 @@ pub fn label_selector(v: &Value) -> Result<labels::Selector, String> {
         let values = e
             .get("values")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
-        structured.match_expressions.push(labels::LabelSelectorRequirement { key, operator, values });
+        structured
+            .match_expressions
+            .push(labels::LabelSelectorRequirement {
+                key,
+                operator,
+                values,
+            });
     }
     labels::Selector::try_from(&structured).map_err(|e| e.to_string())
 }
@@ -188,7 +209,9 @@ mod tests {
 
     #[test]
     fn selects_by_labels_and_fields() {
-        let q = Query::parse(Some("labelSelector=app%3Dweb,tier!%3Ddb&fieldSelector=spec.nodeName%3Dn1"));
+        let q = Query::parse(Some(
+            "labelSelector=app%3Dweb,tier!%3Ddb&fieldSelector=spec.nodeName%3Dn1",
+        ));
         let f = Filter::from_query(&pods(), Some("default"), &q).unwrap();
         let pod = json!({"metadata": {"name": "a", "namespace": "default", "labels": {"app": "web"}}, "spec": {"nodeName": "n1"}});
         assert!(f.matches(&pod));

@@ -50,7 +50,11 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
     obj.get("metadata")
         .and_then(|m| m.get("finalizers"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -110,7 +114,10 @@ pub fn decode(bytes: &[u8], mod_revision: i64) -> ApiResult<Value> {
 
 pub fn set_resource_version(obj: &mut Value, revision: i64) {
     if let Ok(meta) = meta_mut(obj) {
-        meta.insert("resourceVersion".into(), Value::String(revision.to_string()));
+        meta.insert(
+            "resourceVersion".into(),
+            Value::String(revision.to_string()),
+        );
     }
 }
 
@@ -119,7 +126,9 @@ pub fn parse_resource_version(rv: Option<&str>) -> ApiResult<Option<i64>> {
     match rv {
         None | Some("") => Ok(None),
         Some(s) => s.parse::<i64>().map(Some).map_err(|_| {
-            ApiError::bad_request(format!("invalid resource version {s:?}: must be an integer"))
+            ApiError::bad_request(format!(
+                "invalid resource version {s:?}: must be an integer"
+            ))
         }),
     }
 }
@@ -143,7 +152,9 @@ mod tests {
     fn stored_form_has_no_resource_version() {
         let obj = json!({"metadata": {"name": "a", "resourceVersion": "7"}, "spec": {}});
         let bytes = encode(&obj).unwrap();
-        assert!(!String::from_utf8(bytes.clone()).unwrap().contains("resourceVersion"));
+        assert!(!String::from_utf8(bytes.clone())
+            .unwrap()
+            .contains("resourceVersion"));
         let back = decode(&bytes, 9).unwrap();
         assert_eq!(meta_str(&back, "resourceVersion"), Some("9"));
     }

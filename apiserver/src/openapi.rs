@@ -43,20 +43,29 @@ fn describe(r: &ServedResource) -> docs::ServedResource {
         plural: r.plural.clone(),
         namespaced: r.namespaced,
         verbs: registry::STANDARD_VERBS.to_vec(),
-        subresources: r.subresources.iter().map(|s| ServedSubresource::from_registry(*s)).collect(),
+        subresources: r
+            .subresources
+            .iter()
+            .map(|s| ServedSubresource::from_registry(*s))
+            .collect(),
         schema: ResourceSchema::Inline(schema),
     }
 }
 
 fn build(server: &ApiServer, generation: u64) -> Documents {
-    let resources: Vec<docs::ServedResource> = server.catalog.all().iter().map(|r| describe(r)).collect();
+    let resources: Vec<docs::ServedResource> =
+        server.catalog.all().iter().map(|r| describe(r)).collect();
     let v3 = OpenApiV3::build(&resources);
     let to_bytes = |v: &serde_json::Value| Bytes::from(serde_json::to_vec(v).unwrap_or_default());
     Documents {
         generation,
         v2: to_bytes(&docs::openapi_v2(&resources)),
         v3_index: to_bytes(&v3.index),
-        v3: v3.documents.iter().map(|(k, (doc, _))| (k.clone(), to_bytes(doc))).collect(),
+        v3: v3
+            .documents
+            .iter()
+            .map(|(k, (doc, _))| (k.clone(), to_bytes(doc)))
+            .collect(),
     }
 }
 
@@ -85,9 +94,19 @@ pub fn serve(
         "/openapi/v2" => documents.v2.clone(),
         "/openapi/v3" => documents.v3_index.clone(),
         other => {
-            let key = other.strip_prefix("/openapi/v3/").ok_or_else(ApiError::path_not_found)?;
-            documents.v3.get(key).cloned().ok_or_else(ApiError::path_not_found)?
+            let key = other
+                .strip_prefix("/openapi/v3/")
+                .ok_or_else(ApiError::path_not_found)?;
+            documents
+                .v3
+                .get(key)
+                .cloned()
+                .ok_or_else(ApiError::path_not_found)?
         }
     };
-    Ok(body::json_bytes(StatusCode::OK, bytes.to_vec(), "application/json"))
+    Ok(body::json_bytes(
+        StatusCode::OK,
+        bytes.to_vec(),
+        "application/json",
+    ))
 }

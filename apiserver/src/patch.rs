@@ -71,26 +71,31 @@ pub fn apply(
     current: &Value,
     patch: &Value,
 ) -> ApiResult<Value> {
-    let invalid = |e: api_patch::PatchError| ApiError::new(
-        http::StatusCode::UNPROCESSABLE_ENTITY,
-        "Invalid",
-        e.to_string(),
-    );
+    let invalid = |e: api_patch::PatchError| {
+        ApiError::new(
+            http::StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            e.to_string(),
+        )
+    };
     match patch_type {
         PatchType::Json => api_patch::apply_json_patch(current, patch).map_err(invalid),
         PatchType::Merge => Ok(api_patch::apply_merge_patch(current, patch)),
-        PatchType::Strategic | PatchType::Apply => {
+        PatchType::Strategic => {
             let schemas = Schemas::builtin();
-            match schemas.definition_for_kind(&resource.group, &resource.version, &resource.kind) {
-                Some(def) => api_patch::apply_strategic_merge_patch(current, patch, schemas, def)
+            match (&resource.custom, schemas.definition_for_kind(&resource.group, &resource.version, &resource.kind)) {
+                (None, Some(def)) => api_patch::apply_strategic_merge_patch(current, patch, schemas, def)
                     .map_err(invalid),
-                None if patch_type == PatchType::Strategic => Err(ApiError::new(
+                _ => Err(ApiError::new(
                     http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "UnsupportedMediaType",
                     "strategic merge patch is not supported for custom resources; use a merge patch or a JSON patch",
                 )),
-                None => Ok(api_patch::apply_merge_patch(current, patch)),
             }
         }
+        // Apply patches go through field management (crate::managed), which knows the manager.
+        PatchType::Apply => Err(ApiError::internal(
+            "an apply patch reached the plain patch path",
+        )),
     }
 }

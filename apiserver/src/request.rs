@@ -67,11 +67,14 @@ pub fn parse_path(path: &str) -> Target {
         watch_prefix,
         ..Default::default()
     };
-    if rest.first() == Some(&"namespaces") && rest.len() > 1 {
-        if rest.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&rest[2]) {
-            out.namespace = Some(rest[1].to_owned());
-            rest = &rest[2..];
-        }
+    // `namespaces/{ns}/{resource}...` is in a namespace; `namespaces/{name}[/status]` is a
+    // namespace itself.
+    if rest.first() == Some(&"namespaces")
+        && rest.len() > 2
+        && !NAMESPACE_SUBRESOURCES.contains(&rest[2])
+    {
+        out.namespace = Some(rest[1].to_owned());
+        rest = &rest[2..];
     }
     match rest {
         [plural] => out.plural = (*plural).to_owned(),
@@ -133,12 +136,18 @@ impl Query {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// A boolean parameter, read as Go's `strconv.ParseBool` reads it (`1`, `t`, `true`, `True`...).
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("1" | "t" | "T" | "true" | "TRUE" | "True"))
+        matches!(
+            self.get(key),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+        )
     }
 
     pub fn int(&self, key: &str) -> Result<Option<i64>, String> {
@@ -182,7 +191,10 @@ mod tests {
         assert_eq!(r.name.as_deref(), Some("web"));
         assert_eq!(r.subresource.as_deref(), Some("status"));
         let ns = res("/api/v1/namespaces/kube-system");
-        assert_eq!((ns.plural.as_str(), ns.name.as_deref()), ("namespaces", Some("kube-system")));
+        assert_eq!(
+            (ns.plural.as_str(), ns.name.as_deref()),
+            ("namespaces", Some("kube-system"))
+        );
         let fin = res("/api/v1/namespaces/x/finalize");
         assert_eq!(fin.subresource.as_deref(), Some("finalize"));
         assert_eq!(fin.namespace, None);

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+use rkube_api::convert;
 use rkube_api::registry::{self, Resource, Scope, Subresource};
+
+use crate::status::{ApiError, ApiResult};
 
 /// One resource in one group version, as the server routes, stores and lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +40,8 @@ pub struct CustomVersion {
     pub columns: Vec<PrinterColumn>,
     /// The scale subresource's paths, when it has one.
     pub scale: Option<ScalePaths>,
+    /// The version objects are stored in (`spec.versions[].storage`).
+    pub storage_version: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +86,47 @@ impl ServedResource {
         } else {
             format!("{}/{}", self.group, self.version)
         }
+    }
+
+    /// An object read from storage, in this resource's version: custom resources only change
+    /// their apiVersion (CRDs convert with `None`); built-ins with several versions convert.
+    pub fn present(&self, obj: serde_json::Value) -> ApiResult<serde_json::Value> {
+        self.convert_to(obj, &self.group, &self.version)
+    }
+
+    /// An object of this resource's version, in the version it is stored in.
+    pub fn to_storage(&self, obj: serde_json::Value) -> ApiResult<serde_json::Value> {
+        match &self.custom {
+            Some(c) => {
+                let version = c.storage_version.clone();
+                self.convert_to(obj, &self.group, &version)
+            }
+            None => match convert::storage_version(&self.group, &self.kind) {
+                Some((group, version)) => self.convert_to(obj, group, version),
+                None => Ok(obj),
+            },
+        }
+    }
+
+    fn convert_to(
+        &self,
+        mut obj: serde_json::Value,
+        group: &str,
+        version: &str,
+    ) -> ApiResult<serde_json::Value> {
+        let api_version = if group.is_empty() {
+            version.to_owned()
+        } else {
+            format!("{group}/{version}")
+        };
+        if obj.get("apiVersion").and_then(serde_json::Value::as_str) == Some(api_version.as_str()) {
+            return Ok(obj);
+        }
+        if self.custom.is_some() || convert::storage_version(&self.group, &self.kind).is_none() {
+            obj["apiVersion"] = serde_json::Value::String(api_version);
+            return Ok(obj);
+        }
+        convert::convert(&obj, group, version).map_err(ApiError::internal)
     }
 
     pub fn list_kind(&self) -> String {
@@ -140,11 +186,13 @@ impl Catalog {
 
     /// Changes with every resource added or removed.
     pub fn generation(&self) -> u64 {
-        self.generation_counter.load(std::sync::atomic::Ordering::Acquire)
+        self.generation_counter
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn changed(&self) {
-        self.generation_counter.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.generation_counter
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Every served resource.
@@ -160,9 +208,10 @@ impl Catalog {
                 order.push(gv);
             }
         }
-        self.resources
-            .write()
-            .insert((r.group.clone(), r.version.clone(), r.plural.clone()), Arc::new(r));
+        self.resources.write().insert(
+            (r.group.clone(), r.version.clone(), r.plural.clone()),
+            Arc::new(r),
+        );
         self.changed();
     }
 
@@ -187,7 +236,12 @@ impl Catalog {
     }
 
     /// The resource of `kind` in `group/version`.
-    pub fn lookup_kind(&self, group: &str, version: &str, kind: &str) -> Option<Arc<ServedResource>> {
+    pub fn lookup_kind(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Option<Arc<ServedResource>> {
         self.resources
             .read()
             .values()

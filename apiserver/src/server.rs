@@ -62,7 +62,8 @@ pub enum ServerError {
 }
 
 /// Namespaces that always exist.
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// Events live this long unless refreshed (kube-apiserver's `--event-ttl`).
 const EVENT_TTL_SECS: i64 = 3600;
@@ -143,6 +144,11 @@ impl Prepared {
             acceptor,
             ..
         } = self;
+        tokio::spawn(crate::compaction::run(
+            state.backend.clone(),
+            crate::compaction::INTERVAL,
+            shutdown.clone(),
+        ));
         loop {
             let (tcp, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -160,7 +166,9 @@ impl Prepared {
             let state = state.clone();
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
-                let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp))
+                    .await
+                {
                     Ok(Ok(tls)) => tls,
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -237,10 +245,12 @@ pub async fn prepare(config: Config, backend: Arc<dyn Backend>) -> Result<Prepar
             addr: config.bind,
             source,
         })?;
-    let addr = listener.local_addr().map_err(|source| ServerError::Listen {
-        addr: config.bind,
-        source,
-    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServerError::Listen {
+            addr: config.bind,
+            source,
+        })?;
     let host = if addr.ip().is_unspecified() {
         IpAddr::from([127, 0, 0, 1])
     } else {
@@ -312,10 +322,18 @@ fn is_public(path: &str) -> bool {
     matches!(path, "/healthz" | "/livez" | "/readyz")
 }
 
-async fn handle(state: Arc<ApiServer>, cert_identity: Option<Identity>, req: Request<Incoming>) -> Response<Body> {
+async fn handle(
+    state: Arc<ApiServer>,
+    cert_identity: Option<Identity>,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let (parts, incoming) = req.into_parts();
     let path = parts.uri.path().to_owned();
-    if is_public(&path) || path.starts_with("/livez/") || path.starts_with("/readyz/") || path.starts_with("/healthz/") {
+    if is_public(&path)
+        || path.starts_with("/livez/")
+        || path.starts_with("/readyz/")
+        || path.starts_with("/healthz/")
+    {
         return body::text(StatusCode::OK, "ok");
     }
     let identity = match cert_identity {
@@ -363,17 +381,33 @@ async fn route(
             } else {
                 body::read(incoming).await?
             };
-            Ok(rest::handle(state, parts.method.clone(), resource_path, query, parts.headers.clone(), bytes).await)
+            Ok(rest::handle(
+                state,
+                parts.method.clone(),
+                resource_path,
+                query,
+                parts.headers.clone(),
+                bytes,
+            )
+            .await)
         }
         Target::CoreVersions => match discovery::wants_aggregated(accept) {
-            Some(v) => Ok(aggregated(discovery::aggregated(&state.catalog, true, &format!("apidiscovery.k8s.io/{v}")), v)),
+            Some(v) => Ok(aggregated(
+                discovery::aggregated(&state.catalog, true, &format!("apidiscovery.k8s.io/{v}")),
+                v,
+            )),
             None => ok(discovery::core_versions(&state.server_address)),
         },
         Target::Groups => match discovery::wants_aggregated(accept) {
-            Some(v) => Ok(aggregated(discovery::aggregated(&state.catalog, false, &format!("apidiscovery.k8s.io/{v}")), v)),
+            Some(v) => Ok(aggregated(
+                discovery::aggregated(&state.catalog, false, &format!("apidiscovery.k8s.io/{v}")),
+                v,
+            )),
             None => ok(discovery::groups(&state.catalog)),
         },
-        Target::Group(g) => discovery::group(&state.catalog, &g).map_or_else(|| Err(ApiError::path_not_found()), ok),
+        Target::Group(g) => {
+            discovery::group(&state.catalog, &g).map_or_else(|| Err(ApiError::path_not_found()), ok)
+        }
         Target::GroupVersion(g, v) => discovery::resource_list(&state.catalog, &g, &v)
             .map_or_else(|| Err(ApiError::path_not_found()), ok),
         Target::Other(p) => match p.as_str() {
@@ -389,5 +423,9 @@ fn aggregated(doc: serde_json::Value, version: &'static str) -> Response<Body> {
         "v2beta1" => "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList",
         _ => "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
     };
-    body::json_bytes(StatusCode::OK, serde_json::to_vec(&doc).unwrap_or_default(), content_type)
+    body::json_bytes(
+        StatusCode::OK,
+        serde_json::to_vec(&doc).unwrap_or_default(),
+        content_type,
+    )
 }

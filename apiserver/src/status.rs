@@ -157,7 +157,11 @@ impl ApiError {
     }
 
     pub fn path_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     pub fn unauthorized() -> Self {
@@ -170,8 +174,12 @@ impl ApiError {
         } else {
             format!("{} \"{name}\"", qualified(group, plural))
         };
-        Self::new(StatusCode::FORBIDDEN, "Forbidden", format!("{what} is forbidden: {why}"))
-            .with_details(details(group, plural, name))
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!("{what} is forbidden: {why}"),
+        )
+        .with_details(details(group, plural, name))
     }
 
     /// 410 for a resourceVersion older than what is retained.

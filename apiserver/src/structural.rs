@@ -33,11 +33,15 @@ fn child_path(path: &str, key: &str) -> String {
 /// checked against ObjectMeta whatever the schema says of it.
 pub fn prune(schema: &Value, obj: &mut Value) -> Vec<String> {
     let mut removed = Vec::new();
-    let Some(map) = obj.as_object_mut() else { return removed };
+    let Some(map) = obj.as_object_mut() else {
+        return removed;
+    };
     let resolved = schemas().resolve(schema);
     for (key, value) in map.iter_mut() {
         if key == "metadata" {
-            if let Some(meta) = schemas().definition("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta") {
+            if let Some(meta) =
+                schemas().definition("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+            {
                 prune_at(meta, value, "metadata", &mut removed);
             }
         }
@@ -46,7 +50,9 @@ pub fn prune(schema: &Value, obj: &mut Value) -> Vec<String> {
     if let Some(props) = props {
         let unknown: Vec<String> = map
             .keys()
-            .filter(|k| !props.contains_key(*k) && !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+            .filter(|k| {
+                !props.contains_key(*k) && !matches!(k.as_str(), "apiVersion" | "kind" | "metadata")
+            })
             .cloned()
             .collect();
         if !ext_true(resolved, "x-kubernetes-preserve-unknown-fields") {
@@ -73,7 +79,14 @@ fn prune_at(schema: &Value, value: &mut Value, path: &str, removed: &mut Vec<Str
         // An embedded object keeps its apiVersion/kind/metadata; the rest is as declared.
         if let Some(map) = value.as_object_mut() {
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-                prune_object(schema, props, map, path, removed, &["apiVersion", "kind", "metadata"]);
+                prune_object(
+                    schema,
+                    props,
+                    map,
+                    path,
+                    removed,
+                    &["apiVersion", "kind", "metadata"],
+                );
             }
         }
         return;
@@ -82,7 +95,8 @@ fn prune_at(schema: &Value, value: &mut Value, path: &str, removed: &mut Vec<Str
         Value::Object(map) => {
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                 prune_object(schema, props, map, path, removed, &[]);
-            } else if let Some(items) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+            } else if let Some(items) = schema.get("additionalProperties").filter(|a| a.is_object())
+            {
                 for (k, v) in map.iter_mut() {
                     prune_at(items, v, &child_path(path, k), removed);
                 }
@@ -108,7 +122,9 @@ fn prune_object(
     keep: &[&str],
 ) {
     if !ext_true(schema, "x-kubernetes-preserve-unknown-fields")
-        && !schema.get("additionalProperties").is_some_and(|a| a.is_object() || a == &Value::Bool(true))
+        && !schema
+            .get("additionalProperties")
+            .is_some_and(|a| a.is_object() || a == &Value::Bool(true))
     {
         let unknown: Vec<String> = map
             .keys()
@@ -145,7 +161,8 @@ pub fn apply_defaults(schema: &Value, value: &mut Value) {
                         apply_defaults(sub, v);
                     }
                 }
-            } else if let Some(items) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+            } else if let Some(items) = schema.get("additionalProperties").filter(|a| a.is_object())
+            {
                 for v in map.values_mut() {
                     apply_defaults(items, v);
                 }
@@ -187,7 +204,10 @@ fn type_of(v: &Value) -> &'static str {
 pub fn validate(schema: &Value, obj: &Value) -> Vec<Cause> {
     let mut causes = Vec::new();
     let schema = schemas().resolve(schema);
-    if let (Some(map), Some(props)) = (obj.as_object(), schema.get("properties").and_then(Value::as_object)) {
+    if let (Some(map), Some(props)) = (
+        obj.as_object(),
+        schema.get("properties").and_then(Value::as_object),
+    ) {
         for (k, v) in map {
             if matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
                 continue;
@@ -202,10 +222,19 @@ pub fn validate(schema: &Value, obj: &Value) -> Vec<Cause> {
 }
 
 fn required(schema: &Value, map: &Map<String, Value>, path: &str, causes: &mut Vec<Cause>) {
-    for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+    for r in schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(name) = r.as_str() {
             if !map.contains_key(name) {
-                causes.push(("FieldValueRequired".into(), child_path(path, name), "Required value".into()));
+                causes.push((
+                    "FieldValueRequired".into(),
+                    child_path(path, name),
+                    "Required value".into(),
+                ));
             }
         }
     }
@@ -214,11 +243,21 @@ fn required(schema: &Value, map: &Map<String, Value>, path: &str, causes: &mut V
 fn validate_at(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
     let schema = schemas().resolve(schema);
     let invalid = |causes: &mut Vec<Cause>, msg: String| {
-        causes.push(("FieldValueInvalid".into(), path.to_owned(), format!("Invalid value: {}: {msg}", render(value))));
+        causes.push((
+            "FieldValueInvalid".into(),
+            path.to_owned(),
+            format!("Invalid value: {}: {msg}", render(value)),
+        ));
     };
     if value.is_null() {
         if !ext_true(schema, "nullable") && schema.get("type").is_some() {
-            invalid(causes, format!("{path} in body must be of type {}: \"null\"", schema["type"].as_str().unwrap_or("object")));
+            invalid(
+                causes,
+                format!(
+                    "{path} in body must be of type {}: \"null\"",
+                    schema["type"].as_str().unwrap_or("object")
+                ),
+            );
         }
         return;
     }
@@ -229,7 +268,10 @@ fn validate_at(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause
             || have == want
             || (want == "number" && have == "integer");
         if !ok {
-            invalid(causes, format!("{path} in body must be of type {want}: \"{have}\""));
+            invalid(
+                causes,
+                format!("{path} in body must be of type {want}: \"{have}\""),
+            );
             return;
         }
     }
@@ -239,7 +281,11 @@ fn validate_at(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause
             causes.push((
                 "FieldValueNotSupported".into(),
                 path.to_owned(),
-                format!("Unsupported value: {}: supported values: {}", render(value), list.join(", ")),
+                format!(
+                    "Unsupported value: {}: supported values: {}",
+                    render(value),
+                    list.join(", ")
+                ),
             ));
         }
     }
@@ -249,15 +295,29 @@ fn validate_at(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause
             if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
                 let exclusive = ext_true(schema, "exclusiveMinimum");
                 if x < min || (exclusive && x == min) {
-                    let rel = if exclusive { "greater than" } else { "greater than or equal to" };
-                    invalid(causes, format!("{path} in body should be {rel} {}", schema["minimum"]));
+                    let rel = if exclusive {
+                        "greater than"
+                    } else {
+                        "greater than or equal to"
+                    };
+                    invalid(
+                        causes,
+                        format!("{path} in body should be {rel} {}", schema["minimum"]),
+                    );
                 }
             }
             if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
                 let exclusive = ext_true(schema, "exclusiveMaximum");
                 if x > max || (exclusive && x == max) {
-                    let rel = if exclusive { "less than" } else { "less than or equal to" };
-                    invalid(causes, format!("{path} in body should be {rel} {}", schema["maximum"]));
+                    let rel = if exclusive {
+                        "less than"
+                    } else {
+                        "less than or equal to"
+                    };
+                    invalid(
+                        causes,
+                        format!("{path} in body should be {rel} {}", schema["maximum"]),
+                    );
                 }
             }
         }
@@ -265,17 +325,26 @@ fn validate_at(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause
             let len = s.chars().count() as u64;
             if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
                 if len > max {
-                    causes.push(("FieldValueTooLong".into(), path.to_owned(), format!("Too long: may not be more than {max} bytes")));
+                    causes.push((
+                        "FieldValueTooLong".into(),
+                        path.to_owned(),
+                        format!("Too long: may not be more than {max} bytes"),
+                    ));
                 }
             }
             if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
                 if len < min {
-                    invalid(causes, format!("{path} in body should be at least {min} chars long"));
+                    invalid(
+                        causes,
+                        format!("{path} in body should be at least {min} chars long"),
+                    );
                 }
             }
             if let Some(p) = schema.get("pattern").and_then(Value::as_str) {
                 match regex::Regex::new(p) {
-                    Ok(re) if !re.is_match(s) => invalid(causes, format!("{path} in body should match '{p}'")),
+                    Ok(re) if !re.is_match(s) => {
+                        invalid(causes, format!("{path} in body should match '{p}'"))
+                    }
                     _ => {}
                 }
             }
@@ -284,12 +353,19 @@ fn validate_at(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause
             let n = items.len() as u64;
             if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
                 if n > max {
-                    causes.push(("FieldValueTooMany".into(), path.to_owned(), format!("Too many: {n}: must have at most {max} items")));
+                    causes.push((
+                        "FieldValueTooMany".into(),
+                        path.to_owned(),
+                        format!("Too many: {n}: must have at most {max} items"),
+                    ));
                 }
             }
             if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
                 if n < min {
-                    invalid(causes, format!("{path} in body should have at least {min} items"));
+                    invalid(
+                        causes,
+                        format!("{path} in body should have at least {min} items"),
+                    );
                 }
             }
             if let Some(item_schema) = schema.get("items") {
@@ -305,7 +381,8 @@ fn validate_at(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause
                         validate_at(sub, v, &child_path(path, k), causes);
                     }
                 }
-            } else if let Some(items) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+            } else if let Some(items) = schema.get("additionalProperties").filter(|a| a.is_object())
+            {
                 for (k, v) in map {
                     validate_at(items, v, &child_path(path, k), causes);
                 }
@@ -358,26 +435,39 @@ mod tests {
         assert!(validate(&schema, &obj).is_empty());
 
         let bad = json!({"spec": {"replicas": -1, "mode": "x", "image": 3}});
-        let messages: Vec<String> = validate(&schema, &bad).into_iter().map(|(_, f, m)| format!("{f}: {m}")).collect();
+        let messages: Vec<String> = validate(&schema, &bad)
+            .into_iter()
+            .map(|(_, f, m)| format!("{f}: {m}"))
+            .collect();
         assert_eq!(messages, vec![
             "spec.image: Invalid value: 3: spec.image in body must be of type string: \"integer\"",
             "spec.mode: Unsupported value: \"x\": supported values: \"fast\", \"slow\"",
             "spec.replicas: Invalid value: -1: spec.replicas in body should be greater than or equal to 0",
         ]);
-        let missing: Vec<String> = validate(&schema, &json!({"spec": {}})).into_iter().map(|(_, f, m)| format!("{f}: {m}")).collect();
+        let missing: Vec<String> = validate(&schema, &json!({"spec": {}}))
+            .into_iter()
+            .map(|(_, f, m)| format!("{f}: {m}"))
+            .collect();
         assert_eq!(missing, vec!["spec.image: Required value"]);
     }
 
     #[test]
     fn built_in_unknown_fields() {
         let def = schemas()
-            .definition(schemas().definition_for_kind("apps", "v1", "Deployment").unwrap())
+            .definition(
+                schemas()
+                    .definition_for_kind("apps", "v1", "Deployment")
+                    .unwrap(),
+            )
             .unwrap();
         let mut d = json!({
             "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"},
             "spec": {"replicas": 1, "foo": 1, "template": {"spec": {"containers": [{"name": "a", "image": "b", "bar": 2}]}}},
         });
         let removed = prune(def, &mut d);
-        assert_eq!(removed, vec!["spec.foo", "spec.template.spec.containers[0].bar"]);
+        assert_eq!(
+            removed,
+            vec!["spec.foo", "spec.template.spec.containers[0].bar"]
+        );
     }
 }

@@ -105,7 +105,10 @@ impl ServerProcess {
             .args(["--https-listen-port", &port.to_string()])
             .args(["--store-client-address", &format!("127.0.0.1:{client}")])
             .args(["--store-peer-address", &format!("127.0.0.1:{peer}")])
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(log.try_clone()?)
             .stderr(log);
         if let Some(endpoints) = datastore {
@@ -138,7 +141,10 @@ impl ServerProcess {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        bail!("rkube server did not become ready in {READY_TIMEOUT:?}; log:\n{}", self.log())
+        bail!(
+            "rkube server did not become ready in {READY_TIMEOUT:?}; log:\n{}",
+            self.log()
+        )
     }
 
     pub fn port(&self) -> u16 {
@@ -233,10 +239,16 @@ pub fn kubectl_binary() -> PathBuf {
 
 fn run_with_stdin(mut cmd: Command, stdin: Option<&str>) -> anyhow::Result<Output> {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     let mut child = cmd.spawn().context("failed to run kubectl")?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
         pipe.write_all(text.as_bytes())?;
     }
-    child.wait_with_output().context("failed to wait for kubectl")
+    child
+        .wait_with_output()
+        .context("failed to wait for kubectl")
 }

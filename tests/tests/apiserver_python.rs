@@ -13,7 +13,9 @@ use rkube_tests::server_proc::ServerProcess;
 fn python() -> Option<PathBuf> {
     let candidate = std::env::var_os("RKUBE_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/pyvenv/bin/python"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/pyvenv/bin/python")
+        });
     let has_client = Command::new(&candidate)
         .args(["-c", "import kubernetes"])
         .output()
@@ -24,7 +26,9 @@ fn python() -> Option<PathBuf> {
 #[test]
 fn python_client_crud_and_watch() {
     let Some(python) = python() else {
-        eprintln!("SKIPPED: no Python with the `kubernetes` client (run .ci/run, or set RKUBE_PYTHON)");
+        eprintln!(
+            "SKIPPED: no Python with the `kubernetes` client (run .ci/run, or set RKUBE_PYTHON)"
+        );
         return;
     };
     let s = ServerProcess::start().expect("rkube server starts");

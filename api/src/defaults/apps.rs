@@ -138,6 +138,50 @@ pub(crate) fn default_job(obj: &mut Value) {
     copy_template_labels(obj, template_labels);
 }
 
+/// Gives a new Job the selector Kubernetes generates on create unless `spec.manualSelector` is
+/// true: the pod template gets the job-name and controller-uid labels (new and legacy keys,
+/// unless set), and the selector matches `batch.kubernetes.io/controller-uid=<uid>`.
+///
+/// Needs `metadata.uid` (and `metadata.name`), so the API server calls it once it has assigned
+/// them, before validation.
+pub fn generate_job_selector(obj: &mut Value) {
+    use crate::names::{
+        LABEL_JOB_CONTROLLER_UID, LABEL_JOB_CONTROLLER_UID_LEGACY, LABEL_JOB_NAME,
+        LABEL_JOB_NAME_LEGACY,
+    };
+    let manual = obj.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true);
+    if manual {
+        return;
+    }
+    let field = |obj: &Value, p: &str| {
+        obj.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let name = field(obj, "/metadata/name");
+    let uid = field(obj, "/metadata/uid");
+    let Some(spec) = child_or_new(obj, "spec") else {
+        return;
+    };
+    if let Some(labels) = child_or_new(spec, "template")
+        .and_then(|t| child_or_new(t, "metadata"))
+        .and_then(|m| child_or_new(m, "labels"))
+    {
+        for key in [LABEL_JOB_NAME_LEGACY, LABEL_JOB_NAME] {
+            set(labels, key, name.clone().into());
+        }
+        for key in [LABEL_JOB_CONTROLLER_UID_LEGACY, LABEL_JOB_CONTROLLER_UID] {
+            set(labels, key, uid.clone().into());
+        }
+    }
+    if let Some(match_labels) =
+        child_or_new(spec, "selector").and_then(|s| child_or_new(s, "matchLabels"))
+    {
+        set(match_labels, LABEL_JOB_CONTROLLER_UID, uid.into());
+    }
+}
+
 /// Kubernetes' `SetDefaults_Job` on a job spec.
 fn default_job_spec(spec: &mut Value) {
     let unset = |v: &Value, k: &str| v.get(k).is_none_or(Value::is_null);
@@ -289,6 +333,29 @@ mod tests {
             json!({"spec": {"schedule": "* * * * *", "concurrencyPolicy": "Allow",
                 "suspend": false, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1,
                 "jobTemplate": {"spec": {"template": defaulted_template("Always")}}}})
+        );
+    }
+
+    #[test]
+    fn job_selector() {
+        let mut job =
+            json!({"metadata": {"name": "pi", "uid": "u1"}, "spec": {"template": template()}});
+        super::generate_job_selector(&mut job);
+        assert_eq!(
+            job["spec"]["selector"],
+            json!({"matchLabels": {"batch.kubernetes.io/controller-uid": "u1"}})
+        );
+        assert_eq!(
+            job["spec"]["template"]["metadata"]["labels"],
+            json!({"app": "web", "job-name": "pi", "batch.kubernetes.io/job-name": "pi",
+                "controller-uid": "u1", "batch.kubernetes.io/controller-uid": "u1"})
+        );
+        let mut manual =
+            json!({"spec": {"manualSelector": true, "selector": {"matchLabels": {"a": "b"}}}});
+        super::generate_job_selector(&mut manual);
+        assert_eq!(
+            manual["spec"]["selector"],
+            json!({"matchLabels": {"a": "b"}})
         );
     }
 

@@ -62,7 +62,7 @@ pub(crate) fn default_service(obj: &mut Value) {
     if externally_accessible {
         set(spec, "externalTrafficPolicy", "Cluster".into());
     }
-    if kind != "ExternalName" {
+    if matches!(kind.as_str(), "ClusterIP" | "NodePort" | "LoadBalancer") {
         set(spec, "internalTrafficPolicy", "Cluster".into());
     }
     if kind == "LoadBalancer" {

@@ -4,8 +4,12 @@
 //! functions fill in (`restartPolicy: Always`, `strategy.rollingUpdate` 25%/25%, a Service's
 //! `targetPort`...), plus the few fields Kubernetes sets on create outside its defaulters but that
 //! every stored object carries (a Namespace's `spec.finalizers` and phase, a Service's IP family
-//! policy, a Pod's priority, a Secret's `stringData` folded into `data`). Values the user gave
-//! are never replaced. Kinds without defaults are left untouched.
+//! policy, a Pod's priority and initial status with its QoS class, a Secret's `stringData`
+//! folded into `data`). Values the user gave are never replaced. Kinds without defaults are
+//! left untouched.
+//!
+//! The API server also generates a Job's selector on create, once the Job has a uid:
+//! [`generate_job_selector`].
 //!
 //! Run it before [`crate::validation::validate`], as the API server does: validation expects the
 //! defaulted form.
@@ -16,6 +20,11 @@ mod core;
 mod pod;
 
 use serde_json::{Map, Value};
+
+pub use apps::generate_job_selector;
+pub use autoscaling::DEFAULT_CPU_UTILIZATION;
+pub use core::DEFAULT_CLIENT_IP_TIMEOUT_SECONDS;
+pub use pod::{qos_class, DEFAULT_PRIORITY};
 
 /// Fills in Kubernetes' defaults on `obj`, an object of `kind` in `group`/`version`.
 pub fn apply_defaults(group: &str, version: &str, kind: &str, obj: &mut Value) {

@@ -1,8 +1,11 @@
 //! Pod, pod template and pod spec defaults: policies, containers, probes, volumes.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 use super::{child, child_or_new, items, set};
+use crate::Quantity;
 
 /// The priority of pods with no priority class when no class is the global default.
 pub const DEFAULT_PRIORITY: i64 = 0;
@@ -18,6 +21,9 @@ pub(crate) fn default_pod(obj: &mut Value) {
         for c in items(spec, field) {
             requests_from_limits(c);
         }
+    }
+    for c in items(spec, "containers") {
+        default_resize_policy(c);
     }
     set(spec, "enableServiceLinks", true.into());
     if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
@@ -44,6 +50,64 @@ pub(crate) fn default_pod(obj: &mut Value) {
     if let Some(p) = priority {
         set(spec, "priority", p.into());
         set(spec, "preemptionPolicy", "PreemptLowerPriority".into());
+    }
+    let qos = qos_class(spec);
+    if let Some(status) = child_or_new(obj, "status") {
+        if status.get("phase").is_none_or(Value::is_null) {
+            set(status, "phase", "Pending".into());
+            set(status, "qosClass", qos.into());
+        }
+    }
+}
+
+/// A pod's quality-of-service class from its containers' CPU and memory requests and limits:
+/// `Guaranteed` when every container has both limits and requests equal them, `BestEffort`
+/// when nothing is set, else `Burstable` (Kubernetes' `GetPodQOS`).
+pub fn qos_class(spec: &Value) -> &'static str {
+    let mut requests: BTreeMap<&str, Quantity> = BTreeMap::new();
+    let mut limits: BTreeMap<&str, Quantity> = BTreeMap::new();
+    let mut guaranteed = true;
+    let containers = ["containers", "initContainers"]
+        .into_iter()
+        .flat_map(|f| spec.get(f).and_then(Value::as_array).into_iter().flatten());
+    for c in containers {
+        let mut limited = 0;
+        for (kind, sums) in [("requests", &mut requests), ("limits", &mut limits)] {
+            for name in ["cpu", "memory"] {
+                let Some(q) = c
+                    .pointer(&format!("/resources/{kind}/{name}"))
+                    .and_then(quantity_of)
+                    .filter(|q| !q.is_zero())
+                else {
+                    continue;
+                };
+                if kind == "limits" {
+                    limited += 1;
+                }
+                let sum = sums.entry(name).or_default();
+                *sum = sum.checked_add(&q).unwrap_or(*sum);
+            }
+        }
+        if limited < 2 {
+            guaranteed = false;
+        }
+    }
+    if requests.is_empty() && limits.is_empty() {
+        return "BestEffort";
+    }
+    let equal = requests.iter().all(|(name, q)| limits.get(name) == Some(q));
+    if guaranteed && equal && requests.len() == limits.len() {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+fn quantity_of(v: &Value) -> Option<Quantity> {
+    match v {
+        Value::String(s) => Quantity::parse(s).ok(),
+        Value::Number(n) => Quantity::parse(&n.to_string()).ok(),
+        _ => None,
     }
 }
 
@@ -162,6 +226,9 @@ fn default_volume(v: &mut Value) {
     }
     if let Some(p) = child(v, "projected") {
         for source in items(p, "sources") {
+            if let Some(token) = child(source, "serviceAccountToken") {
+                set(token, "expirationSeconds", 3600.into());
+            }
             if let Some(d) = child(source, "downwardAPI") {
                 for item in items(d, "items") {
                     if let Some(f) = child(item, "fieldRef") {
@@ -176,6 +243,38 @@ fn default_volume(v: &mut Value) {
         .and_then(|t| child(t, "spec"))
     {
         set(spec, "volumeMode", "Filesystem".into());
+    }
+}
+
+/// In-place resize (on by default in Kubernetes 1.33): CPU and memory requests get a
+/// `NotRequired` resize policy unless one is given (Pods' regular containers only).
+fn default_resize_policy(c: &mut Value) {
+    let requested: Vec<&str> = ["cpu", "memory"]
+        .into_iter()
+        .filter(|r| c.pointer(&format!("/resources/requests/{r}")).is_some())
+        .collect();
+    if requested.is_empty() {
+        return;
+    }
+    let Some(m) = c.as_object_mut() else {
+        return;
+    };
+    let policies = m
+        .entry("resizePolicy".to_owned())
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if policies.is_null() {
+        *policies = Value::Array(Vec::new());
+    }
+    let Some(list) = policies.as_array_mut() else {
+        return;
+    };
+    for r in requested {
+        let present = list
+            .iter()
+            .any(|p| p.get("resourceName").and_then(Value::as_str) == Some(r));
+        if !present {
+            list.push(json!({"resourceName": r, "restartPolicy": "NotRequired"}));
+        }
     }
 }
 
@@ -204,6 +303,8 @@ fn requests_from_limits(c: &mut Value) {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    use serde_json::Value;
 
     use super::super::apply_defaults;
     use super::image_tag;
@@ -235,6 +336,9 @@ mod tests {
                         "ports": [{"containerPort": 80, "protocol": "TCP"}],
                         "resources": {"limits": {"cpu": "500m", "memory": "128Mi"},
                                       "requests": {"cpu": "500m", "memory": "128Mi"}},
+                        "resizePolicy": [
+                            {"resourceName": "cpu", "restartPolicy": "NotRequired"},
+                            {"resourceName": "memory", "restartPolicy": "NotRequired"}],
                         "readinessProbe": {"httpGet": {"port": 80, "path": "/", "scheme": "HTTP"},
                             "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1,
                             "failureThreshold": 3},
@@ -247,7 +351,36 @@ mod tests {
                     "schedulerName": "default-scheduler",
                     "enableServiceLinks": true,
                     "priority": 0,
-                    "preemptionPolicy": "PreemptLowerPriority"}})
+                    "preemptionPolicy": "PreemptLowerPriority"},
+                "status": {"phase": "Pending", "qosClass": "Guaranteed"}})
+        );
+    }
+
+    #[test]
+    fn qos_classes() {
+        let qos = |containers: Value| super::qos_class(&json!({"containers": containers}));
+        assert_eq!(qos(json!([{"name": "a"}])), "BestEffort");
+        assert_eq!(
+            qos(
+                json!([{"resources": {"limits": {"cpu": "1", "memory": "1Gi"},
+                "requests": {"cpu": "1000m", "memory": "1Gi"}}}])
+            ),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos(
+                json!([{"resources": {"limits": {"cpu": "1", "memory": "1Gi"},
+                "requests": {"cpu": "1000m", "memory": "1Gi"}}}, {"name": "sidecar"}])
+            ),
+            "Burstable"
+        );
+        assert_eq!(
+            qos(json!([{"resources": {"requests": {"cpu": "100m"}}}])),
+            "Burstable"
+        );
+        assert_eq!(
+            qos(json!([{"resources": {"requests": {"cpu": "0"}}}])),
+            "BestEffort"
         );
     }
 

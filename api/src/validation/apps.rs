@@ -1,8 +1,8 @@
-//! Workloads: Deployments, ReplicaSets, StatefulSets, DaemonSets, ReplicationControllers.
+//! Deployments, ReplicaSets and ReplicationControllers, and what other workloads share with them.
 
 use serde_json::Value;
 
-use super::render::{go_int_or_string, go_label_selector};
+use super::render::{go_int_or_string, go_label_selector, go_quote};
 use super::rules::{
     self, child, get, int_of, int_or_percent_value, non_negative, str_of, string_map_of, sub,
     Selector,
@@ -85,7 +85,7 @@ fn selector_of(spec: &Value, errs: &mut Vec<FieldError>) -> Option<Selector> {
     selector
 }
 
-fn immutable_selector(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
+pub(crate) fn immutable_selector(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
     let Some(old) = old else {
         return;
     };
@@ -150,11 +150,43 @@ fn validate_deployment_strategy(strategy: &Value, errs: &mut Vec<FieldError>) {
             )),
             Some(r) => validate_rolling_update(r, "spec.strategy.rollingUpdate", errs),
         },
-        other => errs.push(FieldError::not_supported(
-            "spec.strategy.type",
-            other,
-            &["Recreate", "RollingUpdate"],
-        )),
+        other => errs.push(
+            FieldError::not_supported(
+                "spec.strategy",
+                strategy.clone(),
+                &["Recreate", "RollingUpdate"],
+            )
+            .with_go_repr(format!(
+                "apps.DeploymentStrategy{{Type:{}, RollingUpdate:{}}}",
+                go_quote(other),
+                go_pointer("apps.RollingUpdateDeployment", rolling)
+            )),
+        ),
+    }
+}
+
+/// How Go prints a pointer to a struct: `(*T)(nil)`, or an address that differs every run
+/// (shown as `(*T)(0xc000000000)`).
+pub(crate) fn go_pointer(type_name: &str, value: Option<&Value>) -> String {
+    match value {
+        None => format!("(*{type_name})(nil)"),
+        Some(_) => format!("(*{type_name})(0xc000000000)"),
+    }
+}
+
+/// `must not be greater than 100%` for a percentage above 100.
+pub(crate) fn not_more_than_100_percent(
+    errs: &mut Vec<FieldError>,
+    path: &str,
+    value: Option<&Value>,
+) {
+    if let Some(Value::String(s)) = value {
+        if rules::is_percent(s) && int_or_percent_value(value) > 100 {
+            errs.push(
+                FieldError::invalid(path, s.as_str(), "must not be greater than 100%")
+                    .with_go_repr(go_int_or_string(value)),
+            );
+        }
     }
 }
 
@@ -175,18 +207,7 @@ fn validate_rolling_update(r: &Value, path: &str, errs: &mut Vec<FieldError>) {
             .with_go_repr(go_int_or_string(unavailable)),
         );
     }
-    if let Some(Value::String(s)) = unavailable {
-        if rules::is_percent(s) && int_or_percent_value(unavailable) > 100 {
-            errs.push(
-                FieldError::invalid(
-                    &unavailable_path,
-                    s.as_str(),
-                    "must not be greater than 100%",
-                )
-                .with_go_repr(go_int_or_string(unavailable)),
-            );
-        }
-    }
+    not_more_than_100_percent(errs, &unavailable_path, unavailable);
 }
 
 /// Validates a ReplicaSet.
@@ -246,192 +267,6 @@ pub(crate) fn validate_replication_controller(obj: &Value, errs: &mut Vec<FieldE
             &["Always"],
         ));
     }
-}
-
-/// Validates a StatefulSet.
-pub(crate) fn validate_stateful_set(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
-    let spec = sub(obj, "spec");
-    match str_of(spec, "podManagementPolicy") {
-        "OrderedReady" | "Parallel" => {}
-        "" => errs.push(FieldError::required("spec.podManagementPolicy", "")),
-        other => errs.push(FieldError::invalid(
-            "spec.podManagementPolicy",
-            other,
-            "must be 'OrderedReady' or 'Parallel'",
-        )),
-    }
-    let strategy = sub(spec, "updateStrategy");
-    match str_of(strategy, "type") {
-        "" => errs.push(FieldError::required("spec.updateStrategy", "")),
-        "OnDelete" => {
-            if let Some(r) = get(strategy, "rollingUpdate") {
-                errs.push(FieldError::invalid(
-                    "spec.updateStrategy.rollingUpdate",
-                    r.clone(),
-                    "only allowed for updateStrategy 'RollingUpdate'",
-                ));
-            }
-        }
-        "RollingUpdate" => {
-            if let Some(r) = get(strategy, "rollingUpdate") {
-                non_negative(
-                    errs,
-                    "spec.updateStrategy.rollingUpdate.partition",
-                    int_of(r, "partition"),
-                );
-            }
-        }
-        _ => errs.push(FieldError::invalid(
-            "spec.updateStrategy",
-            strategy.clone(),
-            "must be 'RollingUpdate' or 'OnDelete'",
-        )),
-    }
-    non_negative(
-        errs,
-        "spec.revisionHistoryLimit",
-        int_of(spec, "revisionHistoryLimit"),
-    );
-    non_negative(errs, "spec.replicas", int_of(spec, "replicas"));
-    non_negative(
-        errs,
-        "spec.minReadySeconds",
-        int_of(spec, "minReadySeconds"),
-    );
-    if let Some(ordinals) = get(spec, "ordinals") {
-        non_negative(errs, "spec.ordinals.start", int_of(ordinals, "start"));
-    }
-    validate_selector(spec, "statefulset", errs);
-    if let Some(selector) = selector_of(spec, errs) {
-        let template = sub(spec, "template");
-        if !selector.is_empty()
-            && !selector.matches(&string_map_of(sub(template, "metadata"), "labels"))
-        {
-            errs.push(FieldError::invalid(
-                "spec.template.metadata.labels",
-                sub(template, "metadata")
-                    .get("labels")
-                    .cloned()
-                    .unwrap_or(Value::Null),
-                "`selector` does not match template `labels`",
-            ));
-        }
-        pod::validate_template_spec(template, "spec.template", errs);
-    }
-    let t_spec = sub(sub(spec, "template"), "spec");
-    let policy = str_of(t_spec, "restartPolicy");
-    if policy != "Always" {
-        errs.push(FieldError::not_supported(
-            "spec.template.spec.restartPolicy",
-            policy,
-            &["Always"],
-        ));
-    }
-    if get(t_spec, "activeDeadlineSeconds").is_some() {
-        errs.push(FieldError::forbidden(
-            "spec.template.spec.activeDeadlineSeconds",
-            "activeDeadlineSeconds in StatefulSet is not Supported",
-        ));
-    }
-    if let Some(old) = old {
-        let mut new_rest = spec.clone();
-        let mut old_rest = sub(old, "spec").clone();
-        for field in [
-            "replicas",
-            "ordinals",
-            "template",
-            "updateStrategy",
-            "persistentVolumeClaimRetentionPolicy",
-            "minReadySeconds",
-        ] {
-            if let Some(m) = new_rest.as_object_mut() {
-                m.remove(field);
-            }
-            if let Some(m) = old_rest.as_object_mut() {
-                m.remove(field);
-            }
-        }
-        if new_rest != old_rest {
-            errs.push(FieldError::forbidden(
-                "spec",
-                "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
-            ));
-        }
-    }
-}
-
-/// Validates a DaemonSet.
-pub(crate) fn validate_daemon_set(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
-    let spec = sub(obj, "spec");
-    let sel = get(spec, "selector");
-    rules::label_selector(errs, "spec.selector", sel);
-    let template = sub(spec, "template");
-    if let Some(selector) = Selector::from_value(sel) {
-        if !selector.matches(&string_map_of(sub(template, "metadata"), "labels")) {
-            errs.push(FieldError::invalid(
-                "spec.template.metadata.labels",
-                sub(template, "metadata")
-                    .get("labels")
-                    .cloned()
-                    .unwrap_or(Value::Null),
-                "`selector` does not match template `labels`",
-            ));
-        }
-        if sel.is_some() && selector.is_empty() {
-            errs.push(
-                FieldError::invalid(
-                    "spec.selector",
-                    sel.cloned().unwrap_or(Value::Null),
-                    "empty selector is invalid for daemonset",
-                )
-                .with_go_repr(go_label_selector(sel)),
-            );
-        }
-    }
-    pod::validate_template_spec(template, "spec.template", errs);
-    let t_spec = sub(template, "spec");
-    let policy = str_of(t_spec, "restartPolicy");
-    if policy != "Always" {
-        errs.push(FieldError::not_supported(
-            "spec.template.spec.restartPolicy",
-            policy,
-            &["Always"],
-        ));
-    }
-    if let Some(ads) = get(t_spec, "activeDeadlineSeconds") {
-        errs.push(FieldError::invalid(
-            "spec.template.spec.activeDeadlineSeconds",
-            ads.clone(),
-            "activeDeadlineSeconds must be nil for daemonset",
-        ));
-    }
-    non_negative(
-        errs,
-        "spec.minReadySeconds",
-        int_of(spec, "minReadySeconds"),
-    );
-    let strategy = sub(spec, "updateStrategy");
-    match str_of(strategy, "type") {
-        "OnDelete" => {}
-        "RollingUpdate" => match get(strategy, "rollingUpdate") {
-            None => errs.push(FieldError::required(
-                "spec.updateStrategy.rollingUpdate",
-                "",
-            )),
-            Some(r) => validate_rolling_update(r, "spec.updateStrategy.rollingUpdate", errs),
-        },
-        other => errs.push(FieldError::not_supported(
-            "spec.updateStrategy",
-            other,
-            &["RollingUpdate", "OnDelete"],
-        )),
-    }
-    non_negative(
-        errs,
-        "spec.revisionHistoryLimit",
-        int_of(spec, "revisionHistoryLimit"),
-    );
-    immutable_selector(obj, old, errs);
 }
 
 #[cfg(test)]
@@ -518,6 +353,12 @@ mod tests {
             ["spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'"]
         );
         let mut spec = valid_spec();
+        spec["strategy"] = json!({"type": "BlueGreen"});
+        assert_eq!(
+            messages("Deployment", &deployment(spec), None),
+            ["spec.strategy: Unsupported value: apps.DeploymentStrategy{Type:\"BlueGreen\", RollingUpdate:(*apps.RollingUpdateDeployment)(nil)}: supported values: \"Recreate\", \"RollingUpdate\""]
+        );
+        let mut spec = valid_spec();
         spec["strategy"]["rollingUpdate"]["maxUnavailable"] = json!("110%");
         assert_eq!(
             messages("Deployment", &deployment(spec), None),
@@ -536,24 +377,6 @@ mod tests {
         assert_eq!(
             messages("Deployment", &new, Some(&old)),
             ["spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"nginx2\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"]
-        );
-    }
-
-    #[test]
-    fn stateful_and_daemon_sets() {
-        let sts = json!({"metadata": {"name": "db", "namespace": "default"}, "spec": {
-            "podManagementPolicy": "Sometimes", "updateStrategy": {"type": "RollingUpdate"},
-            "selector": {"matchLabels": {"app": "db"}}, "template": template(json!({"app": "db"}))}});
-        assert_eq!(
-            messages("StatefulSet", &sts, None),
-            ["spec.podManagementPolicy: Invalid value: \"Sometimes\": must be 'OrderedReady' or 'Parallel'"]
-        );
-        let ds = json!({"metadata": {"name": "agent", "namespace": "default"}, "spec": {
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
-            "selector": {"matchLabels": {"app": "agent"}}, "template": template(json!({"app": "other"}))}});
-        assert_eq!(
-            messages("DaemonSet", &ds, None),
-            ["spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`"]
         );
     }
 }

@@ -6,12 +6,21 @@ use super::rules::{self, child, get, index, int_of, list_of, push_invalid, str_o
 use super::FieldError;
 use crate::Quantity;
 
+/// Metric source types, sorted as Kubernetes lists them.
 const METRIC_TYPES: &[&str] = &[
+    "ContainerResource",
+    "External",
     "Object",
     "Pods",
     "Resource",
-    "External",
-    "ContainerResource",
+];
+/// Metric source fields, in the order Kubernetes looks at them.
+const SOURCES: &[&str] = &[
+    "object",
+    "external",
+    "pods",
+    "resource",
+    "containerResource",
 ];
 const MAX_PERIOD_SECONDS: i64 = 1800;
 const MAX_STABILIZATION_WINDOW_SECONDS: i64 = 3600;
@@ -42,16 +51,7 @@ pub(crate) fn validate_hpa(obj: &Value, errs: &mut Vec<FieldError>) {
             "must be greater than or equal to `minReplicas`",
         ));
     }
-    let target = sub(spec, "scaleTargetRef");
-    for field in ["kind", "name"] {
-        let v = str_of(target, field);
-        let p = child("spec.scaleTargetRef", field);
-        if v.is_empty() {
-            errs.push(FieldError::required(&p, ""));
-        } else {
-            push_invalid(errs, &p, v, rules::path_segment(v, false));
-        }
-    }
+    validate_object_reference(sub(spec, "scaleTargetRef"), "spec.scaleTargetRef", errs);
     if let Some(cpu) = int_of(spec, "targetCPUUtilizationPercentage").filter(|c| *c < 1) {
         errs.push(FieldError::invalid(
             "spec.targetCPUUtilizationPercentage",
@@ -73,95 +73,167 @@ pub(crate) fn validate_hpa(obj: &Value, errs: &mut Vec<FieldError>) {
 
 fn validate_metric(metric: &Value, path: &str, errs: &mut Vec<FieldError>) {
     let kind = str_of(metric, "type");
+    let type_path = child(path, "type");
     if kind.is_empty() {
         errs.push(FieldError::required(
-            &child(path, "type"),
+            &type_path,
             "must specify a metric source type",
         ));
     }
     if !METRIC_TYPES.contains(&kind) {
-        errs.push(FieldError::not_supported(
-            &child(path, "type"),
-            kind,
-            METRIC_TYPES,
-        ));
+        errs.push(FieldError::not_supported(&type_path, kind, METRIC_TYPES));
     }
-    let sources = [
-        "object",
-        "pods",
-        "resource",
-        "external",
-        "containerResource",
-    ];
-    let expected = sources
+    let present: Vec<&str> = SOURCES
         .iter()
-        .find(|s| s.eq_ignore_ascii_case(kind))
-        .copied();
-    if let Some(field) = expected {
-        if get(metric, field).is_none() {
-            errs.push(FieldError::required(
-                &child(path, field),
-                "must populate information for the given metric source",
-            ));
-        }
-    }
-    let present: Vec<&str> = sources
-        .into_iter()
+        .copied()
         .filter(|s| get(metric, s).is_some())
         .collect();
+    if let Some(first) = present.first() {
+        let src = sub(metric, first);
+        let p = child(path, first);
+        match *first {
+            "object" => validate_object_source(src, &p, errs),
+            "external" => validate_external_source(src, &p, errs),
+            "pods" => validate_pods_source(src, &p, errs),
+            "resource" => validate_resource_source(src, &p, false, errs),
+            _ => validate_resource_source(src, &p, true, errs),
+        }
+    }
+    let expected = SOURCES.iter().copied().find(|s| {
+        let (head, tail) = s.split_at(1);
+        format!("{}{tail}", head.to_uppercase()) == kind
+    });
+    match expected {
+        Some(field) if get(metric, field).is_none() => errs.push(FieldError::required(
+            &child(path, field),
+            "must populate information for the given metric source",
+        )),
+        Some(_) => {}
+        None => errs.push(FieldError::not_supported(&type_path, kind, METRIC_TYPES)),
+    }
     if present.len() != 1 {
-        for s in present.into_iter().filter(|s| Some(*s) != expected) {
+        let mut extra: Vec<&str> = present
+            .into_iter()
+            .filter(|s| Some(*s) != expected)
+            .collect();
+        extra.sort_unstable();
+        for s in extra {
             errs.push(FieldError::forbidden(
                 &child(path, s),
                 "must populate the given metric source only",
             ));
         }
     }
-    for source in ["resource", "containerResource"] {
-        if let Some(src) = get(metric, source) {
-            let p = child(path, source);
-            if str_of(src, "name").is_empty() {
-                errs.push(FieldError::required(
-                    &child(&p, "name"),
-                    "must specify a resource name",
-                ));
-            }
-            if source == "containerResource" && str_of(src, "container").is_empty() {
-                errs.push(FieldError::required(
-                    &child(&p, "container"),
-                    "must specify a container",
-                ));
-            }
-            let t = sub(src, "target");
-            let tp = child(&p, "target");
-            let util = get(t, "averageUtilization").is_some();
-            let avg = get(t, "averageValue").is_some();
-            if !util && !avg {
-                errs.push(FieldError::required(
-                    &child(&tp, "averageUtilization"),
-                    "must set either a target raw value or a target utilization",
-                ));
-            }
-            if util && avg {
-                errs.push(FieldError::forbidden(
-                    &child(&tp, "averageValue"),
-                    "may not set both a target raw value and a target utilization",
-                ));
-            }
-            validate_target(t, &tp, errs);
+}
+
+fn validate_metric_name(src: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    let name = str_of(sub(src, "metric"), "name");
+    let p = child(&child(path, "metric"), "name");
+    if name.is_empty() {
+        errs.push(FieldError::required(&p, "must specify a metric name"));
+    } else {
+        push_invalid(errs, &p, name, rules::path_segment(name, false));
+    }
+}
+
+fn validate_object_source(src: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    validate_object_reference(
+        sub(src, "describedObject"),
+        &child(path, "describedObject"),
+        errs,
+    );
+    validate_metric_name(src, path, errs);
+    let t = sub(src, "target");
+    let tp = child(path, "target");
+    validate_target(t, &tp, errs);
+    if get(t, "value").is_none() && get(t, "averageValue").is_none() {
+        errs.push(FieldError::required(
+            &child(&tp, "averageValue"),
+            "must set either a target value or averageValue",
+        ));
+    }
+}
+
+fn validate_external_source(src: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    validate_metric_name(src, path, errs);
+    let t = sub(src, "target");
+    let tp = child(path, "target");
+    validate_target(t, &tp, errs);
+    let value = get(t, "value").is_some();
+    let average = get(t, "averageValue").is_some();
+    if !value && !average {
+        errs.push(FieldError::required(
+            &child(&tp, "averageValue"),
+            "must set either a target value for metric or a per-pod target",
+        ));
+    }
+    if value && average {
+        errs.push(FieldError::forbidden(
+            &child(&tp, "value"),
+            "may not set both a target value for metric and a per-pod target",
+        ));
+    }
+}
+
+fn validate_pods_source(src: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    validate_metric_name(src, path, errs);
+    let t = sub(src, "target");
+    let tp = child(path, "target");
+    validate_target(t, &tp, errs);
+    if get(t, "averageValue").is_none() {
+        errs.push(FieldError::required(
+            &child(&tp, "averageValue"),
+            "must specify a positive target averageValue",
+        ));
+    }
+}
+
+fn validate_resource_source(src: &Value, path: &str, container: bool, errs: &mut Vec<FieldError>) {
+    if str_of(src, "name").is_empty() {
+        errs.push(FieldError::required(
+            &child(path, "name"),
+            "must specify a resource name",
+        ));
+    }
+    if container {
+        let c = str_of(src, "container");
+        if c.is_empty() {
+            errs.push(FieldError::required(
+                &child(path, "container"),
+                "must specify a container",
+            ));
+        } else {
+            push_invalid(errs, &child(path, "container"), c, rules::dns1123_label(c));
         }
     }
-    for source in ["pods", "object", "external"] {
-        if let Some(src) = get(metric, source) {
-            let p = child(path, source);
-            let name = str_of(sub(src, "metric"), "name");
-            let np = child(&child(&p, "metric"), "name");
-            if name.is_empty() {
-                errs.push(FieldError::required(&np, "must specify a metric name"));
-            } else {
-                push_invalid(errs, &np, name, rules::path_segment(name, false));
-            }
-            validate_target(sub(src, "target"), &child(&p, "target"), errs);
+    let t = sub(src, "target");
+    let tp = child(path, "target");
+    validate_target(t, &tp, errs);
+    let util = get(t, "averageUtilization").is_some();
+    let avg = get(t, "averageValue").is_some();
+    if !util && !avg {
+        errs.push(FieldError::required(
+            &child(&tp, "averageUtilization"),
+            "must set either a target raw value or a target utilization",
+        ));
+    }
+    if util && avg {
+        errs.push(FieldError::forbidden(
+            &child(&tp, "averageValue"),
+            "may not set both a target raw value and a target utilization",
+        ));
+    }
+}
+
+/// A reference to another object by kind and name (scale targets, described objects).
+fn validate_object_reference(r: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    for field in ["kind", "name"] {
+        let v = str_of(r, field);
+        let p = child(path, field);
+        if v.is_empty() {
+            errs.push(FieldError::required(&p, ""));
+        } else {
+            push_invalid(errs, &p, v, rules::path_segment(v, false));
         }
     }
 }
@@ -179,6 +251,17 @@ fn validate_target(t: &Value, path: &str, errs: &mut Vec<FieldError>) {
             &child(path, "type"),
             kind,
             "must be either Utilization, Value, or AverageValue",
+        ));
+    }
+    if ["averageUtilization", "averageValue", "value"]
+        .iter()
+        .all(|f| get(t, f).is_none())
+    {
+        // Kubernetes' own (odd) field path for this rule.
+        errs.push(FieldError::invalid(
+            &child(path, " utilization, value and averageValue"),
+            kind,
+            "at least one not nil",
         ));
     }
     for field in ["value", "averageValue"] {
@@ -311,6 +394,20 @@ mod tests {
     }
 
     #[test]
+    fn metric_types() {
+        let got = messages(json!({"minReplicas": 1, "maxReplicas": 3,
+            "scaleTargetRef": {"kind": "Deployment", "name": "web"},
+            "metrics": [{"type": "Memory"}]}));
+        assert_eq!(
+            got,
+            [
+                "spec.metrics[0].type: Unsupported value: \"Memory\": supported values: \"ContainerResource\", \"External\", \"Object\", \"Pods\", \"Resource\"",
+                "spec.metrics[0].type: Unsupported value: \"Memory\": supported values: \"ContainerResource\", \"External\", \"Object\", \"Pods\", \"Resource\"",
+            ]
+        );
+    }
+
+    #[test]
     fn metrics_and_behavior() {
         assert_eq!(
             messages(json!({"minReplicas": 1, "maxReplicas": 3,
@@ -323,10 +420,12 @@ mod tests {
                              "scaleDown": {"stabilizationWindowSeconds": 4000}}})),
             [
                 "spec.metrics[0].resource.target.averageUtilization: Invalid value: 0: must be greater than 0",
-                "spec.metrics[1].resource: Required value: must populate information for the given metric source",
                 "spec.metrics[1].pods.metric.name: Required value: must specify a metric name",
                 "spec.metrics[1].pods.target.type: Required value: must specify a metric target type",
                 "spec.metrics[1].pods.target.type: Invalid value: \"\": must be either Utilization, Value, or AverageValue",
+                "spec.metrics[1].pods.target. utilization, value and averageValue: Invalid value: \"\": at least one not nil",
+                "spec.metrics[1].pods.target.averageValue: Required value: must specify a positive target averageValue",
+                "spec.metrics[1].resource: Required value: must populate information for the given metric source",
                 "spec.behavior.scaleUp.selectPolicy: Unsupported value: \"Most\": supported values: \"Disabled\", \"Max\", \"Min\"",
                 "spec.behavior.scaleUp.policies[0].value: Invalid value: 0: must be greater than zero",
                 "spec.behavior.scaleUp.policies[0].periodSeconds: Invalid value: 4000: must be less than or equal to 1800",

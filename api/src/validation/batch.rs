@@ -11,6 +11,9 @@ const MAX_PARALLELISM_FOR_INDEXED_JOB: i64 = 100_000;
 /// on create unless `manualSelector` is set).
 pub(crate) fn validate_job(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
     let spec = sub(obj, "spec");
+    if old.is_none() {
+        validate_generated_selector(obj, errs);
+    }
     validate_job_spec(spec, "spec", errs);
     match get(spec, "selector") {
         None => errs.push(FieldError::required("spec.selector", "")),
@@ -40,7 +43,60 @@ pub(crate) fn validate_job(obj: &Value, old: Option<&Value>, errs: &mut Vec<Fiel
         }
     }
     if let Some(old) = old {
-        validate_job_update(spec, sub(old, "spec"), errs);
+        validate_job_update(spec, old, errs);
+    }
+}
+
+/// Unless the selector is manual, the template carries the generated labels and the selector
+/// selects them (see [`crate::defaults::generate_job_selector`]).
+fn validate_generated_selector(obj: &Value, errs: &mut Vec<FieldError>) {
+    use crate::names::{
+        LABEL_JOB_CONTROLLER_UID, LABEL_JOB_CONTROLLER_UID_LEGACY, LABEL_JOB_NAME,
+        LABEL_JOB_NAME_LEGACY,
+    };
+    let spec = sub(obj, "spec");
+    if rules::bool_of(spec, "manualSelector") == Some(true) || get(spec, "selector").is_none() {
+        return;
+    }
+    let meta = sub(obj, "metadata");
+    let uid = str_of(meta, "uid");
+    let name = str_of(meta, "name");
+    if uid.is_empty() {
+        errs.push(FieldError::required("metadata.uid", ""));
+    }
+    let template_meta = sub(sub(spec, "template"), "metadata");
+    let labels = string_map_of(template_meta, "labels");
+    let mut expected = std::collections::BTreeMap::new();
+    for (key, value) in [
+        (LABEL_JOB_CONTROLLER_UID_LEGACY, uid),
+        (LABEL_JOB_NAME_LEGACY, name),
+        (LABEL_JOB_CONTROLLER_UID, uid),
+        (LABEL_JOB_NAME, name),
+    ] {
+        let path = rules::key("spec.template.metadata.labels", key);
+        match labels.get(key) {
+            None => errs.push(FieldError::required(&path, value)),
+            Some(actual) if actual != value => errs.push(FieldError::invalid(
+                &path,
+                template_meta.get("labels").cloned().unwrap_or(Value::Null),
+                &format!("must be '{value}'"),
+            )),
+            Some(_) => {}
+        }
+        expected.insert(key.to_owned(), value.to_owned());
+    }
+    let sel = get(spec, "selector");
+    if let Some(selector) = Selector::from_value(sel) {
+        if !selector.matches(&expected) {
+            errs.push(
+                FieldError::invalid(
+                    "spec.selector",
+                    sel.cloned().unwrap_or(Value::Null),
+                    "`selector` not auto-generated",
+                )
+                .with_go_repr(super::render::go_label_selector(sel)),
+            );
+        }
     }
 }
 
@@ -79,6 +135,17 @@ fn validate_job_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
                     &child(path, "parallelism"),
                     p,
                     "must be less than or equal to 100000 when completion mode is Indexed",
+                ));
+            }
+        }
+    }
+    if spec.get("completionMode").and_then(Value::as_str) != Some("Indexed") {
+        for field in ["backoffLimitPerIndex", "maxFailedIndexes"] {
+            if let Some(v) = int_of(spec, field) {
+                errs.push(FieldError::invalid(
+                    &child(path, field),
+                    v,
+                    "requires indexed completion mode",
                 ));
             }
         }
@@ -122,17 +189,26 @@ fn validate_job_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
 }
 
 /// What a Job update may not change.
-fn validate_job_update(spec: &Value, old: &Value, errs: &mut Vec<FieldError>) {
-    let elastic = str_of(spec, "completionMode") == "Indexed"
-        && int_of(spec, "completions") == int_of(spec, "parallelism")
-        && int_of(old, "completions") == int_of(old, "parallelism");
-    if !elastic {
+fn validate_job_update(spec: &Value, old_obj: &Value, errs: &mut Vec<FieldError>) {
+    let old = sub(old_obj, "spec");
+    let completions = get(spec, "completions");
+    if str_of(spec, "completionMode") != "Indexed" {
         rules::immutable(
             errs,
             "spec.completions",
-            get(spec, "completions"),
+            completions,
             get(old, "completions"),
         );
+    } else if completions != get(old, "completions") {
+        if let Some(c) = int_of(spec, "completions") {
+            if Some(c) != int_of(spec, "parallelism") {
+                errs.push(FieldError::invalid(
+                    "spec.completions",
+                    c,
+                    "can only be modified in tandem with spec.parallelism",
+                ));
+            }
+        }
     }
     rules::immutable(
         errs,
@@ -142,25 +218,23 @@ fn validate_job_update(spec: &Value, old: &Value, errs: &mut Vec<FieldError>) {
     );
     let template = get(spec, "template");
     let old_template = get(old, "template");
-    let suspended_unstarted = rules::bool_of(old, "suspend") == Some(true);
+    let scheduling_mutable = rules::bool_of(old, "suspend") == Some(true)
+        && get(sub(old_obj, "status"), "startTime").is_none();
     if template != old_template {
-        let mutable_ok = suspended_unstarted && {
-            let strip = |t: Option<&Value>| {
-                let mut t = t.cloned().unwrap_or(Value::Null);
-                if let Some(m) = t.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.remove("labels");
-                    m.remove("annotations");
+        let strip = |t: Option<&Value>| {
+            let mut t = t.cloned().unwrap_or(Value::Null);
+            if let Some(m) = t.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("labels");
+                m.remove("annotations");
+            }
+            if let Some(m) = t.get_mut("spec").and_then(Value::as_object_mut) {
+                for f in ["nodeSelector", "tolerations", "affinity", "schedulingGates"] {
+                    m.remove(f);
                 }
-                if let Some(m) = t.get_mut("spec").and_then(Value::as_object_mut) {
-                    for f in ["nodeSelector", "tolerations", "affinity", "schedulingGates"] {
-                        m.remove(f);
-                    }
-                }
-                t
-            };
-            strip(template) == strip(old_template)
+            }
+            t
         };
-        if !mutable_ok {
+        if !(scheduling_mutable && strip(template) == strip(old_template)) {
             errs.push(FieldError::invalid(
                 "spec.template",
                 template.cloned().unwrap_or(Value::Null),
@@ -168,7 +242,13 @@ fn validate_job_update(spec: &Value, old: &Value, errs: &mut Vec<FieldError>) {
             ));
         }
     }
-    for field in ["completionMode", "podFailurePolicy", "backoffLimitPerIndex"] {
+    for field in [
+        "completionMode",
+        "podFailurePolicy",
+        "backoffLimitPerIndex",
+        "managedBy",
+        "successPolicy",
+    ] {
         rules::immutable(
             errs,
             &child("spec", field),
@@ -179,15 +259,7 @@ fn validate_job_update(spec: &Value, old: &Value, errs: &mut Vec<FieldError>) {
 }
 
 /// Validates a CronJob.
-pub(crate) fn validate_cron_job(obj: &Value, errs: &mut Vec<FieldError>) {
-    let name = str_of(sub(obj, "metadata"), "name");
-    if name.len() > 52 {
-        errs.push(FieldError::invalid(
-            "metadata.name",
-            name,
-            "must be no more than 52 characters",
-        ));
-    }
+pub(crate) fn validate_cron_job(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
     let spec = sub(obj, "spec");
     let schedule = str_of(spec, "schedule");
     if schedule.is_empty() {
@@ -196,7 +268,15 @@ pub(crate) fn validate_cron_job(obj: &Value, errs: &mut Vec<FieldError>) {
         if let Err(e) = cron::check_schedule(schedule) {
             errs.push(FieldError::invalid("spec.schedule", schedule, &e));
         }
-        if schedule.contains("TZ") {
+        let tz_allowed = old.is_some_and(|o| str_of(sub(o, "spec"), "schedule").contains("TZ"));
+        if tz_allowed && schedule.contains("TZ") && get(spec, "timeZone").is_some() {
+            errs.push(FieldError::invalid(
+                "spec.schedule",
+                schedule,
+                "cannot use both timeZone field and TZ or CRON_TZ in schedule",
+            ));
+        }
+        if !tz_allowed && schedule.contains("TZ") {
             errs.push(FieldError::invalid(
                 "spec.schedule",
                 schedule,
@@ -255,6 +335,14 @@ pub(crate) fn validate_cron_job(obj: &Value, errs: &mut Vec<FieldError>) {
     for field in ["successfulJobsHistoryLimit", "failedJobsHistoryLimit"] {
         non_negative(errs, &child("spec", field), int_of(spec, field));
     }
+    let name = str_of(sub(obj, "metadata"), "name");
+    if old.is_none() && name.len() > 52 {
+        errs.push(FieldError::invalid(
+            "metadata.name",
+            name,
+            "must be no more than 52 characters",
+        ));
+    }
 }
 
 #[cfg(test)]
@@ -264,7 +352,8 @@ mod tests {
     use super::super::validate;
 
     fn pod_template(policy: &str) -> serde_json::Value {
-        json!({"metadata": {"labels": {"batch.kubernetes.io/controller-uid": "u"}},
+        json!({"metadata": {"labels": {"batch.kubernetes.io/controller-uid": "u",
+                "batch.kubernetes.io/job-name": "pi", "controller-uid": "u", "job-name": "pi"}},
             "spec": {"restartPolicy": policy, "dnsPolicy": "ClusterFirst", "containers": [
                 {"name": "c", "image": "busybox", "imagePullPolicy": "IfNotPresent",
                  "terminationMessagePolicy": "File"}]}})
@@ -279,7 +368,7 @@ mod tests {
                 s.insert(k.clone(), v.clone());
             }
         }
-        json!({"metadata": {"name": "pi", "namespace": "default"}, "spec": spec})
+        json!({"metadata": {"name": "pi", "namespace": "default", "uid": "u"}, "spec": spec})
     }
 
     fn messages(
@@ -287,7 +376,7 @@ mod tests {
         obj: &serde_json::Value,
         old: Option<&serde_json::Value>,
     ) -> Vec<String> {
-        validate("batch", kind, obj, old)
+        validate("batch", kind, &super::super::versioned(obj, old), old)
             .iter()
             .map(ToString::to_string)
             .collect()
@@ -326,7 +415,25 @@ mod tests {
             messages("Job", &no_selector, None),
             [
                 "spec.selector: Required value",
-                "spec.template.metadata.labels: Invalid value: map[string]string{\"batch.kubernetes.io/controller-uid\":\"u\"}: `selector` does not match template `labels`"
+                "spec.template.metadata.labels: Invalid value: map[string]string{\"batch.kubernetes.io/controller-uid\":\"u\", \"batch.kubernetes.io/job-name\":\"pi\", \"controller-uid\":\"u\", \"job-name\":\"pi\"}: `selector` does not match template `labels`"
+            ]
+        );
+    }
+
+    #[test]
+    fn generated_selectors() {
+        let mut j = job(json!({}), "Never");
+        j["metadata"]["uid"] = json!("other");
+        j["spec"]["template"]["metadata"]["labels"]
+            .as_object_mut()
+            .map(|m| m.remove("job-name"));
+        assert_eq!(
+            messages("Job", &j, None),
+            [
+                "spec.template.metadata.labels[controller-uid]: Invalid value: map[string]string{\"batch.kubernetes.io/controller-uid\":\"u\", \"batch.kubernetes.io/job-name\":\"pi\", \"controller-uid\":\"u\"}: must be 'other'",
+                "spec.template.metadata.labels[job-name]: Required value: pi",
+                "spec.template.metadata.labels[batch.kubernetes.io/controller-uid]: Invalid value: map[string]string{\"batch.kubernetes.io/controller-uid\":\"u\", \"batch.kubernetes.io/job-name\":\"pi\", \"controller-uid\":\"u\"}: must be 'other'",
+                "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"batch.kubernetes.io/controller-uid\":\"u\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: `selector` not auto-generated",
             ]
         );
     }

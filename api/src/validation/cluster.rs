@@ -6,23 +6,19 @@ use serde_json::Value;
 
 use super::render::go_quote;
 use super::rules::{self, child, index, int_of, list_of, push_invalid, str_of, sub};
-use super::{pod, FieldError};
+use super::{meta, pod, FieldError};
 
-const STANDARD_FINALIZERS: &[&str] = &["kubernetes", "orphan", "foregroundDeletion"];
 const POD_CIDR_CHANGE: &str = "node updates may not change podCIDR except from \"\" to valid";
 
-/// Validates a Namespace: its `spec.finalizers` are standard or qualified names.
+/// Validates a new Namespace: its `spec.finalizers` are standard or qualified names (updates
+/// go through the finalize subresource, which the API server handles).
 pub(crate) fn validate_namespace(obj: &Value, errs: &mut Vec<FieldError>) {
     let path = "spec.finalizers";
     for f in list_of(sub(obj, "spec"), "finalizers") {
         let f = f.as_str().unwrap_or("");
         push_invalid(errs, path, f, rules::qualified_name(f));
-        if !f.contains('/') && !STANDARD_FINALIZERS.contains(&f) {
-            errs.push(FieldError::invalid(
-                path,
-                f,
-                "name is neither a standard finalizer name nor is it fully qualified",
-            ));
+        if !f.contains('/') && !meta::STANDARD_FINALIZERS.contains(&f) {
+            errs.push(FieldError::invalid(path, f, meta::NOT_STANDARD_FINALIZER));
         }
     }
 }
@@ -138,7 +134,7 @@ mod tests {
         obj: &serde_json::Value,
         old: Option<&serde_json::Value>,
     ) -> Vec<String> {
-        validate(group, kind, obj, old)
+        validate(group, kind, &super::super::versioned(obj, old), old)
             .iter()
             .map(ToString::to_string)
             .collect()

@@ -185,7 +185,7 @@ mod tests {
         obj: &serde_json::Value,
         old: Option<&serde_json::Value>,
     ) -> Vec<String> {
-        validate("", kind, obj, old)
+        validate("", kind, &super::super::versioned(obj, old), old)
             .iter()
             .map(ToString::to_string)
             .collect()

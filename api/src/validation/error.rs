@@ -138,15 +138,13 @@ impl FieldError {
 
     /// `Too long: may not be more than {max} bytes`.
     pub fn too_long(field: &str, max: usize) -> FieldError {
-        let unit = if max == 1 { "byte" } else { "bytes" };
-        let detail = format!("may not be more than {max} {unit}");
+        let detail = format!("may not be more than {max} bytes");
         FieldError::new(ErrorKind::TooLong, field, None, &detail)
     }
 
     /// `Too many: {actual}: must have at most {max} items`.
     pub fn too_many(field: &str, actual: usize, max: usize) -> FieldError {
-        let unit = if max == 1 { "item" } else { "items" };
-        let detail = format!("must have at most {max} {unit}");
+        let detail = format!("must have at most {max} items");
         FieldError::new(
             ErrorKind::TooMany,
             field,

@@ -2,9 +2,20 @@
 
 use serde_json::Value;
 
+use super::render::go_quote;
 use super::rules::{self, child, get, int_of, list_of, push_invalid, str_of, sub};
 use super::{FieldError, NameRule};
 use crate::names;
+
+/// Finalizers built-in kinds may use without a domain prefix.
+pub(crate) const STANDARD_FINALIZERS: &[&str] = &[
+    names::FINALIZER_KUBERNETES,
+    names::FINALIZER_ORPHAN,
+    names::FINALIZER_FOREGROUND_DELETION,
+];
+/// Kubernetes' message for a finalizer that is neither standard nor qualified.
+pub(crate) const NOT_STANDARD_FINALIZER: &str =
+    "name is neither a standard finalizer name nor is it fully qualified";
 
 /// The largest total size of an object's annotations (keys plus values), in bytes.
 pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
@@ -89,8 +100,7 @@ pub(crate) fn validate_names(
     }
 }
 
-/// The checks made on create and update alike: generation, labels, annotations, owners,
-/// finalizers.
+/// The content checks made on create: generation, labels, annotations, owners, finalizers.
 pub(crate) fn validate_common(meta: &Value, errs: &mut Vec<FieldError>) {
     rules::non_negative(errs, "metadata.generation", int_of(meta, "generation"));
     rules::labels(errs, "metadata.labels", meta.get("labels"));
@@ -204,32 +214,46 @@ fn validate_finalizers(meta: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
-/// Checks an updated object's `metadata` against the stored one.
+/// Checks an updated object's `metadata` against the stored one. The API server is expected to
+/// have set `resourceVersion` (to the stored one, for unconditional updates), as Kubernetes does.
 pub(crate) fn validate_update(obj: &Value, old: &Value, errs: &mut Vec<FieldError>) {
     let meta = sub(obj, "metadata");
     let old_meta = sub(old, "metadata");
     if get(old_meta, "deletionTimestamp").is_some() {
         let old_finalizers = list_of(old_meta, "finalizers");
-        for f in list_of(meta, "finalizers") {
-            if !old_finalizers.contains(f) {
-                errs.push(FieldError::forbidden(
-                    "metadata.finalizers",
-                    &format!(
-                        "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
-                        super::render::go_quote(f.as_str().unwrap_or(""))
-                    ),
-                ));
-            }
-        }
-    }
-    if let (Some(new), Some(old)) = (int_of(meta, "generation"), int_of(old_meta, "generation")) {
-        if new < old {
-            errs.push(FieldError::invalid(
-                "metadata.generation",
-                new,
-                "must not be decremented",
+        let mut added: Vec<&str> = list_of(meta, "finalizers")
+            .iter()
+            .filter(|f| !old_finalizers.contains(f))
+            .filter_map(Value::as_str)
+            .collect();
+        added.sort_unstable();
+        added.dedup();
+        if !added.is_empty() {
+            let quoted: Vec<String> = added.iter().map(|f| go_quote(f)).collect();
+            errs.push(FieldError::forbidden(
+                "metadata.finalizers",
+                &format!(
+                    "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                    quoted.join(", ")
+                ),
             ));
         }
+    }
+    let resource_version = str_of(meta, "resourceVersion");
+    if resource_version.is_empty() {
+        errs.push(FieldError::invalid(
+            "metadata.resourceVersion",
+            resource_version,
+            "must be specified for an update",
+        ));
+    }
+    let generation = int_of(meta, "generation").unwrap_or(0);
+    if generation < int_of(old_meta, "generation").unwrap_or(0) {
+        errs.push(FieldError::invalid(
+            "metadata.generation",
+            generation,
+            "must not be decremented",
+        ));
     }
     for field in [
         "name",
@@ -253,14 +277,33 @@ pub(crate) fn validate_update(obj: &Value, old: &Value, errs: &mut Vec<FieldErro
             ));
         }
     }
-    validate_common(meta, errs);
+    rules::labels(errs, "metadata.labels", meta.get("labels"));
+    validate_annotations(errs, "metadata.annotations", meta.get("annotations"));
+    validate_owner_references(meta, errs);
+}
+
+/// Built-in kinds only: finalizers without a domain must be one of Kubernetes' own.
+pub(crate) fn validate_kube_finalizers(obj: &Value, errs: &mut Vec<FieldError>) {
+    for (i, f) in list_of(sub(obj, "metadata"), "finalizers")
+        .iter()
+        .enumerate()
+    {
+        let f = f.as_str().unwrap_or("");
+        if !f.contains('/') && !STANDARD_FINALIZERS.contains(&f) {
+            errs.push(FieldError::invalid(
+                &rules::index("metadata.finalizers", i),
+                f,
+                NOT_STANDARD_FINALIZER,
+            ));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
-    use super::super::validate;
+    use super::super::{validate, validate_metadata};
     use super::*;
 
     fn messages(errs: &[FieldError]) -> Vec<String> {
@@ -280,8 +323,13 @@ mod tests {
             ["metadata.name: Required value: name or generateName is required"]
         );
         let ns = json!({"metadata": {"name": "a.b"}});
+        assert_eq!(
+            messages(&validate("", "Namespace", &ns, None)),
+            ["metadata.name: Invalid value: \"a.b\": must not contain dots"]
+        );
+        let ns = json!({"metadata": {"name": "A"}});
         assert!(messages(&validate("", "Namespace", &ns, None))[0]
-            .starts_with("metadata.name: Invalid value: \"a.b\": a lowercase RFC 1123 label"));
+            .starts_with("metadata.name: Invalid value: \"A\": a lowercase RFC 1123 label"));
         let role = json!({"metadata": {"name": "a:b", "namespace": "x"}});
         assert!(validate("rbac.authorization.k8s.io", "Role", &role, None).is_empty());
         let role = json!({"metadata": {"name": "a/b", "namespace": "x"}});
@@ -340,6 +388,28 @@ mod tests {
     }
 
     #[test]
+    fn built_in_kinds_need_standard_or_qualified_finalizers() {
+        let cm = json!({"metadata": {"name": "a", "namespace": "d",
+            "finalizers": ["kubernetes", "mine", "example.com/ok"]}});
+        assert_eq!(
+            messages(&validate("", "ConfigMap", &cm, None)),
+            ["metadata.finalizers[1]: Invalid value: \"mine\": name is neither a standard finalizer name nor is it fully qualified"]
+        );
+        let custom = json!({"metadata": {"name": "a", "namespace": "d", "finalizers": ["mine"]}});
+        assert!(validate("example.com", "Widget", &custom, None).is_empty());
+        assert!(validate_metadata(&custom, None, true, NameRule::Dns1123Subdomain).is_empty());
+        assert_eq!(
+            messages(&validate_metadata(
+                &custom,
+                None,
+                false,
+                NameRule::Dns1123Subdomain
+            )),
+            ["metadata.namespace: Forbidden: not allowed on this type"]
+        );
+    }
+
+    #[test]
     fn owner_references() {
         let cm = json!({"metadata": {"name": "a", "namespace": "d", "ownerReferences": [
             {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "r", "uid": "1", "controller": true},
@@ -365,17 +435,18 @@ mod tests {
         assert_eq!(
             messages(&validate("", "ConfigMap", &new, Some(&old))),
             [
+                "metadata.resourceVersion: Invalid value: \"\": must be specified for an update",
                 "metadata.generation: Invalid value: 2: must not be decremented",
                 "metadata.uid: Invalid value: \"u2\": field is immutable"
             ]
         );
         let deleting = json!({"metadata": {"name": "a", "namespace": "d",
             "deletionTimestamp": "2024-01-01T00:00:00Z"}});
-        let new = json!({"metadata": {"name": "a", "namespace": "d",
-            "deletionTimestamp": "2024-01-01T00:00:00Z", "finalizers": ["example.com/x"]}});
+        let new = json!({"metadata": {"name": "a", "namespace": "d", "resourceVersion": "7",
+            "deletionTimestamp": "2024-01-01T00:00:00Z", "finalizers": ["example.com/x", "orphan"]}});
         assert_eq!(
             messages(&validate("", "ConfigMap", &new, Some(&deleting))),
-            ["metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"example.com/x\"}"]
+            ["metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"example.com/x\", \"orphan\"}"]
         );
     }
 }

@@ -10,9 +10,17 @@
 //! must be greater than or equal to 0`), and [`invalid_message`] builds the message of the 422
 //! `Status` that kubectl prints.
 //!
-//! Things the API server does around validation are left to it: generating a Job's selector,
-//! allocating cluster IPs and node ports, carrying `uid` and `creationTimestamp` over on update,
-//! and admission (service accounts, priorities, default tolerations).
+//! A 422 `Status` carries one `StatusCause` per error: `reason` is [`ErrorKind::reason`], `field`
+//! is [`FieldError::field`], `message` is [`FieldError::body`].
+//!
+//! What the API server does around validation is left to it, as in Kubernetes: generating a new
+//! Job's selector ([`crate::defaults::generate_job_selector`]), allocating cluster IPs and node
+//! ports, setting `resourceVersion` on unconditional updates and carrying `uid` and
+//! `creationTimestamp` over, and admission (service accounts, priorities, default tolerations).
+//!
+//! Bad values print as Go prints them, including the Go structs Kubernetes puts in some
+//! messages (`intstr.IntOrString{...}`, `v1.LabelSelector{...}`); values Kubernetes would print
+//! as deep structs (whole pod templates, quantities) print as JSON instead.
 
 mod apps;
 mod autoscaling;
@@ -21,17 +29,24 @@ mod cluster;
 mod config;
 mod crd;
 mod cron;
+mod daemonset;
 mod error;
 mod meta;
 mod networking;
 mod pod;
 mod pod_container;
 mod pod_update;
+mod probe;
 mod render;
+mod resources;
 mod rules;
 mod service;
+mod statefulset;
 
+pub use config::MAX_DATA_SIZE;
 pub use error::{invalid_message, ErrorKind, FieldError};
+pub use meta::TOTAL_ANNOTATION_SIZE_LIMIT;
+pub use service::NODE_PORT_RANGE;
 
 use serde_json::Value;
 
@@ -42,7 +57,7 @@ use crate::registry;
 pub enum NameRule {
     /// A DNS-1123 subdomain: most kinds.
     Dns1123Subdomain,
-    /// A DNS-1123 label: Namespaces.
+    /// A DNS-1123 label: Namespaces, StatefulSets.
     Dns1123Label,
     /// A DNS-1035 label (starts with a letter): Services.
     Dns1035Label,
@@ -56,6 +71,7 @@ impl NameRule {
         match (group, kind) {
             ("", "Namespace") => NameRule::Dns1123Label,
             ("", "Service") => NameRule::Dns1035Label,
+            ("apps", "StatefulSet") => NameRule::Dns1123Label,
             ("rbac.authorization.k8s.io", _) | ("autoscaling", "HorizontalPodAutoscaler") => {
                 NameRule::PathSegment
             }
@@ -64,11 +80,29 @@ impl NameRule {
     }
 }
 
+/// Validates only `obj`'s `metadata`, for custom resources: their scope comes from their
+/// CustomResourceDefinition, and their names are DNS-1123 subdomains
+/// ([`NameRule::Dns1123Subdomain`]).
+pub fn validate_metadata(
+    obj: &Value,
+    old: Option<&Value>,
+    namespaced: bool,
+    rule: NameRule,
+) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    match old {
+        Some(old) => meta::validate_update(obj, old, &mut errs),
+        None => meta::validate_create(obj, Some(namespaced), rule, &mut errs),
+    }
+    errs
+}
+
 /// Validates `obj`, an object of `kind` in API group `group` (`""` for core), as kube-apiserver
 /// does on create (`old` is `None`) or on update (`old` is the stored object).
 ///
 /// Returns every problem found; an empty list means the object is valid. Kinds this module does
-/// not know (custom resources) get their `metadata` checked only, with no namespace rule.
+/// not know (custom resources) get their `metadata` checked only, with no namespace rule (see
+/// [`validate_metadata`]).
 pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
     let namespaced = registry::by_kind(kind)
         .find(|r| r.group == group)
@@ -82,26 +116,46 @@ pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> Ve
         }
         (None, _, _) => meta::validate_create(obj, namespaced, name_rule, &mut errs),
     }
+    if namespaced.is_some() && group != "apiextensions.k8s.io" {
+        meta::validate_kube_finalizers(obj, &mut errs);
+    }
     match (group, kind) {
         ("", "Pod") => pod::validate_pod(obj, old, &mut errs),
         ("", "PodTemplate") => pod::validate_template(obj, "template", &mut errs),
         ("", "ReplicationController") => apps::validate_replication_controller(obj, &mut errs),
         ("apps", "Deployment") => apps::validate_deployment(obj, old, &mut errs),
         ("apps", "ReplicaSet") => apps::validate_replica_set(obj, old, &mut errs),
-        ("apps", "StatefulSet") => apps::validate_stateful_set(obj, old, &mut errs),
-        ("apps", "DaemonSet") => apps::validate_daemon_set(obj, old, &mut errs),
+        ("apps", "StatefulSet") => statefulset::validate_stateful_set(obj, old, &mut errs),
+        ("apps", "DaemonSet") => daemonset::validate_daemon_set(obj, old, &mut errs),
         ("batch", "Job") => batch::validate_job(obj, old, &mut errs),
-        ("batch", "CronJob") => batch::validate_cron_job(obj, &mut errs),
+        ("batch", "CronJob") => batch::validate_cron_job(obj, old, &mut errs),
         ("", "Service") => service::validate_service(obj, old, &mut errs),
         ("", "ConfigMap") => config::validate_config_map(obj, old, &mut errs),
         ("", "Secret") => config::validate_secret(obj, old, &mut errs),
-        ("", "Namespace") => cluster::validate_namespace(obj, &mut errs),
+        ("", "Namespace") if old.is_none() => cluster::validate_namespace(obj, &mut errs),
         ("", "Node") => cluster::validate_node(obj, old, &mut errs),
         ("coordination.k8s.io", "Lease") => cluster::validate_lease(obj, &mut errs),
         ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::validate_hpa(obj, &mut errs),
-        ("networking.k8s.io", "Ingress") => networking::validate_ingress(obj, &mut errs),
+        ("networking.k8s.io", "Ingress") => {
+            networking::validate_ingress(obj, &mut errs);
+            if old.is_none() {
+                networking::validate_ingress_class_annotation(obj, &mut errs);
+            }
+        }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => crd::validate_crd(obj, &mut errs),
         _ => {}
     }
     errs
+}
+
+/// Test helper: `obj` with the `resourceVersion` an update carries (when `old` is given).
+#[cfg(test)]
+pub(crate) fn versioned(obj: &Value, old: Option<&Value>) -> Value {
+    let mut obj = obj.clone();
+    if old.is_some() {
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.entry("resourceVersion").or_insert_with(|| "2".into());
+        }
+    }
+    obj
 }

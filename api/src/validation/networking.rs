@@ -41,14 +41,24 @@ pub(crate) fn validate_ingress(obj: &Value, errs: &mut Vec<FieldError>) {
         }
     }
     for (i, tls) in list_of(spec, "tls").iter().enumerate() {
+        let tp = index("spec.tls", i);
         for (j, host) in list_of(tls, "hosts").iter().enumerate() {
             let host = host.as_str().unwrap_or("");
-            let p = index(&child(&index("spec.tls", i), "hosts"), j);
+            let p = index(&child(&tp, "hosts"), j);
             if host.contains('*') {
                 push_invalid(errs, &p, host, wildcard(host));
             } else {
                 push_invalid(errs, &p, host, rules::dns1123_subdomain(host));
             }
+        }
+        let secret = str_of(tls, "secretName");
+        if !secret.is_empty() {
+            push_invalid(
+                errs,
+                &child(&tp, "secretName"),
+                secret,
+                rules::dns1123_subdomain(secret),
+            );
         }
     }
     if let Some(class) = spec.get("ingressClassName").and_then(Value::as_str) {
@@ -58,6 +68,26 @@ pub(crate) fn validate_ingress(obj: &Value, errs: &mut Vec<FieldError>) {
             class,
             rules::dns1123_subdomain(class),
         );
+    }
+}
+
+/// On create only: the legacy class annotation must agree with `ingressClassName`.
+pub(crate) fn validate_ingress_class_annotation(obj: &Value, errs: &mut Vec<FieldError>) {
+    const ANNOTATION: &str = "kubernetes.io/ingress.class";
+    let annotation = sub(sub(obj, "metadata"), "annotations")
+        .get(ANNOTATION)
+        .and_then(Value::as_str);
+    let class = sub(obj, "spec")
+        .get("ingressClassName")
+        .and_then(Value::as_str);
+    if let (Some(annotation), Some(class)) = (annotation, class) {
+        if annotation != class {
+            errs.push(FieldError::invalid(
+                &child("annotations", ANNOTATION),
+                annotation,
+                "must match `ingressClassName` when both are specified",
+            ));
+        }
     }
 }
 
@@ -153,11 +183,20 @@ fn validate_backend(backend: &Value, path: &str, errs: &mut Vec<FieldError>) {
             "cannot set both resource and service backends",
         )),
         (Some(r), None) => {
+            let rp = child(path, "resource");
+            if let Some(group) = r.get("apiGroup").and_then(Value::as_str) {
+                push_invalid(
+                    errs,
+                    &child(&rp, "apiGroup"),
+                    group,
+                    rules::dns1123_subdomain(group),
+                );
+            }
             for field in ["kind", "name"] {
                 let v = str_of(r, field);
-                let p = child(&child(path, "resource"), field);
+                let p = child(&rp, field);
                 if v.is_empty() {
-                    errs.push(FieldError::required(&p, ""));
+                    errs.push(FieldError::required(&p, &format!("{field} is required")));
                 } else {
                     push_invalid(errs, &p, v, rules::path_segment(v, false));
                 }
@@ -240,6 +279,26 @@ mod tests {
                 "spec.rules[0].http.paths[1].pathType: Required value: pathType must be specified",
                 "spec.rules[1].http.paths: Required value",
             ]
+        );
+        assert_eq!(
+            messages(
+                json!({"defaultBackend": {"resource": {"kind": ""}}, "ingressClassName": "nginx"})
+            ),
+            [
+                "spec.defaultBackend.resource.kind: Required value: kind is required",
+                "spec.defaultBackend.resource.name: Required value: name is required",
+            ]
+        );
+        let ing = json!({"metadata": {"name": "web", "namespace": "default",
+            "annotations": {"kubernetes.io/ingress.class": "traefik"}},
+            "spec": {"ingressClassName": "nginx", "defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}});
+        let got: Vec<String> = validate("networking.k8s.io", "Ingress", &ing, None)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            got,
+            ["annotations.kubernetes.io/ingress.class: Invalid value: \"traefik\": must match `ingressClassName` when both are specified"]
         );
     }
 }

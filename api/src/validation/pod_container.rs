@@ -4,9 +4,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::rules::{self, child, get, index, int_of, key, list_of, map_of, push_invalid, str_of};
-use super::FieldError;
-use crate::Quantity;
+use super::rules::{self, child, get, index, int_of, list_of, push_invalid, str_of};
+use super::{probe, resources, FieldError};
 
 const SUPPORTED_PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
 
@@ -31,9 +30,9 @@ pub(crate) fn validate_containers(
         if !names.insert(name.to_owned()) {
             errs.push(FieldError::duplicate(&child(&p, "name"), name));
         }
-        validate_probe(c, "livenessProbe", &p, errs);
-        validate_probe(c, "readinessProbe", &p, errs);
-        validate_probe(c, "startupProbe", &p, errs);
+        probe::validate_probe(c, "livenessProbe", &p, errs);
+        probe::validate_probe(c, "readinessProbe", &p, errs);
+        probe::validate_probe(c, "startupProbe", &p, errs);
         if get(c, "restartPolicy").is_some() {
             errs.push(FieldError::forbidden(
                 &child(&p, "restartPolicy"),
@@ -41,14 +40,11 @@ pub(crate) fn validate_containers(
             ));
         }
     }
+    unique_host_ports(containers, &containers_path, errs);
     let init_path = child(path, "initContainers");
     for (i, c) in list_of(spec, "initContainers").iter().enumerate() {
         let p = index(&init_path, i);
         validate_common(c, volumes, &p, errs);
-        let name = str_of(c, "name");
-        if !names.insert(name.to_owned()) {
-            errs.push(FieldError::duplicate(&child(&p, "name"), name));
-        }
         let restartable = match c.get("restartPolicy").and_then(Value::as_str) {
             None => false,
             Some("Always") => true,
@@ -61,18 +57,56 @@ pub(crate) fn validate_containers(
                 false
             }
         };
+        let name = str_of(c, "name");
+        if names.contains(name) {
+            errs.push(FieldError::duplicate(&child(&p, "name"), name));
+        } else if !name.is_empty() {
+            names.insert(name.to_owned());
+        }
+        // Init containers run one at a time, so each is checked alone (and, as in Kubernetes,
+        // reported at index 0).
+        unique_host_ports(std::slice::from_ref(c), &init_path, errs);
         if restartable {
-            validate_probe(c, "livenessProbe", &p, errs);
-            validate_probe(c, "readinessProbe", &p, errs);
-            validate_probe(c, "startupProbe", &p, errs);
+            probe::validate_probe(c, "livenessProbe", &p, errs);
+            probe::validate_probe(c, "readinessProbe", &p, errs);
+            probe::validate_probe(c, "startupProbe", &p, errs);
         } else {
-            for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
-                if get(c, probe).is_some() {
+            for field in [
+                "lifecycle",
+                "livenessProbe",
+                "readinessProbe",
+                "startupProbe",
+            ] {
+                if get(c, field).is_some() {
                     errs.push(FieldError::forbidden(
-                        &child(&p, probe),
+                        &child(&p, field),
                         "may not be set for init containers without restartPolicy=Always",
                     ));
                 }
+            }
+        }
+    }
+}
+
+/// Host ports (by protocol and host IP) may be used once across `containers`.
+fn unique_host_ports(containers: &[Value], path: &str, errs: &mut Vec<FieldError>) {
+    let mut seen = BTreeSet::new();
+    for (ci, c) in containers.iter().enumerate() {
+        for (pi, port) in list_of(c, "ports").iter().enumerate() {
+            let host_port = int_of(port, "hostPort").unwrap_or(0);
+            if host_port == 0 {
+                continue;
+            }
+            let key = format!(
+                "{}/{}/{host_port}",
+                str_of(port, "protocol"),
+                str_of(port, "hostIP")
+            );
+            if seen.contains(&key) {
+                let p = index(&child(&index(path, ci), "ports"), pi);
+                errs.push(FieldError::duplicate(&child(&p, "hostPort"), key));
+            } else {
+                seen.insert(key);
             }
         }
     }
@@ -102,9 +136,14 @@ fn validate_common(c: &Value, volumes: &BTreeSet<String>, path: &str, errs: &mut
     }
     validate_ports(list_of(c, "ports"), &child(path, "ports"), errs);
     validate_env(list_of(c, "env"), &child(path, "env"), errs);
+    let privileged = c
+        .pointer("/securityContext/privileged")
+        .and_then(Value::as_bool)
+        == Some(true);
     validate_mounts(
         list_of(c, "volumeMounts"),
         volumes,
+        privileged,
         &child(path, "volumeMounts"),
         errs,
     );
@@ -119,7 +158,7 @@ fn validate_common(c: &Value, volumes: &BTreeSet<String>, path: &str, errs: &mut
         )),
     }
     if let Some(resources) = get(c, "resources") {
-        validate_resources(resources, &child(path, "resources"), errs);
+        resources::validate_resources(resources, &child(path, "resources"), errs);
     }
 }
 
@@ -232,6 +271,7 @@ fn validate_env(env: &[Value], path: &str, errs: &mut Vec<FieldError>) {
 fn validate_mounts(
     mounts: &[Value],
     volumes: &BTreeSet<String>,
+    privileged: bool,
     path: &str,
     errs: &mut Vec<FieldError>,
 ) {
@@ -260,6 +300,30 @@ fn validate_mounts(
         if !sub_path.is_empty() {
             validate_local_path(errs, &child(path, "subPath"), sub_path, false);
         }
+        let sub_path_expr = str_of(m, "subPathExpr");
+        if !sub_path_expr.is_empty() {
+            if !sub_path.is_empty() {
+                errs.push(FieldError::invalid(
+                    &child(&p, "subPathExpr"),
+                    sub_path_expr,
+                    "subPathExpr and subPath are mutually exclusive",
+                ));
+            }
+            validate_local_path(errs, &child(path, "subPathExpr"), sub_path_expr, false);
+        }
+        if let Some(mode) = m.get("mountPropagation").and_then(Value::as_str) {
+            let mp = child(path, "mountPropagation");
+            const MODES: &[&str] = &["Bidirectional", "HostToContainer", "None"];
+            if !MODES.contains(&mode) {
+                errs.push(FieldError::not_supported(&mp, mode, MODES));
+            }
+            if mode == "Bidirectional" && !privileged {
+                errs.push(FieldError::forbidden(
+                    &mp,
+                    "Bidirectional mount propagation is available only to privileged containers",
+                ));
+            }
+        }
     }
 }
 
@@ -281,198 +345,6 @@ pub(crate) fn validate_local_path(
     }
     if value.split('/').any(|part| part == "..") {
         errs.push(FieldError::invalid(path, value, "must not contain '..'"));
-    }
-}
-
-/// Whether requests may be below limits for `name` (false for extended resources and huge
-/// pages, whose requests must equal their limits).
-fn overcommit_allowed(name: &str) -> bool {
-    let native = !name.contains('/') || name.starts_with("kubernetes.io/");
-    native && !name.starts_with("hugepages-")
-}
-
-fn validate_resource_name(errs: &mut Vec<FieldError>, path: &str, name: &str) {
-    push_invalid(errs, path, name, rules::qualified_name(name));
-    if !name.contains('/') {
-        let standard = matches!(name, "cpu" | "memory" | "ephemeral-storage")
-            || name.starts_with("hugepages-");
-        if !standard {
-            errs.push(FieldError::invalid(
-                path,
-                name,
-                "must be a standard resource for containers",
-            ));
-        }
-    }
-}
-
-/// Parses and checks one quantity; `None` when it does not parse.
-fn validate_quantity(
-    errs: &mut Vec<FieldError>,
-    path: &str,
-    name: &str,
-    value: &Value,
-) -> Option<Quantity> {
-    let text = match value {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => String::new(),
-    };
-    let q = match Quantity::parse(&text) {
-        Ok(q) => q,
-        Err(e) => {
-            errs.push(FieldError::invalid(path, text.as_str(), &e.to_string()));
-            return None;
-        }
-    };
-    if q < Quantity::default() {
-        errs.push(FieldError::invalid(
-            path,
-            q.to_string(),
-            rules::NON_NEGATIVE,
-        ));
-    }
-    let integer_only = !overcommit_allowed(name) && !name.starts_with("hugepages-");
-    if integer_only && q.milli_value() % 1000 != 0 {
-        errs.push(FieldError::invalid(
-            path,
-            q.to_string(),
-            "must be an integer",
-        ));
-    }
-    Some(q)
-}
-
-/// Kubernetes' `ValidateContainerResourceRequirements`: names, quantities, requests <= limits.
-fn validate_resources(resources: &Value, path: &str, errs: &mut Vec<FieldError>) {
-    let limits_path = child(path, "limits");
-    let requests_path = child(path, "requests");
-    let mut limits = std::collections::BTreeMap::new();
-    if let Some(map) = map_of(resources, "limits") {
-        let mut names: Vec<&String> = map.keys().collect();
-        names.sort();
-        for name in names {
-            let p = key(&limits_path, name);
-            validate_resource_name(errs, &p, name);
-            if let Some(q) = validate_quantity(errs, &p, name, &map[name]) {
-                limits.insert(name.clone(), q);
-            }
-        }
-    }
-    if let Some(map) = map_of(resources, "requests") {
-        let mut names: Vec<&String> = map.keys().collect();
-        names.sort();
-        for name in names {
-            let p = key(&requests_path, name);
-            validate_resource_name(errs, &p, name);
-            let Some(q) = validate_quantity(errs, &p, name, &map[name]) else {
-                continue;
-            };
-            match limits.get(name) {
-                Some(limit) if q != *limit && !overcommit_allowed(name) => {
-                    errs.push(FieldError::invalid(
-                        &requests_path,
-                        q.to_string(),
-                        &format!("must be equal to {name} limit of {limit}"),
-                    ));
-                }
-                Some(limit) if q > *limit => errs.push(FieldError::invalid(
-                    &requests_path,
-                    q.to_string(),
-                    &format!("must be less than or equal to {name} limit of {limit}"),
-                )),
-                None if !overcommit_allowed(name) => errs.push(FieldError::required(
-                    &limits_path,
-                    "Limit must be set for non overcommitable resources",
-                )),
-                _ => {}
-            }
-        }
-    }
-}
-
-/// Validates the probe `c[field]`, if set.
-fn validate_probe(c: &Value, field: &str, container_path: &str, errs: &mut Vec<FieldError>) {
-    let Some(probe) = get(c, field) else {
-        return;
-    };
-    let path = child(container_path, field);
-    let mut handlers = 0;
-    for handler in ["exec", "httpGet", "tcpSocket", "grpc"] {
-        let Some(h) = get(probe, handler) else {
-            continue;
-        };
-        let hp = child(&path, handler);
-        if handlers > 0 {
-            errs.push(FieldError::forbidden(
-                &hp,
-                "may not specify more than 1 handler type",
-            ));
-            continue;
-        }
-        handlers += 1;
-        match handler {
-            "exec" => {
-                if list_of(h, "command").is_empty() {
-                    errs.push(FieldError::required(&child(&hp, "command"), ""));
-                }
-            }
-            "httpGet" => {
-                if str_of(h, "path").is_empty() {
-                    errs.push(FieldError::required(&child(&hp, "path"), ""));
-                }
-                rules::port_num_or_name(errs, &child(&hp, "port"), h.get("port"));
-                let scheme = str_of(h, "scheme");
-                if !matches!(scheme, "HTTP" | "HTTPS") {
-                    errs.push(FieldError::not_supported(
-                        &child(&hp, "scheme"),
-                        scheme,
-                        &["HTTP", "HTTPS"],
-                    ));
-                }
-            }
-            "tcpSocket" => rules::port_num_or_name(errs, &child(&hp, "port"), h.get("port")),
-            _ => {
-                let port = int_of(h, "port").unwrap_or(0);
-                push_invalid(errs, &child(&hp, "port"), port, rules::port_num(port));
-            }
-        }
-    }
-    if handlers == 0 {
-        errs.push(FieldError::required(&path, "must specify a handler type"));
-    }
-    for f in [
-        "initialDelaySeconds",
-        "timeoutSeconds",
-        "periodSeconds",
-        "successThreshold",
-        "failureThreshold",
-    ] {
-        rules::non_negative(errs, &child(&path, f), int_of(probe, f));
-    }
-    if let Some(grace) = int_of(probe, "terminationGracePeriodSeconds") {
-        if field == "readinessProbe" {
-            errs.push(FieldError::invalid(
-                &child(&path, "terminationGracePeriodSeconds"),
-                grace,
-                "must not be set for readinessProbes",
-            ));
-        } else if grace <= 0 {
-            errs.push(FieldError::invalid(
-                &child(&path, "terminationGracePeriodSeconds"),
-                grace,
-                "must be greater than 0",
-            ));
-        }
-    }
-    if field != "readinessProbe" {
-        if let Some(n) = int_of(probe, "successThreshold").filter(|n| *n != 1) {
-            errs.push(FieldError::invalid(
-                &child(&path, "successThreshold"),
-                n,
-                "must be 1",
-            ));
-        }
     }
 }
 
@@ -572,6 +444,39 @@ mod tests {
                 "spec.containers[0].resources.requests[memory]: Invalid value: \"-1\": must be greater than or equal to 0",
             ]
         );
+    }
+
+    #[test]
+    fn host_ports_and_mounts() {
+        assert_eq!(
+            messages(json!([
+                container(json!({"ports": [{"containerPort": 80, "hostPort": 8080, "protocol": "TCP"}],
+                    "volumeMounts": [{"name": "data", "mountPath": "/d", "mountPropagation": "Bidirectional"}]})),
+                container(json!({"name": "b", "ports": [{"containerPort": 81, "hostPort": 8080, "protocol": "TCP"}]}))
+            ])),
+            [
+                "spec.containers[0].volumeMounts.mountPropagation: Forbidden: Bidirectional mount propagation is available only to privileged containers",
+                "spec.containers[1].ports[0].hostPort: Duplicate value: \"TCP//8080\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn init_containers() {
+        let pod = json!({"metadata": {"name": "p", "namespace": "default"}, "spec": {
+            "restartPolicy": "Always", "dnsPolicy": "ClusterFirst",
+            "containers": [container(json!({}))],
+            "initContainers": [container(json!({"name": "init", "image": "",
+                "startupProbe": {"exec": {"command": ["true"]}}}))]}});
+        let got: Vec<String> = validate("", "Pod", &pod, None)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            super::super::invalid_message("Pod", "", "p", &validate("", "Pod", &pod, None)),
+            "Pod \"p\" is invalid: [spec.initContainers[0].image: Required value, spec.initContainers[0].startupProbe: Forbidden: may not be set for init containers without restartPolicy=Always]"
+        );
+        assert_eq!(got.len(), 2);
     }
 
     #[test]

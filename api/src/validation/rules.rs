@@ -114,7 +114,11 @@ pub(crate) fn dns1123_label(s: &str) -> Vec<String> {
         msgs.push(too_long(names::DNS1123_LABEL_MAX_LENGTH));
     }
     if !label_shape(s, false) {
-        msgs.push(names::Error::NotDns1123Label.to_string());
+        if s.split('.').all(|l| label_shape(l, false)) {
+            msgs.push("must not contain dots".to_owned());
+        } else {
+            msgs.push(names::Error::NotDns1123Label.to_string());
+        }
     }
     msgs
 }
@@ -160,22 +164,58 @@ pub(crate) fn path_segment(s: &str, prefix: bool) -> Vec<String> {
         .collect()
 }
 
-/// Kubernetes' `IsQualifiedName` message.
-pub(crate) fn qualified_name(s: &str) -> Vec<String> {
-    names::validate_qualified_name(s)
-        .err()
-        .map(|e| e.to_string())
-        .into_iter()
-        .collect()
+fn qualified_name_part(s: &str) -> bool {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) => {
+            f.is_ascii_alphanumeric()
+                && l.is_ascii_alphanumeric()
+                && b.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        }
+        _ => false,
+    }
 }
 
-/// Kubernetes' `IsValidLabelValue` message.
+/// Kubernetes' `IsQualifiedName` messages (label and annotation keys, finalizers).
+pub(crate) fn qualified_name(s: &str) -> Vec<String> {
+    let mut msgs = Vec::new();
+    let parts: Vec<&str> = s.split('/').collect();
+    let name = match parts.as_slice() {
+        [name] => *name,
+        [prefix, name] => {
+            if prefix.is_empty() {
+                msgs.push(names::Error::EmptyPrefix.to_string());
+            } else {
+                for msg in dns1123_subdomain(prefix) {
+                    msgs.push(format!("prefix part {msg}"));
+                }
+            }
+            *name
+        }
+        _ => return vec![names::Error::NotQualifiedName.to_string()],
+    };
+    if name.is_empty() {
+        msgs.push(names::Error::EmptyNamePart.to_string());
+    } else if name.len() > names::QUALIFIED_NAME_MAX_LENGTH {
+        msgs.push(names::Error::NamePartTooLong.to_string());
+    }
+    if !qualified_name_part(name) {
+        msgs.push(names::Error::InvalidNamePart.to_string());
+    }
+    msgs
+}
+
+/// Kubernetes' `IsValidLabelValue` messages.
 pub(crate) fn label_value(s: &str) -> Vec<String> {
-    names::validate_label_value(s)
-        .err()
-        .map(|e| e.to_string())
-        .into_iter()
-        .collect()
+    let mut msgs = Vec::new();
+    if s.len() > names::LABEL_VALUE_MAX_LENGTH {
+        msgs.push(too_long(names::LABEL_VALUE_MAX_LENGTH));
+    }
+    if !s.is_empty() && !qualified_name_part(s) {
+        msgs.push(names::Error::InvalidLabelValue.to_string());
+    }
+    msgs
 }
 
 /// Kubernetes' `IsValidPortNum` message.
@@ -197,7 +237,8 @@ pub(crate) fn port_name(s: &str) -> Vec<String> {
         msgs.push(
             "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_owned(),
         );
-    } else if !s.bytes().any(|c| c.is_ascii_lowercase()) {
+    }
+    if !s.bytes().any(|c| c.is_ascii_lowercase()) {
         msgs.push("must contain at least one letter (a-z)".to_owned());
     }
     if s.contains("--") {
@@ -309,6 +350,7 @@ pub(crate) fn label_selector(errs: &mut Vec<FieldError>, path: &str, selector: O
     let Some(sel) = selector.filter(|s| !s.is_null()) else {
         return;
     };
+    labels(errs, &child(path, "matchLabels"), sel.get("matchLabels"));
     let exprs_path = child(path, "matchExpressions");
     for (i, expr) in list_of(sel, "matchExpressions").iter().enumerate() {
         let p = index(&exprs_path, i);
@@ -343,7 +385,6 @@ pub(crate) fn label_selector(errs: &mut Vec<FieldError>, path: &str, selector: O
             push_invalid(errs, &index(&child(&p, "values"), j), v, label_value(v));
         }
     }
-    labels(errs, &child(path, "matchLabels"), sel.get("matchLabels"));
 }
 
 /// A structured selector converted for matching, as `LabelSelectorAsSelector` does.
@@ -451,6 +492,26 @@ mod tests {
             path_segment("a/b%", false),
             ["may not contain '/'", "may not contain '%'"]
         );
+    }
+
+    #[test]
+    fn qualified_names_report_every_problem() {
+        assert!(qualified_name("app").is_empty());
+        assert!(qualified_name("example.com/app").is_empty());
+        assert_eq!(
+            qualified_name(""),
+            [
+                "name part must be non-empty",
+                "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+            ]
+        );
+        assert_eq!(qualified_name("/a"), ["prefix part must be non-empty"]);
+        assert_eq!(qualified_name("Ex_/a").len(), 1);
+        assert!(
+            qualified_name("Ex_/a")[0].starts_with("prefix part a lowercase RFC 1123 subdomain")
+        );
+        assert_eq!(qualified_name(&format!("{}-", "a".repeat(63))).len(), 2);
+        assert_eq!(label_value(&format!("{}-", "a".repeat(63))).len(), 2);
     }
 
     #[test]

@@ -315,7 +315,7 @@ mod tests {
     }
 
     fn messages(obj: &serde_json::Value, old: Option<&serde_json::Value>) -> Vec<String> {
-        validate("", "Service", obj, old)
+        validate("", "Service", &super::super::versioned(obj, old), old)
             .iter()
             .map(ToString::to_string)
             .collect()

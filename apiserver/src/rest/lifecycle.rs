@@ -11,7 +11,7 @@ use rkube_store::backend;
 use serde_json::{json, Map, Value};
 
 use super::read::list_objects;
-use super::write::{change, check_identity};
+use super::write::{change, check_identity, Fields};
 use super::{check_type, respond_object, Call};
 use crate::body::{self, Body};
 use crate::filter::Filter;
@@ -56,9 +56,14 @@ pub fn tracks_generation(resource: &ServedResource) -> bool {
     resource.custom.is_some()
         || matches!(
             (resource.group.as_str(), resource.kind.as_str()),
-            ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")
-                | ("batch", "Job" | "CronJob")
-                | ("networking.k8s.io", "Ingress" | "NetworkPolicy" | "IngressClass")
+            (
+                "apps",
+                "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
+            ) | ("batch", "Job" | "CronJob")
+                | (
+                    "networking.k8s.io",
+                    "Ingress" | "NetworkPolicy" | "IngressClass"
+                )
                 | ("policy", "PodDisruptionBudget")
                 | ("discovery.k8s.io", "EndpointSlice")
                 | ("apiextensions.k8s.io", "CustomResourceDefinition")
@@ -68,7 +73,10 @@ pub fn tracks_generation(resource: &ServedResource) -> bool {
 /// The system fields of a new object, and the status a new object starts with.
 pub fn prepare_for_create(resource: &ServedResource, obj: &mut Value) -> ApiResult<()> {
     let meta = object::meta_mut(obj)?;
-    meta.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+    meta.insert(
+        "uid".into(),
+        Value::String(uuid::Uuid::new_v4().to_string()),
+    );
     meta.insert(
         "creationTimestamp".into(),
         Value::String(object::now_rfc3339()),
@@ -78,13 +86,22 @@ pub fn prepare_for_create(resource: &ServedResource, obj: &mut Value) -> ApiResu
     } else {
         meta.remove("generation");
     }
-    for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+    for field in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ] {
         meta.remove(field);
     }
     let map = obj
         .as_object_mut()
         .ok_or_else(|| ApiError::bad_request("the object must be a JSON object"))?;
     match (resource.group.as_str(), resource.kind.as_str()) {
+        ("batch", "Job") => {
+            map.remove("status");
+            rkube_api::defaults::generate_job_selector(obj);
+        }
         ("", "Namespace") => {
             map.insert("status".into(), json!({"phase": "Active"}));
         }
@@ -202,7 +219,11 @@ fn delete_options(call: &Call, bytes: &[u8]) -> ApiResult<Value> {
     } else {
         body::parse(&call.headers, bytes)?
     };
-    if let Some(g) = call.query.int("gracePeriodSeconds").map_err(ApiError::bad_request)? {
+    if let Some(g) = call
+        .query
+        .int("gracePeriodSeconds")
+        .map_err(ApiError::bad_request)?
+    {
         opts["gracePeriodSeconds"] = json!(g);
     }
     if let Some(p) = call.query.get("propagationPolicy") {
@@ -211,7 +232,11 @@ fn delete_options(call: &Call, bytes: &[u8]) -> ApiResult<Value> {
     Ok(opts)
 }
 
-pub async fn delete(server: &Arc<ApiServer>, call: &Call, bytes: &[u8]) -> ApiResult<Response<Body>> {
+pub async fn delete(
+    server: &Arc<ApiServer>,
+    call: &Call,
+    bytes: &[u8],
+) -> ApiResult<Response<Body>> {
     let opts = delete_options(call, bytes)?;
     let (code, obj) = delete_object(server, call, call.name(), &opts).await?;
     Ok(respond_object(call, code, &obj))
@@ -227,7 +252,16 @@ async fn delete_object(
 ) -> ApiResult<(StatusCode, Value)> {
     let resource = &call.resource;
     let key = call.key(name);
-    let policy = opts.get("propagationPolicy").and_then(Value::as_str).unwrap_or("Background");
+    let policy = opts
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("Background");
+    // dryRun comes in the query or in the DeleteOptions body (kubectl sends the body).
+    let dry_run = call.query.dry_run()
+        || opts
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"));
     let grace = opts.get("gracePeriodSeconds").and_then(Value::as_i64);
     for _ in 0..16 {
         let (rec, _) = server
@@ -235,8 +269,9 @@ async fn delete_object(
             .get(key.as_bytes(), 0)
             .await
             .map_err(|e| ApiError::from_storage(e, &resource.group, &resource.plural, name))?;
-        let rec = rec.ok_or_else(|| ApiError::not_found(&resource.group, &resource.plural, name))?;
-        let cur = object::decode(&rec.value, rec.mod_revision)?;
+        let rec =
+            rec.ok_or_else(|| ApiError::not_found(&resource.group, &resource.plural, name))?;
+        let cur = resource.present(object::decode(&rec.value, rec.mod_revision)?)?;
         check_preconditions(resource, name, &cur, opts)?;
         let mut marked = cur.clone();
         let mut finalizers = object::finalizers(&cur);
@@ -244,13 +279,13 @@ async fn delete_object(
             "Foreground" if !finalizers.iter().any(|f| f == "foregroundDeletion") => {
                 finalizers.push("foregroundDeletion".into())
             }
-            "Orphan" if !finalizers.iter().any(|f| f == "orphan") => finalizers.push("orphan".into()),
+            "Orphan" if !finalizers.iter().any(|f| f == "orphan") => {
+                finalizers.push("orphan".into())
+            }
             _ => {}
         }
         let pod_grace = pod_grace_period(resource, &cur, grace);
-        let held = !finalizers.is_empty()
-            || pod_grace > 0
-            || !nothing_holds(resource, &cur);
+        let held = !finalizers.is_empty() || pod_grace > 0 || !nothing_holds(resource, &cur);
         if held {
             if object::is_deleting(&cur) {
                 return Ok((StatusCode::OK, cur));
@@ -265,12 +300,17 @@ async fn delete_object(
             if resource.group.is_empty() && resource.kind == "Namespace" {
                 marked["status"]["phase"] = json!("Terminating");
             }
-            if call.query.dry_run() {
+            if dry_run {
                 return Ok((StatusCode::OK, marked));
             }
             match server
                 .backend
-                .update(key.as_bytes(), object::encode(&marked)?, rec.mod_revision, rec.lease)
+                .update(
+                    key.as_bytes(),
+                    object::encode(&resource.to_storage(marked.clone())?)?,
+                    rec.mod_revision,
+                    rec.lease,
+                )
                 .await
             {
                 Ok(w) => {
@@ -278,13 +318,24 @@ async fn delete_object(
                     return Ok((StatusCode::OK, marked));
                 }
                 Err(backend::Error::Conflict { .. }) => continue,
-                Err(e) => return Err(ApiError::from_storage(e, &resource.group, &resource.plural, name)),
+                Err(e) => {
+                    return Err(ApiError::from_storage(
+                        e,
+                        &resource.group,
+                        &resource.plural,
+                        name,
+                    ))
+                }
             }
         }
-        if call.query.dry_run() {
+        if dry_run {
             return Ok((StatusCode::OK, cur));
         }
-        match server.backend.delete(key.as_bytes(), Some(rec.mod_revision)).await {
+        match server
+            .backend
+            .delete(key.as_bytes(), Some(rec.mod_revision))
+            .await
+        {
             Ok(_) => {
                 let mut st = status::success();
                 st["details"] = json!({
@@ -298,7 +349,14 @@ async fn delete_object(
                 return Ok((StatusCode::OK, st));
             }
             Err(backend::Error::Conflict { .. }) => continue,
-            Err(e) => return Err(ApiError::from_storage(e, &resource.group, &resource.plural, name)),
+            Err(e) => {
+                return Err(ApiError::from_storage(
+                    e,
+                    &resource.group,
+                    &resource.plural,
+                    name,
+                ))
+            }
         }
     }
     Err(ApiError::conflict(&resource.group, &resource.plural, name))
@@ -316,7 +374,9 @@ fn pod_grace_period(resource: &ServedResource, pod: &Value, requested: Option<i6
         .and_then(Value::as_str)
         .is_some_and(|n| !n.is_empty());
     let finished = matches!(
-        pod.get("status").and_then(|s| s.get("phase")).and_then(Value::as_str),
+        pod.get("status")
+            .and_then(|s| s.get("phase"))
+            .and_then(Value::as_str),
         Some("Succeeded" | "Failed")
     );
     if !bound || finished {
@@ -329,8 +389,15 @@ fn pod_grace_period(resource: &ServedResource, pod: &Value, requested: Option<i6
     requested.or(own).unwrap_or(30).max(0)
 }
 
-fn check_preconditions(resource: &ServedResource, name: &str, cur: &Value, opts: &Value) -> ApiResult<()> {
-    let Some(pre) = opts.get("preconditions") else { return Ok(()) };
+fn check_preconditions(
+    resource: &ServedResource,
+    name: &str,
+    cur: &Value,
+    opts: &Value,
+) -> ApiResult<()> {
+    let Some(pre) = opts.get("preconditions") else {
+        return Ok(());
+    };
     let fail = |what: &str, want: &str, have: &str| {
         ApiError::conflict_with(
             &resource.group,
@@ -365,7 +432,11 @@ pub async fn delete_collection(
     let mut deleted = Vec::new();
     for obj in items {
         let name = object::name(&obj).to_owned();
-        let scoped = call.derive(object::namespace(&obj).map(str::to_owned), Some(name.clone()), None);
+        let scoped = call.derive(
+            object::namespace(&obj).map(str::to_owned),
+            Some(name.clone()),
+            None,
+        );
         match delete_object(server, &scoped, &name, &opts).await {
             Ok(_) => deleted.push(obj),
             Err(e) if e.code == StatusCode::NOT_FOUND => {}
@@ -400,11 +471,14 @@ pub async fn subresource(
             check_identity(call, &new)?;
             let pre = object::parse_resource_version(object::meta_str(&new, "resourceVersion"))?;
             let finalize = sub == Subresource::Finalize;
-            let out = change(server, call, pre, |cur| {
+            let out = change(server, call, pre, Fields::Update, |cur| {
                 if finalize {
                     let mut next = cur.clone();
-                    next["spec"]["finalizers"] =
-                        new.get("spec").and_then(|s| s.get("finalizers")).cloned().unwrap_or(json!([]));
+                    next["spec"]["finalizers"] = new
+                        .get("spec")
+                        .and_then(|s| s.get("finalizers"))
+                        .cloned()
+                        .unwrap_or(json!([]));
                     Ok(next)
                 } else {
                     Ok(new.clone())
@@ -416,7 +490,9 @@ pub async fn subresource(
         (Subresource::Status, Method::PATCH) => super::write::patch(server, call, bytes).await,
         (Subresource::Scale, _) => scale(server, call, method, bytes).await,
         (Subresource::Binding, Method::POST) => bind(server, call, bytes).await,
-        (Subresource::Token, Method::POST) => crate::satoken::request::create(server, call, bytes).await,
+        (Subresource::Token, Method::POST) => {
+            crate::satoken::request::create(server, call, bytes).await
+        }
         (Subresource::Eviction, Method::POST) => {
             let (code, _) = delete_object(server, call, call.name(), &json!({})).await?;
             Ok(body::json(code, &status::success()))
@@ -441,7 +517,9 @@ fn scale_paths(resource: &ServedResource) -> ScalePaths {
 
 /// The value at a simple path (`.spec.replicas`).
 fn at_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
-    path.trim_start_matches('.').split('.').try_fold(obj, |v, seg| v.get(seg))
+    path.trim_start_matches('.')
+        .split('.')
+        .try_fold(obj, |v, seg| v.get(seg))
 }
 
 /// Sets the value at a simple path, creating the objects on the way.
@@ -461,15 +539,28 @@ fn scale_of(resource: &ServedResource, obj: &Value) -> Value {
     let paths = scale_paths(resource);
     let meta = obj.get("metadata").cloned().unwrap_or_default();
     let mut scale_meta = Map::new();
-    for f in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+    for f in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
         if let Some(v) = meta.get(f) {
             scale_meta.insert(f.into(), v.clone());
         }
     }
-    let spec_replicas = at_path(obj, &paths.spec_replicas).and_then(Value::as_i64).unwrap_or(0);
-    let status_replicas = at_path(obj, &paths.status_replicas).and_then(Value::as_i64).unwrap_or(0);
+    let spec_replicas = at_path(obj, &paths.spec_replicas)
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let status_replicas = at_path(obj, &paths.status_replicas)
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     let selector = match &paths.label_selector {
-        Some(p) => at_path(obj, p).and_then(Value::as_str).unwrap_or_default().to_owned(),
+        Some(p) => at_path(obj, p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         None => obj
             .get("spec")
             .and_then(|s| s.get("selector"))
@@ -510,7 +601,7 @@ async fn scale(
             let new = body::parse(&call.headers, bytes)?;
             let replicas = replicas_from(&new)?;
             let pre = object::parse_resource_version(object::meta_str(&new, "resourceVersion"))?;
-            let obj = change(server, &main, pre, |cur| {
+            let obj = change(server, &main, pre, Fields::Update, |cur| {
                 let mut next = cur.clone();
                 set_path(&mut next, &paths.spec_replicas, json!(replicas));
                 Ok(next)
@@ -521,12 +612,20 @@ async fn scale(
         Method::PATCH => {
             let pt = PatchType::from_content_type(&body::content_type(&call.headers))?;
             let doc = patch::parse(pt, bytes)?;
-            let pt = if pt == PatchType::Strategic { PatchType::Merge } else { pt };
+            let pt = if matches!(pt, PatchType::Strategic | PatchType::Apply) {
+                PatchType::Merge
+            } else {
+                pt
+            };
             let scale_view = |cur: &Value| scale_of(&call.resource, cur);
-            let obj = change(server, &main, None, |cur| {
+            let obj = change(server, &main, None, Fields::Update, |cur| {
                 let patched = patch::apply(pt, &call.resource, &scale_view(cur), &doc)?;
                 let mut next = cur.clone();
-                set_path(&mut next, &paths.spec_replicas, json!(replicas_from(&patched)?));
+                set_path(
+                    &mut next,
+                    &paths.spec_replicas,
+                    json!(replicas_from(&patched)?),
+                );
                 Ok(next)
             })
             .await?;
@@ -553,9 +652,13 @@ async fn bind(server: &Arc<ApiServer>, call: &Call, bytes: &Bytes) -> ApiResult<
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::bad_request("Binding target.name is required"))?
         .to_owned();
-    let main = call.derive(call.namespace.clone(), call.name.clone(), Some(Subresource::Binding));
+    let main = call.derive(
+        call.namespace.clone(),
+        call.name.clone(),
+        Some(Subresource::Binding),
+    );
     let pod_name = call.name().to_owned();
-    change(server, &main, None, |cur| {
+    change(server, &main, None, Fields::Update, |cur| {
         let assigned = cur
             .get("spec")
             .and_then(|s| s.get("nodeName"))
@@ -570,11 +673,19 @@ async fn bind(server: &Arc<ApiServer>, call: &Call, bytes: &Bytes) -> ApiResult<
             ));
         }
         if object::is_deleting(cur) {
-            return Err(ApiError::conflict_with("", "pods", &pod_name, "pod is being deleted"));
+            return Err(ApiError::conflict_with(
+                "",
+                "pods",
+                &pod_name,
+                "pod is being deleted",
+            ));
         }
         let mut next = cur.clone();
         next["spec"]["nodeName"] = json!(node);
-        let conditions = next["status"]["conditions"].as_array().cloned().unwrap_or_default();
+        let conditions = next["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let mut conditions: Vec<Value> = conditions
             .into_iter()
             .filter(|c| c.get("type").and_then(Value::as_str) != Some("PodScheduled"))

@@ -37,7 +37,12 @@ pub struct Call {
 
 impl Call {
     /// The same request addressed to `name` in `namespace` with `subresource`.
-    pub fn derive(&self, namespace: Option<String>, name: Option<String>, subresource: Option<Subresource>) -> Call {
+    pub fn derive(
+        &self,
+        namespace: Option<String>,
+        name: Option<String>,
+        subresource: Option<Subresource>,
+    ) -> Call {
         Call {
             resource: self.resource.clone(),
             namespace,
@@ -166,7 +171,10 @@ pub fn cache_of(server: &ApiServer, resource: &ServedResource) -> Arc<WatchCache
 /// with the call's warnings.
 pub fn respond_object(call: &Call, code: StatusCode, obj: &Value) -> Response<Body> {
     let mut resp = if table::wanted(&call.headers) {
-        body::json(code, &table::of_objects(call, std::slice::from_ref(obj), None, None))
+        body::json(
+            code,
+            &table::of_objects(call, std::slice::from_ref(obj), None, None),
+        )
     } else {
         body::json(code, obj)
     };
@@ -212,17 +220,35 @@ pub fn check_type(resource: &ServedResource, obj: &mut Value) -> ApiResult<()> {
 }
 
 /// Whether `namespace` exists and accepts new objects of `call`'s resource.
-pub async fn check_namespace(server: &ApiServer, call: &Call, namespace: &str, name: &str) -> ApiResult<()> {
-    let key = format!("{}/namespaces/{namespace}", rkube_api::registry::STORAGE_ROOT);
-    let (rec, _) = server
-        .backend
-        .get(key.as_bytes(), 0)
-        .await
-        .map_err(|e| ApiError::from_storage(e, "", "namespaces", namespace))?;
-    let Some(rec) = rec else {
-        return Err(ApiError::not_found("", "namespaces", namespace));
+pub async fn check_namespace(
+    server: &ApiServer,
+    call: &Call,
+    namespace: &str,
+    name: &str,
+) -> ApiResult<()> {
+    let key = format!(
+        "{}/namespaces/{namespace}",
+        rkube_api::registry::STORAGE_ROOT
+    );
+    // The namespaces' watch cache answers almost always; a namespace it does not know yet
+    // (created a moment ago) is read from the store, as Kubernetes' lifecycle admission does.
+    let cached = server
+        .catalog
+        .lookup("", "v1", "namespaces")
+        .map(|r| cache_of(server, &r))
+        .and_then(|c| c.get(&key));
+    let ns = match cached {
+        Some(entry) => entry.obj.clone(),
+        None => {
+            let (rec, _) = server
+                .backend
+                .get(key.as_bytes(), 0)
+                .await
+                .map_err(|e| ApiError::from_storage(e, "", "namespaces", namespace))?;
+            let rec = rec.ok_or_else(|| ApiError::not_found("", "namespaces", namespace))?;
+            object::decode(&rec.value, rec.mod_revision)?
+        }
     };
-    let ns = object::decode(&rec.value, rec.mod_revision)?;
     if object::is_deleting(&ns) {
         return Err(ApiError::forbidden(
             &call.resource.group,

@@ -28,7 +28,8 @@ pub async fn get_object(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Value
         .await
         .map_err(|e| call.storage_error(e))?;
     let rec = rec.ok_or_else(|| call.not_found())?;
-    object::decode(&rec.value, rec.mod_revision)
+    call.resource
+        .present(object::decode(&rec.value, rec.mod_revision)?)
 }
 
 /// What a continue token carries: the revision of the first page and the next key.
@@ -49,7 +50,9 @@ fn encode_continue(revision: i64, next_key: &str, prefix: &str) -> String {
 }
 
 fn decode_continue(token: &str) -> ApiResult<ContinueToken> {
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    let bad = || {
+        ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    };
     let bytes = base64::engine::general_purpose::URL_SAFE
         .decode(token)
         .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token))
@@ -72,7 +75,12 @@ struct Page {
 
 pub async fn list(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<Body>> {
     let filter = Filter::from_query(&call.resource, call.namespace.as_deref(), &call.query)?;
-    let limit = call.query.int("limit").map_err(ApiError::bad_request)?.unwrap_or(0).max(0);
+    let limit = call
+        .query
+        .int("limit")
+        .map_err(ApiError::bad_request)?
+        .unwrap_or(0)
+        .max(0);
     let page = if let Some(token) = call.query.get("continue") {
         let token = decode_continue(token)?;
         paged_from_store(server, call, &filter, limit, token.rv, Some(token.start)).await?
@@ -80,7 +88,9 @@ pub async fn list(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<Bo
         let rv = object::parse_resource_version(call.query.get("resourceVersion"))?;
         let exact = call.query.get("resourceVersionMatch") == Some("Exact");
         match (rv, limit) {
-            (Some(rv), _) if exact => paged_from_store(server, call, &filter, limit, rv, None).await?,
+            (Some(rv), _) if exact => {
+                paged_from_store(server, call, &filter, limit, rv, None).await?
+            }
             (None, l) if l > 0 => paged_from_store(server, call, &filter, limit, 0, None).await?,
             (rv, _) => {
                 let (items, revision) = cached_list(server, call, &filter, rv).await?;
@@ -93,7 +103,12 @@ pub async fn list(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<Bo
         }
     };
     if table::wanted(&call.headers) {
-        let t = table::of_objects(call, &page.items, Some(page.revision), page.continue_token.as_deref());
+        let t = table::of_objects(
+            call,
+            &page.items,
+            Some(page.revision),
+            page.continue_token.as_deref(),
+        );
         return Ok(body::json(StatusCode::OK, &t));
     }
     let mut meta = json!({"resourceVersion": page.revision.to_string()});
@@ -149,11 +164,13 @@ async fn cached_list(
     }
     let prefix = call.resource.prefix(call.namespace.as_deref());
     let (entries, revision) = cache.list(&prefix);
-    let items = entries
-        .iter()
-        .filter(|e| filter.matches(&e.obj))
-        .map(|e| e.obj.clone())
-        .collect();
+    let mut items = Vec::new();
+    for e in entries.iter() {
+        let obj = call.resource.present(e.obj.clone())?;
+        if filter.matches(&obj) {
+            items.push(obj);
+        }
+    }
     Ok((items, revision))
 }
 
@@ -172,7 +189,11 @@ async fn paged_from_store(
     let mut revision = revision;
     let mut items = Vec::new();
     loop {
-        let want = if limit > 0 { limit - items.len() as i64 } else { 0 };
+        let want = if limit > 0 {
+            limit - items.len() as i64
+        } else {
+            0
+        };
         let resp = server
             .backend
             .list(ListRequest {
@@ -194,9 +215,14 @@ async fn paged_from_store(
                 other => call.storage_error(other),
             })?;
         revision = resp.revision;
-        let last_key = resp.records.last().map(|r| String::from_utf8_lossy(&r.key).into_owned());
+        let last_key = resp
+            .records
+            .last()
+            .map(|r| String::from_utf8_lossy(&r.key).into_owned());
         for r in &resp.records {
-            let obj = object::decode(&r.value, r.mod_revision)?;
+            let obj = call
+                .resource
+                .present(object::decode(&r.value, r.mod_revision)?)?;
             if filter.matches(&obj) {
                 items.push(obj);
             }
@@ -233,7 +259,11 @@ mod tests {
 
     #[test]
     fn continue_tokens_round_trip() {
-        let t = encode_continue(42, "/registry/pods/default/b\u{0}", "/registry/pods/default/");
+        let t = encode_continue(
+            42,
+            "/registry/pods/default/b\u{0}",
+            "/registry/pods/default/",
+        );
         let back = decode_continue(&t).unwrap();
         assert_eq!((back.rv, back.start.as_str()), (42, "b\u{0}"));
         assert!(decode_continue("not-a-token").is_err());

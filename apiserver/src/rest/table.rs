@@ -23,7 +23,12 @@ pub fn wanted(headers: &HeaderMap) -> bool {
 }
 
 /// The Table of `items`; `revision` and `continue_token` go into its list metadata.
-pub fn of_objects(call: &Call, items: &[Value], revision: Option<i64>, continue_token: Option<&str>) -> Value {
+pub fn of_objects(
+    call: &Call,
+    items: &[Value],
+    revision: Option<i64>,
+    continue_token: Option<&str>,
+) -> Value {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let options = TableOptions {
         include_object: call
@@ -35,11 +40,20 @@ pub fn of_objects(call: &Call, items: &[Value], revision: Option<i64>, continue_
     };
     let mut table = match &call.resource.custom {
         Some(custom) if !custom.columns.is_empty() => custom_table(custom, items, options, now),
-        _ => printers::table(&call.resource.group, &call.resource.kind, items, options, now),
+        _ => printers::table(
+            &call.resource.group,
+            &call.resource.kind,
+            items,
+            options,
+            now,
+        ),
     };
-    let rv = revision
-        .map(|r| r.to_string())
-        .or_else(|| items.first().and_then(|o| crate::object::meta_str(o, "resourceVersion")).map(str::to_owned));
+    let rv = revision.map(|r| r.to_string()).or_else(|| {
+        items
+            .first()
+            .and_then(|o| crate::object::meta_str(o, "resourceVersion"))
+            .map(str::to_owned)
+    });
     if let Some(rv) = rv {
         table["metadata"]["resourceVersion"] = json!(rv);
     }
@@ -83,7 +97,8 @@ fn custom_table(custom: &CustomVersion, items: &[Value], options: TableOptions, 
                     None => Value::Null,
                 });
             }
-            let mut row = printers::table("", "", std::slice::from_ref(obj), options, now)["rows"][0].clone();
+            let mut row =
+                printers::table("", "", std::slice::from_ref(obj), options, now)["rows"][0].clone();
             row["cells"] = json!(cells);
             row
         })

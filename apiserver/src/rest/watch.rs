@@ -16,6 +16,7 @@ use crate::body::Body;
 use crate::cache::{Event, EventType};
 use crate::filter::Filter;
 use crate::object;
+use crate::resources::ServedResource;
 use crate::status::{ApiError, ApiResult};
 use crate::ApiServer;
 
@@ -24,16 +25,25 @@ const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What one event looks like to a watcher with `filter`: objects moving in or out of the
 /// selection are ADDED or DELETED for it, as Kubernetes reports them.
-fn as_seen(event: &Event, filter: &Filter) -> Option<(EventType, Value)> {
-    let now = event.kind != EventType::Deleted && filter.matches(&event.obj.obj);
-    let before = event.prev.as_ref().is_some_and(|p| filter.matches(&p.obj));
+fn as_seen(
+    resource: &ServedResource,
+    event: &Event,
+    filter: &Filter,
+) -> Option<(EventType, Value)> {
+    let obj = resource.present(event.obj.obj.clone()).ok()?;
+    let now = event.kind != EventType::Deleted && filter.matches(&obj);
+    let before = event
+        .prev
+        .as_ref()
+        .and_then(|p| resource.present(p.obj.clone()).ok())
+        .is_some_and(|p| filter.matches(&p));
     let kind = match (before, now) {
         (false, true) => EventType::Added,
         (true, true) => EventType::Modified,
         (true, false) => EventType::Deleted,
         (false, false) => return None,
     };
-    Some((kind, event.obj.obj.clone()))
+    Some((kind, obj))
 }
 
 pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<Body>> {
@@ -50,7 +60,9 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
     let initial_events_end = call.query.flag("sendInitialEvents");
     let cache = cache_of(server, &call.resource);
     if !cache.ready(Duration::from_secs(10)).await {
-        return Err(ApiError::unavailable("the watch cache is not ready yet; retry"));
+        return Err(ApiError::unavailable(
+            "the watch cache is not ready yet; retry",
+        ));
     }
     let from = match rv {
         None => {
@@ -60,7 +72,9 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
         Some(0) => None,
         Some(rv) if initial_events_end => {
             if !cache.wait_for(rv, Duration::from_secs(3)).await {
-                return Err(ApiError::timeout(format!("Too large resource version: {rv}")));
+                return Err(ApiError::timeout(format!(
+                    "Too large resource version: {rv}"
+                )));
             }
             None
         }
@@ -83,8 +97,11 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
         // A watch on one object (`fieldSelector=metadata.name=x` from the path form).
         fields: match &name {
             Some(n) => Some(
-                rkube_api::fields::Selector::parse(&format!("metadata.name={}", rkube_api::fields::escape_value(n)))
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
+                rkube_api::fields::Selector::parse(&format!(
+                    "metadata.name={}",
+                    rkube_api::fields::escape_value(n)
+                ))
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
             ),
             None => filter.fields.clone(),
         },
@@ -101,7 +118,8 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
         } else {
             obj
         };
-        let mut line = serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     };
@@ -113,7 +131,8 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
                 meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
             }
             let obj = json!({"kind": resource.kind, "apiVersion": resource.api_version(), "metadata": meta});
-            let mut line = serde_json::to_vec(&json!({"type": "BOOKMARK", "object": obj})).unwrap_or_default();
+            let mut line =
+                serde_json::to_vec(&json!({"type": "BOOKMARK", "object": obj})).unwrap_or_default();
             line.push(b'\n');
             Bytes::from(line)
         }
@@ -123,7 +142,7 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
         let mut live = sub.live;
         let mut last = sub.revision;
         for e in &sub.initial {
-            if let Some((kind, obj)) = as_seen(e, &filter) {
+            if let Some((kind, obj)) = as_seen(&resource, e, &filter) {
                 yield encode(kind.as_str(), obj, &mut first);
             }
             last = last.max(e.revision());
@@ -142,7 +161,7 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
                 received = live.recv() => match received {
                     Ok(e) => {
                         last = last.max(e.revision());
-                        if let Some((kind, obj)) = as_seen(&e, &filter) {
+                        if let Some((kind, obj)) = as_seen(&resource, &e, &filter) {
                             yield encode(kind.as_str(), obj, &mut first);
                         }
                     }
@@ -156,9 +175,13 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
     let body = StreamBody::new(stream.map(|b| Ok::<_, std::convert::Infallible>(Frame::data(b))));
     let mut resp = Response::new(BodyExt::boxed(body));
     *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
     Ok(resp)
 }

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use http::{Response, StatusCode};
 use rkube_store::backend;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{check_namespace, check_type, lifecycle, respond_object, Call};
 use crate::body::{self, Body};
+use crate::managed;
 use crate::object;
 use crate::patch::{self, PatchType};
 use crate::status::{ApiError, ApiResult};
@@ -16,15 +17,42 @@ use crate::ApiServer;
 /// How many times a write without a resourceVersion precondition retries after losing a race.
 const MAX_ATTEMPTS: usize = 16;
 
-pub async fn create(server: &Arc<ApiServer>, call: &Call, bytes: &[u8]) -> ApiResult<Response<Body>> {
+pub async fn create(
+    server: &Arc<ApiServer>,
+    call: &Call,
+    bytes: &[u8],
+) -> ApiResult<Response<Body>> {
     let mut obj = body::parse(&call.headers, bytes)?;
     check_type(&call.resource, &mut obj)?;
-    let created = create_object(server, call, obj).await?;
+    let created = create_object(server, call, obj, Fields::Update).await?;
     Ok(respond_object(call, StatusCode::CREATED, &created))
 }
 
+/// How a write records field management.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fields {
+    /// The request's manager manages what it changed.
+    Update,
+    /// Server-side apply already recorded it.
+    Applied,
+}
+
+/// The field manager of the call.
+fn manager(call: &Call) -> String {
+    let agent = call
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    managed::manager_name(call.query.get("fieldManager"), agent)
+}
+
 /// Creates `obj` (already type-checked) as a new object of `call`'s resource.
-pub async fn create_object(server: &Arc<ApiServer>, call: &Call, mut obj: Value) -> ApiResult<Value> {
+pub async fn create_object(
+    server: &Arc<ApiServer>,
+    call: &Call,
+    mut obj: Value,
+    fields: Fields,
+) -> ApiResult<Value> {
     let resource = &call.resource;
     let namespace = {
         let meta = object::meta_mut(&mut obj)?;
@@ -34,7 +62,10 @@ pub async fn create_object(server: &Arc<ApiServer>, call: &Call, mut obj: Value)
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
         if resource.namespaced {
-            let ns = call.namespace.clone().ok_or_else(ApiError::path_not_found)?;
+            let ns = call
+                .namespace
+                .clone()
+                .ok_or_else(ApiError::path_not_found)?;
             if body_ns.as_deref().is_some_and(|b| b != ns) {
                 return Err(ApiError::bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request",
@@ -49,8 +80,12 @@ pub async fn create_object(server: &Arc<ApiServer>, call: &Call, mut obj: Value)
     };
     let name = lifecycle::assign_name(call, &mut obj)?;
     lifecycle::prepare_for_create(resource, &mut obj)?;
-    let warnings = crate::admission::admit(resource, None, &mut obj, None, call.field_validation()?)?;
+    let warnings =
+        crate::admission::admit(resource, None, &mut obj, None, call.field_validation()?)?;
     call.warnings.lock().extend(warnings);
+    if fields == Fields::Update {
+        managed::record_update(resource, None, &manager(call), None, &mut obj);
+    }
     if let Some(ns) = &namespace {
         check_namespace(server, call, ns, &name).await?;
     }
@@ -61,7 +96,11 @@ pub async fn create_object(server: &Arc<ApiServer>, call: &Call, mut obj: Value)
     let key = resource.key(namespace.as_deref(), &name);
     let rec = server
         .backend
-        .create(key.as_bytes(), object::encode(&obj)?, lease)
+        .create(
+            key.as_bytes(),
+            object::encode(&resource.to_storage(obj.clone())?)?,
+            lease,
+        )
         .await
         .map_err(|e| ApiError::from_storage(e, &resource.group, &resource.plural, &name))?;
     object::set_resource_version(&mut obj, rec.mod_revision);
@@ -69,12 +108,19 @@ pub async fn create_object(server: &Arc<ApiServer>, call: &Call, mut obj: Value)
     Ok(obj)
 }
 
-pub async fn update(server: &Arc<ApiServer>, call: &Call, bytes: &[u8]) -> ApiResult<Response<Body>> {
+pub async fn update(
+    server: &Arc<ApiServer>,
+    call: &Call,
+    bytes: &[u8],
+) -> ApiResult<Response<Body>> {
     let mut new = body::parse(&call.headers, bytes)?;
     check_type(&call.resource, &mut new)?;
     check_identity(call, &new)?;
     let precondition = object::parse_resource_version(object::meta_str(&new, "resourceVersion"))?;
-    let updated = change(server, call, precondition, |_| Ok(new.clone())).await?;
+    let updated = change(server, call, precondition, Fields::Update, |_| {
+        Ok(new.clone())
+    })
+    .await?;
     Ok(respond_object(call, StatusCode::OK, &updated))
 }
 
@@ -97,28 +143,64 @@ pub fn check_identity(call: &Call, obj: &Value) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn patch(server: &Arc<ApiServer>, call: &Call, bytes: &[u8]) -> ApiResult<Response<Body>> {
+pub async fn patch(
+    server: &Arc<ApiServer>,
+    call: &Call,
+    bytes: &[u8],
+) -> ApiResult<Response<Body>> {
     let patch_type = PatchType::from_content_type(&body::content_type(&call.headers))?;
     let patch_doc = patch::parse(patch_type, bytes)?;
     let precondition = patch::resource_version(&patch_doc)?;
-    let result = change(server, call, precondition, |cur| {
-        let mut out = patch::apply(patch_type, &call.resource, cur, &patch_doc)?;
-        check_type(&call.resource, &mut out)?;
-        Ok(out)
+    if patch_type != PatchType::Apply {
+        let obj = change(server, call, precondition, Fields::Update, |cur| {
+            let mut out = patch::apply(patch_type, &call.resource, cur, &patch_doc)?;
+            check_type(&call.resource, &mut out)?;
+            Ok(out)
+        })
+        .await?;
+        return Ok(respond_object(call, StatusCode::OK, &obj));
+    }
+    let Some(manager) = call.query.get("fieldManager").map(str::to_owned) else {
+        return Err(ApiError::invalid(
+            "meta.k8s.io",
+            "PatchOptions",
+            "",
+            vec![(
+                "FieldValueRequired".into(),
+                "fieldManager".into(),
+                "Required value: is required for apply patch".into(),
+            )],
+        ));
+    };
+    let mut applied = patch_doc;
+    check_type(&call.resource, &mut applied)?;
+    check_identity(call, &applied)?;
+    let force = call.query.flag("force");
+    let result = change(server, call, precondition, Fields::Applied, |cur| {
+        managed::apply(
+            &call.resource,
+            call.subresource,
+            &manager,
+            force,
+            cur,
+            &applied,
+        )
     })
     .await;
-    let obj = match result {
-        Err(e) if e.code == StatusCode::NOT_FOUND && patch_type == PatchType::Apply => {
-            // Server-side apply creates what does not exist yet.
-            let mut obj = patch_doc.clone();
-            check_type(&call.resource, &mut obj)?;
-            check_identity(call, &obj)?;
-            let created = create_object(server, call, obj).await?;
-            return Ok(respond_object(call, StatusCode::CREATED, &created));
+    match result {
+        // Server-side apply creates what does not exist yet.
+        Err(e) if e.code == StatusCode::NOT_FOUND && call.subresource.is_none() => {
+            let base = json!({
+                "apiVersion": applied["apiVersion"],
+                "kind": applied["kind"],
+                "metadata": {"name": call.name()},
+            });
+            let obj = managed::apply(&call.resource, None, &manager, force, &base, &applied)?;
+            let created = create_object(server, call, obj, Fields::Applied).await?;
+            Ok(respond_object(call, StatusCode::CREATED, &created))
         }
-        other => other?,
-    };
-    Ok(respond_object(call, StatusCode::OK, &obj))
+        other => Ok(respond_object(call, StatusCode::OK, &other?)),
+    }
 }
 
 /// Reads the current object, lets `f` propose its next version, and writes that version if
@@ -129,6 +211,7 @@ pub async fn change<F>(
     server: &Arc<ApiServer>,
     call: &Call,
     precondition: Option<i64>,
+    fields: Fields,
     f: F,
 ) -> ApiResult<Value>
 where
@@ -142,7 +225,9 @@ where
             .await
             .map_err(|e| call.storage_error(e))?;
         let rec = rec.ok_or_else(|| call.not_found())?;
-        let cur = object::decode(&rec.value, rec.mod_revision)?;
+        let cur = call
+            .resource
+            .present(object::decode(&rec.value, rec.mod_revision)?)?;
         if precondition.is_some_and(|p| p != rec.mod_revision) {
             return Err(ApiError::conflict(
                 &call.resource.group,
@@ -152,10 +237,25 @@ where
         }
         let proposed = f(&cur)?;
         let mut new = lifecycle::prepare_for_update(call, &cur, proposed)?;
-        let warnings =
-            crate::admission::admit(&call.resource, call.subresource, &mut new, Some(&cur), call.field_validation()?)?;
-        *call.warnings.lock() = warnings;
+        // An update without a resourceVersion is unconditional: it applies to this version.
         object::set_resource_version(&mut new, rec.mod_revision);
+        let warnings = crate::admission::admit(
+            &call.resource,
+            call.subresource,
+            &mut new,
+            Some(&cur),
+            call.field_validation()?,
+        )?;
+        *call.warnings.lock() = warnings;
+        if fields == Fields::Update {
+            managed::record_update(
+                &call.resource,
+                call.subresource,
+                &manager(call),
+                Some(&cur),
+                &mut new,
+            );
+        }
         if new == cur {
             return Ok(cur);
         }
@@ -164,7 +264,11 @@ where
         }
         if object::is_deleting(&new) && lifecycle::nothing_holds(&call.resource, &new) {
             // The last finalizer is gone: the object goes.
-            match server.backend.delete(key.as_bytes(), Some(rec.mod_revision)).await {
+            match server
+                .backend
+                .delete(key.as_bytes(), Some(rec.mod_revision))
+                .await
+            {
                 Ok((_, revision)) => {
                     object::set_resource_version(&mut new, revision);
                     return Ok(new);
@@ -175,7 +279,12 @@ where
         }
         match server
             .backend
-            .update(key.as_bytes(), object::encode(&new)?, rec.mod_revision, rec.lease)
+            .update(
+                key.as_bytes(),
+                object::encode(&call.resource.to_storage(new.clone())?)?,
+                rec.mod_revision,
+                rec.lease,
+            )
             .await
         {
             Ok(written) => {
