@@ -128,47 +128,32 @@ fn service_account(s: &ServerProcess, name: &str) {
     apply(s, &format!("{{\"apiVersion\":\"v1\",\"kind\":\"ServiceAccount\",\"metadata\":{{\"name\":\"{name}\"}}}}"));
 }
 
-/// `kubectl create token <sa> <args>`: the token, or kubectl's error without its
-/// `error: failed to create token: ` prefix.
-///
-/// kubectl 1.32 sends the TokenRequest as protobuf; while the server reads only JSON and YAML
-/// bodies (415 for protobuf), the same request (`spec`, JSON) is posted with curl as the admin
-/// instead.
-fn request_token(
-    s: &ServerProcess,
-    sa: &str,
-    args: &[&str],
-    spec: Value,
-) -> Result<String, String> {
+/// `kubectl create token <sa> <args>` (kubectl sends the TokenRequest as protobuf): the
+/// token, or kubectl's error without its `error: failed to create token: ` prefix.
+fn request_token(s: &ServerProcess, sa: &str, args: &[&str]) -> Result<String, String> {
     let mut all = vec!["create", "token", sa];
     all.extend_from_slice(args);
     let out = s.kubectl(&all).expect("kubectl runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned());
     }
-    if !stderr.contains("(got application/vnd.kubernetes.protobuf)") {
-        return Err(stderr
-            .strip_prefix("error: failed to create token: ")
-            .unwrap_or(&stderr)
-            .to_owned());
-    }
-    println!("NOTE: the server does not read protobuf bodies yet; TokenRequest sent as JSON");
-    let request = serde_json::json!({
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenRequest",
-        "spec": spec,
-    });
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    Err(stderr
+        .strip_prefix("error: failed to create token: ")
+        .unwrap_or(&stderr)
+        .to_owned())
+}
+
+fn create_token(s: &ServerProcess, sa: &str, args: &[&str]) -> String {
+    request_token(s, sa, args).unwrap_or_else(|e| panic!("create token {sa} {args:?}: {e}"))
+}
+
+/// POSTs a JSON TokenRequest for `sa` with curl as the admin: (HTTP code, answer).
+fn post_token_request(s: &ServerProcess, sa: &str, request: &Value) -> (u16, Value) {
     let tls = s.data_dir().join("tls");
     let out = Command::new("curl")
-        .args([
-            "-s",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "--cacert",
-        ])
+        .args(["-s", "-w", "\n%{http_code}", "-X", "POST"])
+        .args(["-H", "Content-Type: application/json", "--cacert"])
         .arg(tls.join("ca.crt"))
         .arg("--cert")
         .arg(tls.join("admin.crt"))
@@ -181,26 +166,10 @@ fn request_token(
         ))
         .output()
         .expect("curl runs");
-    let answer: Value = serde_json::from_slice(&out.stdout).expect("a JSON answer");
-    if answer["kind"] == "Status" {
-        return Err(answer["message"].as_str().unwrap_or_default().to_owned());
-    }
-    assert_eq!(answer["kind"], "TokenRequest");
-    assert_eq!(answer["apiVersion"], "authentication.k8s.io/v1");
-    assert_eq!(answer["metadata"]["name"], sa);
-    assert_eq!(answer["metadata"]["namespace"], "default");
-    assert!(
-        answer["status"]["expirationTimestamp"].is_string(),
-        "{answer}"
-    );
-    Ok(answer["status"]["token"]
-        .as_str()
-        .expect("a token")
-        .to_owned())
-}
-
-fn create_token(s: &ServerProcess, sa: &str, args: &[&str], spec: Value) -> String {
-    request_token(s, sa, args, spec).unwrap_or_else(|e| panic!("create token {sa} {args:?}: {e}"))
+    let all = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = all.rsplit_once('\n').expect("curl printed the code");
+    let answer = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    (code.trim().parse().expect("an HTTP code"), answer)
 }
 
 #[test]
@@ -261,7 +230,7 @@ fn service_account_token_works_until_the_account_is_gone() {
             "jsonpath={.metadata.uid}",
         ],
     );
-    let token = create_token(&s, "bot", &[], serde_json::json!({}));
+    let token = create_token(&s, "bot", &[]);
     let c = claims(&token);
     assert_eq!(c["iss"], "https://kubernetes.default.svc.cluster.local");
     assert_eq!(c["sub"], "system:serviceaccount:default:bot");
@@ -285,12 +254,7 @@ fn service_account_token_works_until_the_account_is_gone() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("configmap/cfg"));
 
     // A token meant for another audience is not for the API server.
-    let vault = create_token(
-        &s,
-        "bot",
-        &["--audience=vault", "--duration=10m"],
-        serde_json::json!({"audiences": ["vault"], "expirationSeconds": 600}),
-    );
+    let vault = create_token(&s, "bot", &["--audience=vault", "--duration=10m"]);
     let c = claims(&vault);
     assert_eq!(c["aud"], serde_json::json!(["vault"]));
     assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 600);
@@ -301,7 +265,7 @@ fn service_account_token_works_until_the_account_is_gone() {
     unauthorized(&as_token(&s, Some(&token), &["get", "configmaps"]));
     service_account(&s, "bot");
     unauthorized(&as_token(&s, Some(&token), &["get", "configmaps"]));
-    let fresh = create_token(&s, "bot", &[], serde_json::json!({}));
+    let fresh = create_token(&s, "bot", &[]);
     let out = as_token(&s, Some(&fresh), &["get", "configmaps"]);
     assert!(out.status.success(), "{}", text(&out));
 }
@@ -322,7 +286,6 @@ fn token_bound_to_a_secret_dies_with_it() {
         &s,
         "bot",
         &["--bound-object-kind=Secret", "--bound-object-name=s1"],
-        serde_json::json!({"boundObjectRef": {"kind": "Secret", "apiVersion": "v1", "name": "s1"}}),
     );
     let c = claims(&token);
     assert_eq!(c["kubernetes.io"]["secret"]["name"], "s1");
@@ -336,41 +299,36 @@ fn token_bound_to_a_secret_dies_with_it() {
 #[test]
 fn token_requests_kubernetes_refuses() {
     let s = start();
-    let none = serde_json::json!({});
     assert_eq!(
-        request_token(&s, "nobody", &[], none.clone()),
+        request_token(&s, "nobody", &[]),
         Err("serviceaccounts \"nobody\" not found".to_owned())
     );
     service_account(&s, "bot");
     assert_eq!(
-        request_token(&s, "bot", &["--duration=60s"], serde_json::json!({"expirationSeconds": 60})),
+        request_token(&s, "bot", &["--duration=60s"]),
         Err("TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: \
              may not specify a duration less than 10 minutes"
             .to_owned())
     );
-    let secret_ref = |name: &str| serde_json::json!({"boundObjectRef": {"kind": "Secret", "apiVersion": "v1", "name": name}});
     assert_eq!(
         request_token(
             &s,
             "bot",
-            &["--bound-object-kind=Secret", "--bound-object-name=missing"],
-            secret_ref("missing")
+            &["--bound-object-kind=Secret", "--bound-object-name=missing"]
         ),
         Err("secrets \"missing\" not found".to_owned())
     );
     // The bound pod must run as the service account.
     admin(&s, &["run", "web", "--image=registry.local/web:1"]);
-    let pod_ref =
-        serde_json::json!({"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web"}});
     let pod_args = ["--bound-object-kind=Pod", "--bound-object-name=web"];
     assert_eq!(
-        request_token(&s, "bot", &pod_args, pod_ref.clone()),
+        request_token(&s, "bot", &pod_args),
         Err("cannot bind token for serviceaccount \"bot\" to pod running with different serviceaccount name."
             .to_owned())
     );
     service_account(&s, "default");
     let pod_uid = admin(&s, &["get", "pod", "web", "-o", "jsonpath={.metadata.uid}"]);
-    let token = create_token(&s, "default", &pod_args, pod_ref);
+    let token = create_token(&s, "default", &pod_args);
     let c = claims(&token);
     assert_eq!(c["kubernetes.io"]["pod"]["name"], "web");
     assert_eq!(c["kubernetes.io"]["pod"]["uid"], pod_uid.as_str());
@@ -379,4 +337,87 @@ fn token_requests_kubernetes_refuses() {
     assert!(out.status.success(), "{}", text(&out));
     admin(&s, &["delete", "pod", "web", "--grace-period=0", "--force"]);
     unauthorized(&as_token(&s, Some(&token), &["get", "pods"]));
+}
+
+#[test]
+fn token_request_as_json() {
+    let s = start();
+    service_account(&s, "bot");
+    apply(
+        &s,
+        r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s1"},"stringData":{"k":"v"}}"#,
+    );
+    let sa_uid = admin(
+        &s,
+        &[
+            "get",
+            "serviceaccount",
+            "bot",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ],
+    );
+    let secret_uid = admin(
+        &s,
+        &["get", "secret", "s1", "-o", "jsonpath={.metadata.uid}"],
+    );
+    let request = serde_json::json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {
+            "audiences": ["vault", "https://kubernetes.default.svc.cluster.local"],
+            "expirationSeconds": 7200,
+            "boundObjectRef": {"kind": "Secret", "apiVersion": "v1", "name": "s1"},
+        },
+    });
+    let (code, answer) = post_token_request(&s, "bot", &request);
+    assert_eq!(code, 201, "{answer}");
+    assert_eq!(answer["kind"], "TokenRequest");
+    assert_eq!(answer["apiVersion"], "authentication.k8s.io/v1");
+    assert_eq!(answer["metadata"]["name"], "bot");
+    assert_eq!(answer["metadata"]["namespace"], "default");
+    assert_eq!(answer["metadata"]["uid"], sa_uid.as_str());
+    assert_eq!(answer["spec"], {
+        let mut spec = request["spec"].clone();
+        spec["boundObjectRef"] =
+            serde_json::json!({"kind": "Secret", "apiVersion": "v1", "name": "s1"});
+        spec
+    });
+    let token = answer["status"]["token"].as_str().expect("a token");
+    let c = claims(token);
+    assert_eq!(
+        c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+        7200
+    );
+    assert_eq!(c["aud"], request["spec"]["audiences"]);
+    assert_eq!(c["kubernetes.io"]["secret"]["uid"], secret_uid.as_str());
+    // expirationTimestamp is exp, as RFC 3339.
+    let stamp = answer["status"]["expirationTimestamp"]
+        .as_str()
+        .expect("a timestamp");
+    assert!(stamp.ends_with('Z') && stamp.len() == 20, "{stamp}");
+    let out = as_token(&s, Some(token), &["get", "configmaps"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // A reference naming another uid is a conflict; other kinds cannot be bound to.
+    let mut stale = request.clone();
+    stale["spec"]["boundObjectRef"]["uid"] =
+        serde_json::json!("00000000-0000-0000-0000-000000000000");
+    let (code, answer) = post_token_request(&s, "bot", &stale);
+    assert_eq!(code, 409, "{answer}");
+    assert_eq!(
+        answer["message"],
+        "Operation cannot be fulfilled on Secret \"s1\": the UID in the bound object reference \
+         (00000000-0000-0000-0000-000000000000) does not match the UID in record. The object might \
+         have been deleted and then recreated"
+    );
+    let mut other = request.clone();
+    other["spec"]["boundObjectRef"] =
+        serde_json::json!({"kind": "Deployment", "apiVersion": "apps/v1", "name": "web"});
+    let (code, answer) = post_token_request(&s, "bot", &other);
+    assert_eq!(code, 400, "{answer}");
+    assert_eq!(
+        answer["message"],
+        "cannot bind token to object of type apps/v1, Kind=Deployment"
+    );
 }
