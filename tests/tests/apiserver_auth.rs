@@ -421,3 +421,57 @@ fn token_request_as_json() {
         "cannot bind token to object of type apps/v1, Kind=Deployment"
     );
 }
+
+/// Claims as the server writes them, for service account `bot` (uid `uid`) in `default`.
+fn bot_claims(uid: &str, iat: i64, exp: i64) -> Value {
+    serde_json::json!({
+        "aud": ["https://kubernetes.default.svc.cluster.local"],
+        "exp": exp,
+        "iat": iat,
+        "iss": "https://kubernetes.default.svc.cluster.local",
+        "kubernetes.io": {"namespace": "default", "serviceaccount": {"name": "bot", "uid": uid}},
+        "nbf": iat,
+        "sub": "system:serviceaccount:default:bot",
+    })
+}
+
+#[test]
+fn expired_and_forged_tokens_are_refused() {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    let s = start();
+    service_account(&s, "bot");
+    let uid = admin(
+        &s,
+        &[
+            "get",
+            "serviceaccount",
+            "bot",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ],
+    );
+    let tls = s.data_dir().join("tls");
+    let key = EncodingKey::from_ec_pem(&std::fs::read(tls.join("sa.key")).unwrap()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let es256 = Header::new(Algorithm::ES256);
+    // Signed with the server's own key: valid now, then expired an hour ago.
+    let valid = encode(&es256, &bot_claims(&uid, now - 60, now + 600), &key).unwrap();
+    let out = as_token(&s, Some(&valid), &["get", "configmaps"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let expired = encode(&es256, &bot_claims(&uid, now - 7200, now - 3600), &key).unwrap();
+    unauthorized(&as_token(&s, Some(&expired), &["get", "configmaps"]));
+    let early = encode(&es256, &bot_claims(&uid, now + 3600, now + 7200), &key).unwrap();
+    unauthorized(&as_token(&s, Some(&early), &["get", "configmaps"]));
+    // HS256 keyed with the public key (the algorithm-confusion forgery) is not a signature.
+    let public = std::fs::read(tls.join("sa.pub")).unwrap();
+    let forged = encode(
+        &Header::new(Algorithm::HS256),
+        &bot_claims(&uid, now - 60, now + 600),
+        &EncodingKey::from_secret(&public),
+    )
+    .unwrap();
+    unauthorized(&as_token(&s, Some(&forged), &["get", "configmaps"]));
+}
