@@ -182,7 +182,6 @@ fn deleted_before(obj: &Value, cutoff: i64) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
     use serde_json::json;
