@@ -13,6 +13,8 @@
 //! - [`crd`]: CustomResourceDefinitions and the custom resources they define.
 //! - [`body`], [`protobuf`]: request bodies (JSON, YAML, Kubernetes protobuf) and responses.
 //! - [`tls`], [`kubeconfig`], [`auth`]: the cluster CA, the admin kubeconfig, identities.
+//! - [`satoken`]: service-account tokens: the signer, the TokenRequest subresource, bearer
+//!   authentication with them.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -33,6 +35,7 @@ pub mod protobuf;
 pub mod request;
 pub mod resources;
 pub(crate) mod rest;
+pub mod satoken;
 pub mod server;
 pub mod status;
 pub mod structural;

@@ -1,5 +1,6 @@
 //! An object's life: names and system fields at creation, what an update may change,
-//! graceful and finalized deletion, and the subresources (status, scale, binding, finalize).
+//! graceful and finalized deletion, and the subresources (status, scale, binding, finalize,
+//! eviction, token).
 
 use std::sync::Arc;
 
@@ -451,7 +452,7 @@ pub async fn delete_collection(
     Ok(body::json(StatusCode::OK, &list))
 }
 
-/// Requests on `/status`, `/scale`, `/binding`, `/finalize` and `/eviction`.
+/// Requests on `/status`, `/scale`, `/binding`, `/finalize`, `/eviction` and `/token`.
 pub async fn subresource(
     server: &Arc<ApiServer>,
     call: &Call,
@@ -489,6 +490,9 @@ pub async fn subresource(
         (Subresource::Status, Method::PATCH) => super::write::patch(server, call, bytes).await,
         (Subresource::Scale, _) => scale(server, call, method, bytes).await,
         (Subresource::Binding, Method::POST) => bind(server, call, bytes).await,
+        (Subresource::Token, Method::POST) => {
+            crate::satoken::request::create(server, call, bytes).await
+        }
         (Subresource::Eviction, Method::POST) => {
             let (code, _) = delete_object(server, call, call.name(), &json!({})).await?;
             Ok(body::json(code, &status::success()))
