@@ -278,6 +278,11 @@ pub async fn prepare(config: Config, backend: Arc<dyn Backend>) -> Result<Prepar
         openapi: Mutex::new(None),
     });
     ensure_namespaces(&state).await?;
+    // Every built-in resource's watch cache starts now, as Kubernetes' do, so no client waits
+    // for a cache to fill on its first list or watch.
+    for resource in state.catalog.all() {
+        crate::rest::cache_of(&state, &resource);
+    }
     crate::crd::start(state.clone());
     tracing::info!(%addr, "API server listening");
     Ok(Prepared {

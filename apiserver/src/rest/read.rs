@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::{cache_of, table, Call};
 use crate::body::{self, Body};
+use crate::cache::Entry;
 use crate::filter::Filter;
 use crate::object;
 use crate::status::{ApiError, ApiResult};
@@ -64,10 +65,58 @@ fn decode_continue(token: &str) -> ApiResult<ContinueToken> {
     Ok(token)
 }
 
+/// The objects of a list: built for this request, or the watch cache's own entries (which
+/// carry their JSON already).
+#[derive(Debug)]
+pub enum Items {
+    Owned(Vec<Value>),
+    Cached(Vec<Arc<Entry>>),
+}
+
+impl Default for Items {
+    fn default() -> Self {
+        Items::Owned(Vec::new())
+    }
+}
+
+impl Items {
+    pub fn into_values(self) -> Vec<Value> {
+        match self {
+            Items::Owned(v) => v,
+            Items::Cached(entries) => entries.iter().map(|e| e.obj.clone()).collect(),
+        }
+    }
+
+    /// The items as a JSON array, written straight from the cached encodings where there are.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        match self {
+            Items::Owned(values) => {
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    // Writing to a Vec cannot fail.
+                    let _ = serde_json::to_writer(&mut *out, v);
+                }
+            }
+            Items::Cached(entries) => {
+                for (i, e) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(&e.json);
+                }
+            }
+        }
+        out.push(b']');
+    }
+}
+
 /// One page of a list.
 #[derive(Debug, Default)]
 struct Page {
-    items: Vec<Value>,
+    items: Items,
     revision: i64,
     continue_token: Option<String>,
     remaining: Option<i64>,
@@ -103,9 +152,10 @@ pub async fn list(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<Bo
         }
     };
     if table::wanted(&call.headers) {
+        let items = page.items.into_values();
         let t = table::of_objects(
             call,
-            &page.items,
+            &items,
             Some(page.revision),
             page.continue_token.as_deref(),
         );
@@ -118,13 +168,18 @@ pub async fn list(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<Bo
     if let Some(r) = page.remaining {
         meta["remainingItemCount"] = json!(r);
     }
-    let list = json!({
-        "kind": call.resource.list_kind(),
-        "apiVersion": call.resource.api_version(),
-        "metadata": meta,
-        "items": page.items,
-    });
-    Ok(body::json(StatusCode::OK, &list))
+    // `{"apiVersion":...,"items":[...],"kind":...,"metadata":{...}}`, items written as bytes.
+    let head = json!({"apiVersion": call.resource.api_version()});
+    let mut out = serde_json::to_vec(&head).unwrap_or_default();
+    out.pop();
+    out.extend_from_slice(b",\"items\":");
+    page.items.write_json(&mut out);
+    out.extend_from_slice(b",\"kind\":");
+    let _ = serde_json::to_writer(&mut out, &call.resource.list_kind());
+    out.extend_from_slice(b",\"metadata\":");
+    let _ = serde_json::to_writer(&mut out, &meta);
+    out.push(b'}');
+    Ok(body::json_bytes(StatusCode::OK, out, "application/json"))
 }
 
 /// Every selected object, for deletecollection.
@@ -133,7 +188,8 @@ pub async fn list_objects(
     call: &Call,
     filter: &Filter,
 ) -> ApiResult<(Vec<Value>, i64)> {
-    cached_list(server, call, filter, None).await
+    let (items, revision) = cached_list(server, call, filter, None).await?;
+    Ok((items.into_values(), revision))
 }
 
 /// A list served by the watch cache: at least as new as `rv`, or consistent when `rv` is not
@@ -143,7 +199,7 @@ async fn cached_list(
     call: &Call,
     filter: &Filter,
     rv: Option<i64>,
-) -> ApiResult<(Vec<Value>, i64)> {
+) -> ApiResult<(Items, i64)> {
     let cache = cache_of(server, &call.resource);
     let fresh = match rv {
         Some(0) => cache.ready(std::time::Duration::from_secs(10)).await,
@@ -163,7 +219,11 @@ async fn cached_list(
         return Ok((page.items, page.revision));
     }
     let prefix = call.resource.prefix(call.namespace.as_deref());
-    let (entries, revision) = cache.list(&prefix);
+    let (mut entries, revision) = cache.list(&prefix);
+    if call.resource.served_as_stored() {
+        entries.retain(|e| filter.matches(&e.obj));
+        return Ok((Items::Cached(entries), revision));
+    }
     let mut items = Vec::new();
     for e in entries.iter() {
         let obj = call.resource.present(e.obj.clone())?;
@@ -171,7 +231,7 @@ async fn cached_list(
             items.push(obj);
         }
     }
-    Ok((items, revision))
+    Ok((Items::Owned(items), revision))
 }
 
 /// A list read from the store at `revision` (0: now), from `start` (relative to the prefix),
@@ -234,7 +294,7 @@ async fn paged_from_store(
                 if full {
                     let remaining = (!filter.has_selectors()).then_some(resp.remaining);
                     return Ok(Page {
-                        items,
+                        items: Items::Owned(items),
                         revision,
                         continue_token: Some(encode_continue(revision, &after, &prefix)),
                         remaining,
@@ -244,7 +304,7 @@ async fn paged_from_store(
             }
             _ => {
                 return Ok(Page {
-                    items,
+                    items: Items::Owned(items),
                     revision,
                     ..Default::default()
                 })
