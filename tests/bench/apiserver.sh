@@ -118,7 +118,8 @@ until [[ -s $KUBECONFIG_FILE ]] && port_in_use "$API_PORT"; do
 	sleep 0.2
 done
 
-echo "apiserver-bench: running $SCENARIOS" >&2
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "apiserver-bench: running $SCENARIOS (load average $LOAD_BEFORE)" >&2
 # In the background, so that a signal reaches the traps at once.
 timeout --signal=INT "$TIME_LIMIT" "$BENCH_BIN" \
 	--kubeconfig "$KUBECONFIG_FILE" \
@@ -143,6 +144,7 @@ BENCH_PID=""
 
 server_version=$("$RKUBE_BIN" --version 2>/dev/null | head -n 1 || echo unknown)
 echo
-echo "rkube server ($server_version), embedded store, $(nproc) cores shared by server and load generator"
+echo "rkube server ($server_version), embedded store, $(nproc) cores shared by server and load generator;" \
+	"load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 cat "$WORK/result.md"
