@@ -118,8 +118,14 @@ until [[ -s $KUBECONFIG_FILE ]] && port_in_use "$API_PORT"; do
 	sleep 0.2
 done
 
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "apiserver-bench: running $SCENARIOS (load average $LOAD_BEFORE)" >&2
+# What else the machine was doing: load average, and the share of time tasks waited for a CPU.
+machine_load() {
+	local pressure=""
+	[[ -r /proc/pressure/cpu ]] && pressure=", cpu pressure $(sed -n 's/^some avg10=\([0-9.]*\) avg60=\([0-9.]*\).*/\1% (10 s) \2% (60 s)/p' /proc/pressure/cpu)"
+	echo "load $(cut -d' ' -f1-3 /proc/loadavg)$pressure"
+}
+LOAD_BEFORE=$(machine_load)
+echo "apiserver-bench: running $SCENARIOS ($LOAD_BEFORE)" >&2
 # In the background, so that a signal reaches the traps at once.
 timeout --signal=INT "$TIME_LIMIT" "$BENCH_BIN" \
 	--kubeconfig "$KUBECONFIG_FILE" \
@@ -145,6 +151,6 @@ BENCH_PID=""
 server_version=$("$RKUBE_BIN" --version 2>/dev/null | head -n 1 || echo unknown)
 echo
 echo "rkube server ($server_version), embedded store, $(nproc) cores shared by server and load generator;" \
-	"load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg)"
+	"before: $LOAD_BEFORE; after: $(machine_load)"
 echo
 cat "$WORK/result.md"
