@@ -82,7 +82,8 @@ pub async fn ensure_namespace(conn: &Conn, namespace: &str) -> Result<()> {
     Ok(())
 }
 
-/// Creates `count` objects made by `make(index)` in `path`, `workers` at a time over `pool`.
+/// Creates `count` objects made by `make(index)` in `path`, `workers` at a time over `pool`;
+/// objects that already exist are kept.
 pub async fn fill(
     pool: &[Conn],
     path: &str,
@@ -102,9 +103,11 @@ pub async fn fill(
                 if i >= count {
                     return Ok::<_, anyhow::Error>(());
                 }
-                conn.expect_ok(Method::POST, &path, Some(json_body(&make(i))))
-                    .await
-                    .with_context(|| format!("prefilling {path} (object {i})"))?;
+                let reply = conn.call(Method::POST, &path, Some(json_body(&make(i)))).await?;
+                // An object left by an earlier run against the same server is as good.
+                if reply.status != http::StatusCode::CONFLICT {
+                    reply.ok().with_context(|| format!("prefilling {path} (object {i})"))?;
+                }
             }
         });
     }
