@@ -87,7 +87,10 @@ impl Kubeconfig {
                     .iter()
                     .find(|c| &c.name == current)
                     .with_context(|| format!("current context {current:?} is not defined"))?;
-                (Some(ctx.entry.cluster.as_str()), Some(ctx.entry.user.as_str()))
+                (
+                    Some(ctx.entry.cluster.as_str()),
+                    Some(ctx.entry.user.as_str()),
+                )
             }
             None => (None, None),
         };
@@ -157,7 +160,10 @@ impl Api {
             config.server
         );
         let authority = uri.authority().context("server URL has no host")?;
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let port = authority.port_u16().unwrap_or(443);
         let addr = tokio::net::lookup_host((host, port))
             .await
@@ -176,8 +182,8 @@ impl Api {
         let chain = CertificateDer::pem_slice_iter(&config.cert_pem)
             .collect::<Result<Vec<_>, _>>()
             .context("client certificate is not PEM")?;
-        let key = PrivateKeyDer::from_pem_slice(&config.key_pem)
-            .context("client key is not PEM")?;
+        let key =
+            PrivateKeyDer::from_pem_slice(&config.key_pem).context("client key is not PEM")?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -279,7 +285,12 @@ impl Reply {
 
 impl Conn {
     /// Sends a request and returns once the response headers arrived (the body streams on).
-    pub async fn start(&self, method: Method, path: &str, body: Option<Bytes>) -> Result<hyper::Response<Incoming>> {
+    pub async fn start(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<hyper::Response<Incoming>> {
         let mut builder = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -319,12 +330,18 @@ impl Conn {
     }
 
     /// A request whose response must be 2xx; its body.
-    pub async fn expect_ok(&self, method: Method, path: &str, body: Option<Bytes>) -> Result<Bytes> {
+    pub async fn expect_ok(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<Bytes> {
         self.call(method, path, body).await?.ok()
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
 
@@ -381,7 +398,10 @@ users:
     fn kubeconfig_without_credentials_is_rejected() {
         let text = "clusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\nusers:\n- name: u\n  user: {}\n";
         let err = Kubeconfig::parse(text).unwrap_err();
-        assert_eq!(err.to_string(), "kubeconfig has no certificate-authority-data");
+        assert_eq!(
+            err.to_string(),
+            "kubeconfig has no certificate-authority-data"
+        );
         let err = Kubeconfig::parse("current-context: x\n").unwrap_err();
         assert_eq!(err.to_string(), "current context \"x\" is not defined");
     }

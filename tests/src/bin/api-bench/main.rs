@@ -50,7 +50,12 @@ struct Args {
     #[arg(long)]
     kubeconfig: PathBuf,
     /// Scenarios to run, comma-separated, in this order.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "closed,open,watch,list")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "closed,open,watch,list"
+    )]
     scenarios: Vec<Scenario>,
     /// HTTP/2 connections the clients of a scenario share, round-robin.
     #[arg(long, default_value_t = 16)]
@@ -63,7 +68,12 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     clients: Vec<usize>,
     /// closed: verbs, comma-separated, in this order.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "create,get,list,update")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "create,get,list,update"
+    )]
     verbs: Vec<Verb>,
     /// closed: seconds per (verb, clients) row.
     #[arg(long, default_value_t = 10.0)]
@@ -112,7 +122,10 @@ fn seconds(flag: &str, s: f64) -> Result<Duration> {
 }
 
 fn rate(flag: &str, r: f64) -> Result<f64> {
-    ensure!(r.is_finite() && r > 0.0 && r <= 1_000_000.0, "{flag} must be between 0 and 1000000");
+    ensure!(
+        r.is_finite() && r > 0.0 && r <= 1_000_000.0,
+        "{flag} must be between 0 and 1000000"
+    );
     Ok(r)
 }
 
@@ -127,16 +140,34 @@ struct Plans {
 }
 
 fn validate(args: &Args) -> Result<Plans> {
-    ensure!((1..=1024).contains(&args.conns), "--conns must be between 1 and 1024");
+    ensure!(
+        (1..=1024).contains(&args.conns),
+        "--conns must be between 1 and 1024"
+    );
     ensure!(
         !args.clients.is_empty() && args.clients.iter().all(|c| (1..=10_000).contains(c)),
         "--clients entries must be between 1 and 10000"
     );
-    ensure!((1..=100_000).contains(&args.objects), "--objects must be between 1 and 100000");
-    ensure!((1..=10_000).contains(&args.watchers), "--watchers must be between 1 and 10000");
-    ensure!((1..=1_000_000).contains(&args.list_pods), "--list-pods must be between 1 and 1000000");
-    ensure!((1..=10_000).contains(&args.list_runs), "--list-runs must be between 1 and 10000");
-    ensure!((1..=1024).contains(&args.list_creators), "--list-creators must be between 1 and 1024");
+    ensure!(
+        (1..=100_000).contains(&args.objects),
+        "--objects must be between 1 and 100000"
+    );
+    ensure!(
+        (1..=10_000).contains(&args.watchers),
+        "--watchers must be between 1 and 10000"
+    );
+    ensure!(
+        (1..=1_000_000).contains(&args.list_pods),
+        "--list-pods must be between 1 and 1000000"
+    );
+    ensure!(
+        (1..=10_000).contains(&args.list_runs),
+        "--list-runs must be between 1 and 10000"
+    );
+    ensure!(
+        (1..=1024).contains(&args.list_creators),
+        "--list-creators must be between 1 and 1024"
+    );
     Ok(Plans {
         timeout: seconds("--timeout", args.timeout)?,
         closed: ClosedPlan {
@@ -215,7 +246,10 @@ async fn main() -> Result<()> {
             }
             Scenario::List => {
                 let (table, note) = scenarios::list(&pool, &plans.list).await?;
-                (format!("LIST of a namespace of pods: {note}"), table.render())
+                (
+                    format!("LIST of a namespace of pods: {note}"),
+                    table.render(),
+                )
             }
         };
         println!("{title}\n\n{table}");
@@ -224,6 +258,7 @@ async fn main() -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
 
@@ -239,10 +274,16 @@ mod tests {
     fn defaults_are_the_issue_targets() {
         let plans = parse(&[]).unwrap();
         assert_eq!(plans.closed.clients, vec![1, 16, 64]);
-        assert_eq!(plans.closed.verbs, vec![Verb::Create, Verb::Get, Verb::List, Verb::Update]);
+        assert_eq!(
+            plans.closed.verbs,
+            vec![Verb::Create, Verb::Get, Verb::List, Verb::Update]
+        );
         assert_eq!(plans.closed.objects, 100);
         assert_eq!((plans.open.rate, plans.open.kind), (1000.0, Kind::Pod));
-        assert_eq!((plans.watch.watchers, plans.list.pods, plans.list.runs), (100, 10_000, 20));
+        assert_eq!(
+            (plans.watch.watchers, plans.list.pods, plans.list.runs),
+            (100, 10_000, 20)
+        );
     }
 
     #[test]
@@ -252,7 +293,15 @@ mod tests {
         assert!(parse(&["--duration=-1"]).is_err());
         assert!(parse(&["--conns", "0"]).is_err());
         assert!(parse(&["--scenarios", "nope"]).is_err());
-        let plans = parse(&["--clients", "2,4", "--verbs", "get", "--scenarios", "list,watch"]).unwrap();
+        let plans = parse(&[
+            "--clients",
+            "2,4",
+            "--verbs",
+            "get",
+            "--scenarios",
+            "list,watch",
+        ])
+        .unwrap();
         assert_eq!(plans.closed.clients, vec![2, 4]);
         assert_eq!(plans.closed.verbs, vec![Verb::Get]);
         assert_eq!(

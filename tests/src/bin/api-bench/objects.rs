@@ -101,6 +101,7 @@ pub fn pod(namespace: &str, name: &str, sidecar: bool) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
 

@@ -103,10 +103,14 @@ pub async fn fill(
                 if i >= count {
                     return Ok::<_, anyhow::Error>(());
                 }
-                let reply = conn.call(Method::POST, &path, Some(json_body(&make(i)))).await?;
+                let reply = conn
+                    .call(Method::POST, &path, Some(json_body(&make(i))))
+                    .await?;
                 // An object left by an earlier run against the same server is as good.
                 if reply.status != http::StatusCode::CONFLICT {
-                    reply.ok().with_context(|| format!("prefilling {path} (object {i})"))?;
+                    reply
+                        .ok()
+                        .with_context(|| format!("prefilling {path} (object {i})"))?;
                 }
             }
         });
@@ -151,7 +155,12 @@ pub async fn closed(pool: &[Conn], plan: &ClosedPlan) -> Result<Table> {
             info!(verb = verb.name(), clients, "closed loop");
             let (mut samples, elapsed) = closed_run(pool, plan, verb, clients).await?;
             if let Some(err) = &samples.first_error {
-                warn!(verb = verb.name(), clients, errors = samples.errors, "first error: {err}");
+                warn!(
+                    verb = verb.name(),
+                    clients,
+                    errors = samples.errors,
+                    "first error: {err}"
+                );
             }
             let [p50, p90, p99, max] = samples.percentile_cells();
             table.row(vec![
@@ -170,7 +179,12 @@ pub async fn closed(pool: &[Conn], plan: &ClosedPlan) -> Result<Table> {
     Ok(table)
 }
 
-async fn closed_run(pool: &[Conn], plan: &ClosedPlan, verb: Verb, clients: usize) -> Result<(Samples, Duration)> {
+async fn closed_run(
+    pool: &[Conn],
+    plan: &ClosedPlan,
+    verb: Verb,
+    clients: usize,
+) -> Result<(Samples, Duration)> {
     let started = Instant::now();
     let deadline = started + plan.duration;
     let objects = plan.objects.max(1);
@@ -188,13 +202,25 @@ async fn closed_run(pool: &[Conn], plan: &ClosedPlan, verb: Verb, clients: usize
                     Verb::Create => {
                         let name = format!("c{clients}-{task}-{seq}");
                         let body = json_body(&objects::config_map(CREATE_NS, &name, 0));
-                        (Method::POST, collection(CREATE_NS, "configmaps"), Some(body))
+                        (
+                            Method::POST,
+                            collection(CREATE_NS, "configmaps"),
+                            Some(body),
+                        )
                     }
-                    Verb::Get => (Method::GET, format!("{}/{name}", collection(CLOSED_NS, "configmaps")), None),
+                    Verb::Get => (
+                        Method::GET,
+                        format!("{}/{name}", collection(CLOSED_NS, "configmaps")),
+                        None,
+                    ),
                     Verb::List => (Method::GET, collection(CLOSED_NS, "configmaps"), None),
                     Verb::Update => {
                         let body = json_body(&objects::config_map(CLOSED_NS, &name, seq));
-                        (Method::PUT, format!("{}/{name}", collection(CLOSED_NS, "configmaps")), Some(body))
+                        (
+                            Method::PUT,
+                            format!("{}/{name}", collection(CLOSED_NS, "configmaps")),
+                            Some(body),
+                        )
                     }
                 };
                 let sent = Instant::now();
@@ -241,7 +267,11 @@ pub async fn open(pool: &[Conn], plan: &OpenPlan) -> Result<Table> {
         let at = start + interval.mul_f64(i as f64);
         tokio::time::sleep_until(at.into()).await;
         lag = lag.max(at.elapsed());
-        let (conn, path, kind) = (pool[i as usize % pool.len()].clone(), path.clone(), plan.kind);
+        let (conn, path, kind) = (
+            pool[i as usize % pool.len()].clone(),
+            path.clone(),
+            plan.kind,
+        );
         tasks.spawn(async move {
             let name = format!("{}-{i:06}", if kind == Kind::Pod { "pod" } else { "cm" });
             let obj = match kind {
@@ -249,7 +279,9 @@ pub async fn open(pool: &[Conn], plan: &OpenPlan) -> Result<Table> {
                 Kind::Configmap => objects::config_map(OPEN_NS, &name, 0),
             };
             let sent = Instant::now();
-            let result = conn.expect_ok(Method::POST, &path, Some(json_body(&obj))).await;
+            let result = conn
+                .expect_ok(Method::POST, &path, Some(json_body(&obj)))
+                .await;
             let done = Instant::now();
             (result.map(|_| (done - at, done - sent)), done)
         });
@@ -273,8 +305,18 @@ pub async fn open(pool: &[Conn], plan: &OpenPlan) -> Result<Table> {
     }
     let elapsed = last.saturating_duration_since(start);
     let mut table = Table::new(&[
-        "object", "target/s", "seconds", "ok", "achieved/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
-        "p99 service ms", "max send lag ms", "errors",
+        "object",
+        "target/s",
+        "seconds",
+        "ok",
+        "achieved/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "p99 service ms",
+        "max send lag ms",
+        "errors",
     ]);
     let [p50, p90, p99, max] = scheduled.percentile_cells();
     table.row(vec![
@@ -338,10 +380,15 @@ pub async fn list(pool: &[Conn], plan: &ListPlan) -> Result<(Table, String)> {
             let started = Instant::now();
             let body = conn.expect_ok(Method::GET, &url, None).await?;
             let elapsed = started.elapsed();
-            let shape: ListShape = serde_json::from_slice(&body).context("LIST answer is not a list")?;
+            let shape: ListShape =
+                serde_json::from_slice(&body).context("LIST answer is not a list")?;
             items = shape.items.len();
             bytes = body.len();
-            ensure!(items == plan.pods, "LIST returned {items} pods, not {}", plan.pods);
+            ensure!(
+                items == plan.pods,
+                "LIST returned {items} pods, not {}",
+                plan.pods
+            );
             if run > 0 {
                 samples.push(elapsed);
             }

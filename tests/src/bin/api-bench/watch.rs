@@ -92,9 +92,13 @@ pub async fn watch(pool: &[Conn], plan: &WatchPlan) -> Result<Table> {
     ensure_namespace(&pool[0], WATCH_NS).await?;
     let path = collection(WATCH_NS, "configmaps");
     let objects = plan.objects.max(1);
-    fill(pool, &path, objects, 8, |i| objects::config_map(WATCH_NS, &format!("w-{i:05}"), 0)).await?;
-    let list: ListMeta = serde_json::from_slice(&pool[0].expect_ok(Method::GET, &path, None).await?)
-        .context("LIST answer has no resourceVersion")?;
+    fill(pool, &path, objects, 8, |i| {
+        objects::config_map(WATCH_NS, &format!("w-{i:05}"), 0)
+    })
+    .await?;
+    let list: ListMeta =
+        serde_json::from_slice(&pool[0].expect_ok(Method::GET, &path, None).await?)
+            .context("LIST answer has no resourceVersion")?;
     let from = parse_rv(&list.metadata.resource_version)?;
 
     // Every watch is established (headers received) before the first write.
@@ -106,7 +110,11 @@ pub async fn watch(pool: &[Conn], plan: &WatchPlan) -> Result<Table> {
         let conn = &pool[w % pool.len()];
         let url = format!("{path}?watch=true&resourceVersion={from}&timeoutSeconds={timeout_s}");
         let resp = conn.start(Method::GET, &url, None).await?;
-        ensure!(resp.status().is_success(), "watch {w} answered {}", resp.status());
+        ensure!(
+            resp.status().is_success(),
+            "watch {w} answered {}",
+            resp.status()
+        );
         let mut body = resp.into_body();
         let (mut stop, delivered) = (stop_rx.clone(), delivered.clone());
         watchers.spawn(async move {
@@ -139,13 +147,21 @@ pub async fn watch(pool: &[Conn], plan: &WatchPlan) -> Result<Table> {
         tokio::time::sleep_until((start + interval.mul_f64(i as f64)).into()).await;
         let conn = pool[i % pool.len()].clone();
         let url = format!("{path}/w-{:05}", i % objects);
-        let body = serde_json::to_vec(&objects::config_map(WATCH_NS, &format!("w-{:05}", i % objects), i as u64 + 1))?;
+        let body = serde_json::to_vec(&objects::config_map(
+            WATCH_NS,
+            &format!("w-{:05}", i % objects),
+            i as u64 + 1,
+        ))?;
         writers.spawn(async move {
             let sent = Instant::now();
             let reply = conn.expect_ok(Method::PUT, &url, Some(body.into())).await?;
             let answered = Instant::now();
-            let obj: Object = serde_json::from_slice(&reply).context("update answer has no resourceVersion")?;
-            Ok::<_, anyhow::Error>((parse_rv(&obj.metadata.resource_version)?, Write { sent, answered }))
+            let obj: Object =
+                serde_json::from_slice(&reply).context("update answer has no resourceVersion")?;
+            Ok::<_, anyhow::Error>((
+                parse_rv(&obj.metadata.resource_version)?,
+                Write { sent, answered },
+            ))
         });
     }
     let mut writes = HashMap::new();
@@ -161,7 +177,10 @@ pub async fn watch(pool: &[Conn], plan: &WatchPlan) -> Result<Table> {
     }
     let write_elapsed = start.elapsed();
     if let Some(err) = &write_latency.first_error {
-        warn!(errors = write_latency.errors, "watch writer: first error: {err}");
+        warn!(
+            errors = write_latency.errors,
+            "watch writer: first error: {err}"
+        );
     }
 
     // Wait for every delivery, at most 10 s after the last write.
@@ -194,8 +213,18 @@ pub async fn watch(pool: &[Conn], plan: &WatchPlan) -> Result<Table> {
     }
     let missing = expected.saturating_sub(from_answer.len() as u64);
     let mut table = Table::new(&[
-        "watchers", "writes", "writes/s", "write p99 ms", "deliveries", "missing",
-        "p50 ms", "p90 ms", "p99 ms", "max ms", "from request p50 / p99 ms", "before response",
+        "watchers",
+        "writes",
+        "writes/s",
+        "write p99 ms",
+        "deliveries",
+        "missing",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "from request p50 / p99 ms",
+        "before response",
     ]);
     let [p50, p90, p99, max] = from_answer.percentile_cells();
     table.row(vec![
@@ -209,13 +238,18 @@ pub async fn watch(pool: &[Conn], plan: &WatchPlan) -> Result<Table> {
         p90,
         p99,
         max,
-        format!("{} / {}", ms(from_sent.percentile(50.0)), ms(from_sent.percentile(99.0))),
+        format!(
+            "{} / {}",
+            ms(from_sent.percentile(50.0)),
+            ms(from_sent.percentile(99.0))
+        ),
         early.to_string(),
     ]);
     Ok(table)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
 
@@ -238,7 +272,9 @@ mod tests {
     fn malformed_events_are_errors() {
         let mut buf = b"not json\n".to_vec();
         assert!(drain_events(&mut buf).is_err());
-        let mut buf = b"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"resourceVersion\":\"x\"}}}\n".to_vec();
+        let mut buf =
+            b"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"resourceVersion\":\"x\"}}}\n"
+                .to_vec();
         assert_eq!(
             drain_events(&mut buf).unwrap_err().to_string(),
             "resourceVersion \"x\" is not a number"
