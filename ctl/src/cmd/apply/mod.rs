@@ -1,0 +1,221 @@
+//! `rkctl apply`: client-side apply with the last-applied-configuration annotation (a three-way
+//! patch from last-applied, the file and the live object), and `--server-side`.
+
+mod threeway;
+
+use clap::Args;
+use http::Method;
+use serde_json::Value;
+
+use super::create::server_error;
+use super::target::{self, DryRun, Target};
+use super::{err, out, query, Ctx, Reported};
+use crate::client::Error as ClientError;
+use crate::manifest;
+
+/// The annotation kubectl keeps the applied configuration in.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Flags of `rkctl apply`.
+#[derive(Debug, Args)]
+pub struct Opts {
+    /// The files that contain the configurations to apply.
+    #[arg(short = 'f', long = "filename")]
+    files: Vec<String>,
+    /// Process the directory used in -f, --filename recursively.
+    #[arg(short = 'R', long)]
+    recursive: bool,
+    /// If true, apply runs in the server instead of the client.
+    #[arg(long)]
+    server_side: bool,
+    /// If true, server-side apply will force the changes against conflicts.
+    #[arg(long)]
+    force_conflicts: bool,
+    /// Name of the manager used to track field ownership.
+    #[arg(long, default_value = "rkctl")]
+    field_manager: String,
+    /// none, client or server.
+    #[arg(long, num_args = 0..=1, default_missing_value = "client")]
+    dry_run: Option<String>,
+    /// strict, warn or ignore (server-side field validation).
+    #[arg(long, default_value = "strict", num_args = 0..=1, default_missing_value = "strict")]
+    validate: String,
+    /// Output format (name prints kind/name).
+    #[arg(short = 'o', long)]
+    output: Option<String>,
+}
+
+/// Go's `json.Marshal` of an unstructured object: keys sorted, compact, HTML characters escaped.
+pub fn go_json(v: &Value) -> String {
+    let text = serde_json::to_string(&crate::output::sort_keys(v)).unwrap_or_default();
+    text.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// The object to send, with the annotation holding itself (minus the annotation), as kubectl
+/// builds it.
+pub fn with_last_applied(object: &Value) -> Value {
+    let mut bare = object.clone();
+    if let Some(Value::Object(annotations)) = bare.pointer_mut("/metadata/annotations") {
+        annotations.remove(LAST_APPLIED);
+        if annotations.is_empty() {
+            if let Some(Value::Object(m)) = bare.get_mut("metadata") {
+                m.remove("annotations");
+            }
+        }
+    }
+    let annotation = format!("{}\n", go_json(&bare));
+    let mut out = bare;
+    if let Some(Value::Object(metadata)) = out.get_mut("metadata") {
+        let annotations = metadata
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Value::Object(a) = annotations {
+            a.insert(LAST_APPLIED.into(), Value::String(annotation));
+        }
+    }
+    out
+}
+
+/// Runs `rkctl apply`.
+///
+/// # Errors
+/// Manifest errors before anything is sent; server errors per object (the others still run).
+pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
+    let dry_run = DryRun::parse(o.dry_run.as_deref())?;
+    let validation = target::field_validation(&o.validate)?;
+    let docs = manifest::read(&o.files, o.recursive)?;
+    let discovery = ctx.discovery().await?;
+    let client = ctx.client().await?;
+    let targets = target::from_documents(ctx, discovery, docs, &client.namespace)?;
+    let mut failed = false;
+    for t in targets {
+        let result = if o.server_side {
+            server_side(ctx, &o, &t, dry_run, validation).await
+        } else {
+            client_side(ctx, &t, dry_run, validation).await
+        };
+        match result {
+            Ok(verb) => {
+                if o.output.as_deref() == Some("name") {
+                    out(&format!("{}\n", t.display()));
+                } else {
+                    out(&format!("{} {verb}{}\n", t.display(), dry_run.suffix()));
+                }
+            }
+            Err(ClientError::Api(e)) => {
+                failed = true;
+                if o.server_side && e.code == 409 {
+                    err(&format!("error: {}\n", conflict_message(&e.message)));
+                } else {
+                    let verb = if e.code == 404 { "retrieving current configuration of" } else { "applying patch" };
+                    let _ = verb;
+                    err(&server_error(&e, "creating", t.source.as_deref())
+                        .replace("error when creating", if e.reason == "AlreadyExists" { "error when creating" } else { "error when applying" }));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if failed {
+        return Err(Reported.into());
+    }
+    Ok(())
+}
+
+fn conflict_message(message: &str) -> String {
+    format!(
+        "{message}\nPlease review the fields above--they currently have other managers. Here\nare the ways you can resolve this warning:\n* If you intend to manage all of these fields, please re-run the apply\n  command with the `--force-conflicts` flag.\n* If you do not intend to manage all of the fields, please edit your\n  manifest to remove references to the fields that should keep their\n  current managers.\n* You may co-own fields by updating your manifest to match the existing\n  value; in this case, you'll become the manager if the value is not\n  changed from the existing value."
+    )
+}
+
+async fn server_side(
+    ctx: &Ctx,
+    o: &Opts,
+    t: &Target,
+    dry_run: DryRun,
+    validation: &str,
+) -> Result<&'static str, ClientError> {
+    let client = ctx.client().await.map_err(|e| ClientError::Connect(e.to_string()))?;
+    let mut q = vec![("fieldManager", o.field_manager.as_str()), ("fieldValidation", validation)];
+    if o.force_conflicts {
+        q.push(("force", "true"));
+    }
+    if dry_run != DryRun::None {
+        q.push(("dryRun", "All"));
+    }
+    let body = t.object.clone().unwrap_or(Value::Null);
+    let path = format!("{}{}", t.path(), query(&q));
+    client
+        .json(Method::PATCH, &path, Some("application/apply-patch+yaml"), Some(&body))
+        .await?;
+    Ok("serverside-applied")
+}
+
+async fn client_side(
+    ctx: &Ctx,
+    t: &Target,
+    dry_run: DryRun,
+    validation: &str,
+) -> Result<&'static str, ClientError> {
+    let client = ctx.client().await.map_err(|e| ClientError::Connect(e.to_string()))?;
+    let modified = with_last_applied(&t.object.clone().unwrap_or(Value::Null));
+    let current = match client.get(&t.path()).await {
+        Ok(c) => Some(c),
+        Err(ClientError::Api(e)) if e.code == 404 => None,
+        Err(e) => return Err(e),
+    };
+    let server_dry = matches!(dry_run, DryRun::Server).then_some(("dryRun", "All"));
+    let Some(current) = current else {
+        if dry_run == DryRun::Client {
+            return Ok("created");
+        }
+        let mut q = vec![("fieldManager", "kubectl-client-side-apply"), ("fieldValidation", validation)];
+        q.extend(server_dry);
+        let path = format!("{}{}", t.resource.collection_path(t.namespace.as_deref()), query(&q));
+        client.json(Method::POST, &path, None, Some(&modified)).await?;
+        return Ok("created");
+    };
+    let original: Option<Value> = current
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str(s).ok());
+    let builtin = rkube_api::registry::lookup(&t.resource.group, &t.resource.version, &t.resource.plural).is_some();
+    let patch = threeway::patch(original.as_ref(), &modified, &current, builtin);
+    if patch.as_object().is_none_or(serde_json::Map::is_empty) {
+        return Ok("unchanged");
+    }
+    if dry_run == DryRun::Client {
+        return Ok("configured");
+    }
+    let content_type = if builtin {
+        "application/strategic-merge-patch+json"
+    } else {
+        "application/merge-patch+json"
+    };
+    let mut q = vec![("fieldManager", "kubectl-client-side-apply"), ("fieldValidation", validation)];
+    q.extend(server_dry);
+    let path = format!("{}{}", t.path(), query(&q));
+    client.json(Method::PATCH, &path, Some(content_type), Some(&patch)).await?;
+    Ok("configured")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn last_applied_is_the_object_itself() {
+        let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "default"}, "data": {"k": "<v>"}});
+        let m = with_last_applied(&obj);
+        assert_eq!(
+            m["metadata"]["annotations"][LAST_APPLIED],
+            "{\"apiVersion\":\"v1\",\"data\":{\"k\":\"\\u003cv\\u003e\"},\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"namespace\":\"default\"}}\n"
+        );
+        // Applying the result again yields the same annotation.
+        assert_eq!(with_last_applied(&m), m);
+    }
+}
