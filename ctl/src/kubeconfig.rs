@@ -90,8 +90,6 @@ pub struct Connection {
     pub username: Option<String>,
     pub password: Option<String>,
     pub namespace: String,
-    /// Whether the namespace came from `-n` or the context (not the `default` fallback).
-    pub namespace_explicit: bool,
 }
 
 fn home_config() -> Option<PathBuf> {
@@ -327,14 +325,11 @@ impl Kubeconfig {
                 },
             },
         };
-        let (namespace, namespace_explicit) = match o
+        let namespace = o
             .namespace
             .clone()
             .or_else(|| field(ctx, "namespace").filter(|n| !n.is_empty()))
-        {
-            Some(ns) => (ns, true),
-            None => ("default".to_owned(), false),
-        };
+            .unwrap_or_else(|| "default".to_owned());
         Ok(Connection {
             server: server.trim_end_matches('/').to_owned(),
             ca_pem,
@@ -350,7 +345,6 @@ impl Kubeconfig {
             username: field(user, "username"),
             password: field(user, "password"),
             namespace,
-            namespace_explicit,
         })
     }
 
@@ -408,7 +402,7 @@ impl Kubeconfig {
     /// Replaces secret data with kubectl's `DATA+OMITTED` / `REDACTED` markers.
     pub fn redact(&mut self) {
         for c in &mut self.clusters {
-            if let Some(Value::Object(m)) = Some(&mut c.value) {
+            if let Value::Object(m) = &mut c.value {
                 if m.contains_key("certificate-authority-data") {
                     m.insert(
                         "certificate-authority-data".into(),

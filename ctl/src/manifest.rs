@@ -34,8 +34,6 @@ pub enum Error {
     },
     #[error("error validating \"{0}\": error validating data: {1}; if you choose to ignore these errors, turn validation off with --validate=false")]
     Invalid(String, String),
-    #[error("no objects passed to {0}")]
-    Empty(String),
     #[error("must specify one of -f and -k")]
     NoFiles,
     #[error("reading manifests from URLs is not supported by rkctl: {0}")]
@@ -177,7 +175,13 @@ pub fn parse_stream(source: &str, text: &str) -> Result<Vec<Document>, Error> {
                 .unwrap_or(1)
                 .max(1);
             let full = e.to_string();
-            let message = full.lines().next().unwrap_or_default().to_owned();
+            let mut message = full.lines().next().unwrap_or_default().trim().to_owned();
+            // serde-saphyr says `error: line L column C: what`; keep the what.
+            if let Some(rest) = message.strip_prefix("error: line ") {
+                if let Some((_, what)) = rest.split_once(": ") {
+                    message = what.to_owned();
+                }
+            }
             Error::Yaml {
                 source_name: source.to_owned(),
                 line: start + line - 1,

@@ -100,16 +100,6 @@ pub enum Error {
     BadServer(String),
 }
 
-impl Error {
-    /// The API status code, when the server answered with an error.
-    pub fn code(&self) -> Option<u16> {
-        match self {
-            Error::Api(e) => Some(e.code),
-            _ => None,
-        }
-    }
-}
-
 /// A result with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -137,8 +127,6 @@ pub struct Client {
     sender: Mutex<Option<Sender>>,
     /// The namespace commands default to.
     pub namespace: String,
-    /// Whether `namespace` came from `-n` or the context.
-    pub namespace_explicit: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -201,7 +189,6 @@ impl Client {
             authorization,
             sender: Mutex::new(None),
             namespace: conn.namespace.clone(),
-            namespace_explicit: conn.namespace_explicit,
         })
     }
 

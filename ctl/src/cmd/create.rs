@@ -119,6 +119,29 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     let discovery = ctx.discovery().await?;
     let client = ctx.client().await?;
     let targets = target::from_documents(ctx, discovery, docs, &client.namespace)?;
+    // A server-side dry run of every object first: an invalid one stops the command before
+    // anything is created.
+    if dry_run == DryRun::None && targets.len() > 1 {
+        let mut failed = false;
+        for t in &targets {
+            let q = [("fieldManager", "kubectl-create"), ("fieldValidation", validation), ("dryRun", "All")];
+            let path = format!("{}{}", t.resource.collection_path(t.namespace.as_deref()), query(&q));
+            match client.json(Method::POST, &path, None, t.object.as_ref()).await {
+                Ok(_) => {}
+                Err(crate::client::Error::Api(e))
+                    if e.code == 404
+                        && e.status.pointer("/details/kind").and_then(Value::as_str) == Some("namespaces") => {}
+                Err(crate::client::Error::Api(e)) => {
+                    failed = true;
+                    err(&server_error(&e, "creating", t.source.as_deref()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if failed {
+            return Err(Reported.into());
+        }
+    }
     let mut failed = false;
     for t in targets {
         let body = t.object.clone().unwrap_or(Value::Null);
@@ -155,13 +178,45 @@ fn print_result(output: &Option<String>, t: &Target, message: &str) {
     }
 }
 
-/// kubectl's `Error from server (Reason): error when <verb> "<file>": <message>`.
+/// kubectl's `Error from server (Reason): error when <verb> "<file>": <message>`; invalid
+/// objects as `The Kind "name" is invalid:` with one `* field: message` line per cause.
 pub fn server_error(e: &crate::client::ApiError, verb: &str, source: Option<&str>) -> String {
+    if e.reason == "Invalid" {
+        if let Some(text) = invalid_message(&e.status) {
+            return text;
+        }
+    }
     let reason = if e.reason.is_empty() { String::new() } else { format!(" ({})", e.reason) };
     match source {
         Some(s) if !s.is_empty() => format!("Error from server{reason}: error when {verb} \"{s}\": {}\n", e.message),
         _ => format!("{e}\n"),
     }
+}
+
+/// kubectl's rendering of a 422 `Status` with causes.
+pub fn invalid_message(status: &Value) -> Option<String> {
+    let details = status.get("details")?;
+    let causes = details.get("causes")?.as_array()?;
+    if causes.is_empty() {
+        return None;
+    }
+    let kind = details.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let kind = rkube_api::registry::RESOURCES
+        .iter()
+        .find(|r| r.plural == kind)
+        .map_or(kind, |r| r.kind);
+    let name = details.get("name").and_then(Value::as_str).unwrap_or_default();
+    let mut text = format!("The {kind} \"{name}\" is invalid: \n");
+    for c in causes {
+        let field = c.get("field").and_then(Value::as_str).unwrap_or_default();
+        let message = c.get("message").and_then(Value::as_str).unwrap_or_default();
+        if field.is_empty() {
+            text.push_str(&format!("* {message}\n"));
+        } else {
+            text.push_str(&format!("* {field}: {message}\n"));
+        }
+    }
+    Some(text)
 }
 
 /// Runs `rkctl replace`.

@@ -21,7 +21,7 @@ use clap::{Args, Parser, Subcommand};
 use tokio::sync::OnceCell;
 
 use crate::client::{self, Client};
-use crate::discovery::{ApiResource, Discovery};
+use crate::discovery::Discovery;
 use crate::kubeconfig::{Kubeconfig, Overrides};
 
 /// rkctl controls an rkube (or any Kubernetes) cluster.
@@ -178,21 +178,6 @@ impl Ctx {
             .await
     }
 
-    /// Resolves a type name.
-    ///
-    /// # Errors
-    /// kubectl's message for unknown types.
-    pub async fn resolve(&self, name: &str) -> anyhow::Result<ApiResource> {
-        Ok(self.discovery().await?.resolve(name)?.clone())
-    }
-
-    /// The namespace commands default to.
-    ///
-    /// # Errors
-    /// As [`Ctx::client`].
-    pub async fn namespace(&self) -> anyhow::Result<String> {
-        Ok(self.client().await?.namespace.clone())
-    }
 }
 
 /// Writes to stdout (ignoring a closed pipe).

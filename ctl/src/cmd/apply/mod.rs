@@ -56,13 +56,14 @@ pub fn go_json(v: &Value) -> String {
 /// The object to send, with the annotation holding itself (minus the annotation), as kubectl
 /// builds it.
 pub fn with_last_applied(object: &Value) -> Value {
+    // kubectl leaves an empty `annotations: {}` behind in the recorded configuration.
     let mut bare = object.clone();
-    if let Some(Value::Object(annotations)) = bare.pointer_mut("/metadata/annotations") {
-        annotations.remove(LAST_APPLIED);
-        if annotations.is_empty() {
-            if let Some(Value::Object(m)) = bare.get_mut("metadata") {
-                m.remove("annotations");
-            }
+    if let Some(Value::Object(metadata)) = bare.get_mut("metadata") {
+        let annotations = metadata
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Value::Object(a) = annotations {
+            a.remove(LAST_APPLIED);
         }
     }
     let annotation = format!("{}\n", go_json(&bare));
@@ -89,39 +90,66 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     let discovery = ctx.discovery().await?;
     let client = ctx.client().await?;
     let targets = target::from_documents(ctx, discovery, docs, &client.namespace)?;
-    let mut failed = false;
+    // Every object is first tried as a server-side dry run, so that an invalid one stops the
+    // whole command before anything is changed.
+    if dry_run == DryRun::None {
+        let failures = apply_all(ctx, &o, &targets, DryRun::Server, validation, true).await?;
+        if failures > 0 {
+            return Err(Reported.into());
+        }
+    }
+    if apply_all(ctx, &o, &targets, dry_run, validation, false).await? > 0 {
+        return Err(Reported.into());
+    }
+    Ok(())
+}
+
+/// Applies each target, printing results (unless `preflight`) and errors; returns how many
+/// failed.
+async fn apply_all(
+    ctx: &Ctx,
+    o: &Opts,
+    targets: &[Target],
+    dry_run: DryRun,
+    validation: &str,
+    preflight: bool,
+) -> anyhow::Result<usize> {
+    let mut failed = 0;
     for t in targets {
         let result = if o.server_side {
-            server_side(ctx, &o, &t, dry_run, validation).await
+            server_side(ctx, o, t, dry_run, validation).await.map_err(|e| (e, false))
         } else {
-            client_side(ctx, &t, dry_run, validation).await
+            client_side(ctx, t, dry_run, validation).await
         };
         match result {
             Ok(verb) => {
+                if preflight {
+                    continue;
+                }
                 if o.output.as_deref() == Some("name") {
                     out(&format!("{}\n", t.display()));
                 } else {
                     out(&format!("{} {verb}{}\n", t.display(), dry_run.suffix()));
                 }
             }
-            Err(ClientError::Api(e)) => {
-                failed = true;
+            // A namespace created by an earlier document does not exist during the dry run.
+            Err((ClientError::Api(e), _))
+                if preflight
+                    && e.code == 404
+                    && e.status.pointer("/details/kind").and_then(Value::as_str) == Some("namespaces") => {}
+            Err((ClientError::Api(e), creating)) => {
+                failed += 1;
                 if o.server_side && e.code == 409 {
                     err(&format!("error: {}\n", conflict_message(&e.message)));
                 } else {
-                    let verb = if e.code == 404 { "retrieving current configuration of" } else { "applying patch" };
-                    let _ = verb;
-                    err(&server_error(&e, "creating", t.source.as_deref())
-                        .replace("error when creating", if e.reason == "AlreadyExists" { "error when creating" } else { "error when applying" }));
+                    let verb = if creating { "creating" } else { "applying patch to" };
+                    err(&server_error(&e, verb, t.source.as_deref()));
                 }
             }
-            Err(e) => return Err(e.into()),
+            Err((e, _)) => return Err(e.into()),
         }
     }
-    if failed {
-        return Err(Reported.into());
-    }
-    Ok(())
+    Ok(failed)
 }
 
 fn conflict_message(message: &str) -> String {
@@ -158,13 +186,13 @@ async fn client_side(
     t: &Target,
     dry_run: DryRun,
     validation: &str,
-) -> Result<&'static str, ClientError> {
-    let client = ctx.client().await.map_err(|e| ClientError::Connect(e.to_string()))?;
+) -> Result<&'static str, (ClientError, bool)> {
+    let client = ctx.client().await.map_err(|e| (ClientError::Connect(e.to_string()), false))?;
     let modified = with_last_applied(&t.object.clone().unwrap_or(Value::Null));
     let current = match client.get(&t.path()).await {
         Ok(c) => Some(c),
         Err(ClientError::Api(e)) if e.code == 404 => None,
-        Err(e) => return Err(e),
+        Err(e) => return Err((e, false)),
     };
     let server_dry = matches!(dry_run, DryRun::Server).then_some(("dryRun", "All"));
     let Some(current) = current else {
@@ -174,7 +202,7 @@ async fn client_side(
         let mut q = vec![("fieldManager", "kubectl-client-side-apply"), ("fieldValidation", validation)];
         q.extend(server_dry);
         let path = format!("{}{}", t.resource.collection_path(t.namespace.as_deref()), query(&q));
-        client.json(Method::POST, &path, None, Some(&modified)).await?;
+        client.json(Method::POST, &path, None, Some(&modified)).await.map_err(|e| (e, true))?;
         return Ok("created");
     };
     let original: Option<Value> = current
@@ -198,7 +226,10 @@ async fn client_side(
     let mut q = vec![("fieldManager", "kubectl-client-side-apply"), ("fieldValidation", validation)];
     q.extend(server_dry);
     let path = format!("{}{}", t.path(), query(&q));
-    client.json(Method::PATCH, &path, Some(content_type), Some(&patch)).await?;
+    client
+        .json(Method::PATCH, &path, Some(content_type), Some(&patch))
+        .await
+        .map_err(|e| (e, false))?;
     Ok("configured")
 }
 
@@ -213,7 +244,7 @@ mod tests {
         let m = with_last_applied(&obj);
         assert_eq!(
             m["metadata"]["annotations"][LAST_APPLIED],
-            "{\"apiVersion\":\"v1\",\"data\":{\"k\":\"\\u003cv\\u003e\"},\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"namespace\":\"default\"}}\n"
+            "{\"apiVersion\":\"v1\",\"data\":{\"k\":\"\\u003cv\\u003e\"},\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{},\"name\":\"a\",\"namespace\":\"default\"}}\n"
         );
         // Applying the result again yields the same annotation.
         assert_eq!(with_last_applied(&m), m);
