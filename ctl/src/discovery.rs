@@ -118,7 +118,12 @@ pub fn parse_aggregated(doc: &Value, out: &mut Vec<ApiResource>) -> bool {
     if doc.get("kind").and_then(Value::as_str) != Some("APIGroupDiscoveryList") {
         return false;
     }
-    for group in doc.get("items").and_then(Value::as_array).into_iter().flatten() {
+    for group in doc
+        .get("items")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let gname = group
             .pointer("/metadata/name")
             .and_then(Value::as_str)
@@ -195,7 +200,10 @@ pub fn parse_resource_list(
             plural,
             singular,
             short_names: strings(r.get("shortNames")),
-            namespaced: r.get("namespaced").and_then(Value::as_bool).unwrap_or(false),
+            namespaced: r
+                .get("namespaced")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             verbs: strings(r.get("verbs")),
             categories: strings(r.get("categories")),
             preferred,
@@ -247,7 +255,13 @@ impl Discovery {
             {
                 let version = text(v, "version");
                 if let Ok(doc) = client.get(&format!("/apis/{name}/{version}")).await {
-                    parse_resource_list(&doc, &name, &version, version == preferred, &mut resources);
+                    parse_resource_list(
+                        &doc,
+                        &name,
+                        &version,
+                        version == preferred,
+                        &mut resources,
+                    );
                 }
             }
         }
@@ -348,6 +362,9 @@ mod tests {
         );
         let all: Vec<_> = d.category("all").iter().map(|r| r.plural.clone()).collect();
         assert_eq!(all, ["pods", "horizontalpodautoscalers"]);
-        assert_eq!(d.resolve("ns").unwrap().object_path(Some("x"), "a"), "/api/v1/namespaces/a");
+        assert_eq!(
+            d.resolve("ns").unwrap().object_path(Some("x"), "a"),
+            "/api/v1/namespaces/a"
+        );
     }
 }

@@ -163,7 +163,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Kubeconfig> {
     // Relative file references resolve against the file's own directory.
     for (entries, keys) in [
         (&mut cfg.clusters, &["certificate-authority"][..]),
-        (&mut cfg.users, &["client-certificate", "client-key", "tokenFile"][..]),
+        (
+            &mut cfg.users,
+            &["client-certificate", "client-key", "tokenFile"][..],
+        ),
     ] {
         for entry in entries.iter_mut() {
             for key in keys {
@@ -292,7 +295,11 @@ impl Kubeconfig {
                 path: p.clone(),
                 source,
             })?),
-            None => read("certificate-authority-data", "certificate-authority", cluster)?,
+            None => read(
+                "certificate-authority-data",
+                "certificate-authority",
+                cluster,
+            )?,
         };
         let (client_cert_pem, client_key_pem) = match (&o.client_certificate, &o.client_key) {
             (Some(c), Some(k)) => (
@@ -390,7 +397,10 @@ impl Kubeconfig {
             .context(&name)
             .cloned()
             .ok_or_else(|| Error::NoContext(name.clone()))?;
-        let cluster = ctx.get("cluster").and_then(Value::as_str).unwrap_or_default();
+        let cluster = ctx
+            .get("cluster")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let user = ctx.get("user").and_then(Value::as_str).unwrap_or_default();
         self.contexts.retain(|c| c.name == name);
         self.clusters.retain(|c| c.name == cluster);
@@ -413,12 +423,12 @@ impl Kubeconfig {
         }
         for u in &mut self.users {
             if let Value::Object(m) = &mut u.value {
-                for key in ["client-certificate-data"] {
+                for key in ["client-certificate-data", "client-key-data"] {
                     if m.contains_key(key) {
                         m.insert(key.into(), Value::String("DATA+OMITTED".into()));
                     }
                 }
-                for key in ["client-key-data", "token", "password"] {
+                for key in ["token", "password"] {
                     if m.contains_key(key) {
                         m.insert(key.into(), Value::String("REDACTED".into()));
                     }

@@ -11,6 +11,8 @@
 //! - [`output`]: tables, YAML, JSON, names, JSONPath and custom columns as kubectl prints them.
 //! - [`cmd`]: one module per verb.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod client;
 mod cmd;
 mod describe;

@@ -204,12 +204,17 @@ fn expand(source: &str, value: Value, out: &mut Vec<Document>) -> Result<(), Err
     if !value.is_object() {
         return Err(Error::Invalid(
             source.to_owned(),
-            "the document is not a mapping (an object with apiVersion, kind and metadata)"
-                .into(),
+            "the document is not a mapping (an object with apiVersion, kind and metadata)".into(),
         ));
     }
-    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-    let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let api_version = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let kind = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if api_version.is_empty() || kind.is_empty() {
         let mut missing = Vec::new();
         if api_version.is_empty() {
@@ -262,12 +267,17 @@ mod tests {
     fn bad_nesting_names_the_line() {
         let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n  - name: a\n   image: b\n";
         let e = parse_stream("pod.yaml", text).unwrap_err().to_string();
-        assert!(e.starts_with("error parsing pod.yaml: error converting YAML to JSON: yaml: line "), "{e}");
+        assert!(
+            e.starts_with("error parsing pod.yaml: error converting YAML to JSON: yaml: line "),
+            "{e}"
+        );
     }
 
     #[test]
     fn missing_kind() {
-        let e = parse_stream("x.yaml", "apiVersion: v1\nmetadata: {}\n").unwrap_err().to_string();
+        let e = parse_stream("x.yaml", "apiVersion: v1\nmetadata: {}\n")
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "error validating \"x.yaml\": error validating data: kind not set; if you choose to ignore these errors, turn validation off with --validate=false");
     }
 }

@@ -52,20 +52,26 @@ impl ApiError {
             (text("reason"), text("message"))
         } else {
             let fallback = match code {
-                StatusCode::NOT_FOUND => ("NotFound", "the server could not find the requested resource"),
+                StatusCode::NOT_FOUND => (
+                    "NotFound",
+                    "the server could not find the requested resource",
+                ),
                 StatusCode::FORBIDDEN => ("Forbidden", "forbidden"),
-                StatusCode::UNAUTHORIZED => {
-                    ("Unauthorized", "the server has asked for the client to provide credentials")
-                }
-                StatusCode::METHOD_NOT_ALLOWED => {
-                    ("MethodNotAllowed", "the server does not allow this method on the requested resource")
-                }
+                StatusCode::UNAUTHORIZED => (
+                    "Unauthorized",
+                    "the server has asked for the client to provide credentials",
+                ),
+                StatusCode::METHOD_NOT_ALLOWED => (
+                    "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource",
+                ),
                 _ => ("", ""),
             };
             let body_text = String::from_utf8_lossy(body).trim().to_owned();
             let message = if fallback.1.is_empty() {
                 if body_text.is_empty() {
-                    format!("an error on the server (\"unknown\") has prevented the request from succeeding")
+                    "an error on the server (\"unknown\") has prevented the request from succeeding"
+                        .to_owned()
                 } else {
                     body_text
                 }
@@ -86,7 +92,9 @@ impl ApiError {
 /// What can go wrong talking to the server.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("The connection to the server {0} was refused - did you specify the right host or port?")]
+    #[error(
+        "The connection to the server {0} was refused - did you specify the right host or port?"
+    )]
     Refused(String),
     #[error("Unable to connect to the server: {0}")]
     Connect(String),
@@ -166,7 +174,9 @@ impl Client {
             .to_owned();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let tls = if https {
-            Some(tokio_rustls::TlsConnector::from(Arc::new(tls::config(conn)?)))
+            Some(tokio_rustls::TlsConnector::from(Arc::new(tls::config(
+                conn,
+            )?)))
         } else {
             None
         };
@@ -266,7 +276,10 @@ impl Client {
                     .map_err(|e| Error::Decode(e.to_string()))?,
             )
             .header(http::header::ACCEPT, accept)
-            .header(http::header::USER_AGENT, "rkctl/v1.33.0 (linux/amd64) rkube");
+            .header(
+                http::header::USER_AGENT,
+                "rkctl/v1.33.0 (linux/amd64) rkube",
+            );
         if let Some(ct) = content_type {
             req = req.header(http::header::CONTENT_TYPE, ct);
         }

@@ -50,8 +50,8 @@ pub fn config(conn: &Connection) -> Result<ClientConfig, Error> {
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert)
                 .collect::<Result<_, _>>()
                 .map_err(|e| Error::ClientCert(e.to_string()))?;
-            let key = PrivateKeyDer::from_pem_slice(key)
-                .map_err(|e| Error::ClientCert(e.to_string()))?;
+            let key =
+                PrivateKeyDer::from_pem_slice(key).map_err(|e| Error::ClientCert(e.to_string()))?;
             builder
                 .with_client_auth_cert(certs, key)
                 .map_err(|e| Error::ClientCert(e.to_string()))?

@@ -149,7 +149,9 @@ pub fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         }
         Command::SetContext(o) => {
             let name = match (o.current, o.name) {
-                (true, Some(_)) => anyhow::bail!("you cannot specify both a context name and --current"),
+                (true, Some(_)) => {
+                    anyhow::bail!("you cannot specify both a context name and --current")
+                }
                 (true, None) => {
                     let current = cfg.context_name(&overrides);
                     if current.is_empty() {
@@ -158,13 +160,18 @@ pub fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
                     current
                 }
                 (false, Some(n)) => n,
-                (false, None) => anyhow::bail!("you must specify a non-empty context name or --current"),
+                (false, None) => {
+                    anyhow::bail!("you must specify a non-empty context name or --current")
+                }
             };
             let exists = cfg.context(&name).is_some();
             let file = target_file(&cfg, |doc| {
                 doc.get("contexts")
                     .and_then(Value::as_array)
-                    .is_some_and(|a| a.iter().any(|c| c.get("name").and_then(Value::as_str) == Some(name.as_str())))
+                    .is_some_and(|a| {
+                        a.iter()
+                            .any(|c| c.get("name").and_then(Value::as_str) == Some(name.as_str()))
+                    })
             });
             kubeconfig::edit_file(&file, |doc| {
                 if !doc.get("contexts").is_some_and(Value::is_array) {
@@ -186,7 +193,11 @@ pub fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
                         entry["context"] = json!({});
                     }
                     let c = &mut entry["context"];
-                    for (key, v) in [("namespace", &o.ns), ("cluster", &o.cluster_name), ("user", &o.user_name)] {
+                    for (key, v) in [
+                        ("namespace", &o.ns),
+                        ("cluster", &o.cluster_name),
+                        ("user", &o.user_name),
+                    ] {
                         if let Some(v) = v {
                             c[key] = Value::String(v.clone());
                         }
@@ -211,5 +222,8 @@ fn target_file(cfg: &Kubeconfig, holds: impl Fn(&Value) -> bool) -> PathBuf {
             }
         }
     }
-    cfg.files.first().cloned().unwrap_or_else(|| PathBuf::from("config"))
+    cfg.files
+        .first()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("config"))
 }

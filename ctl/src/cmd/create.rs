@@ -72,8 +72,15 @@ pub struct ReplaceOpts {
 
 fn imperative_object(what: &Imperative) -> anyhow::Result<Value> {
     Ok(match what {
-        Imperative::Namespace { name } => json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
-        Imperative::Deployment { name, image, replicas, port } => {
+        Imperative::Namespace { name } => {
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        }
+        Imperative::Deployment {
+            name,
+            image,
+            replicas,
+            port,
+        } => {
             let containers: Vec<Value> = image
                 .iter()
                 .map(|i| {
@@ -113,7 +120,10 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     let dry_run = DryRun::parse(o.dry_run.as_deref())?;
     let validation = target::field_validation(&o.validate)?;
     let docs = match &o.what {
-        Some(what) => vec![manifest::Document { source: String::new(), object: imperative_object(what)? }],
+        Some(what) => vec![manifest::Document {
+            source: String::new(),
+            object: imperative_object(what)?,
+        }],
         None => manifest::read(&o.files, o.recursive)?,
     };
     let discovery = ctx.discovery().await?;
@@ -124,13 +134,25 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     if dry_run == DryRun::None && targets.len() > 1 {
         let mut failed = false;
         for t in &targets {
-            let q = [("fieldManager", "kubectl-create"), ("fieldValidation", validation), ("dryRun", "All")];
-            let path = format!("{}{}", t.resource.collection_path(t.namespace.as_deref()), query(&q));
-            match client.json(Method::POST, &path, None, t.object.as_ref()).await {
+            let q = [
+                ("fieldManager", "kubectl-create"),
+                ("fieldValidation", validation),
+                ("dryRun", "All"),
+            ];
+            let path = format!(
+                "{}{}",
+                t.resource.collection_path(t.namespace.as_deref()),
+                query(&q)
+            );
+            match client
+                .json(Method::POST, &path, None, t.object.as_ref())
+                .await
+            {
                 Ok(_) => {}
                 Err(crate::client::Error::Api(e))
                     if e.code == 404
-                        && e.status.pointer("/details/kind").and_then(Value::as_str) == Some("namespaces") => {}
+                        && e.status.pointer("/details/kind").and_then(Value::as_str)
+                            == Some("namespaces") => {}
                 Err(crate::client::Error::Api(e)) => {
                     failed = true;
                     err(&server_error(&e, "creating", t.source.as_deref()));
@@ -150,11 +172,18 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
             print_result(&o.output, &t, &message);
             continue;
         }
-        let mut q = vec![("fieldManager", "kubectl-create"), ("fieldValidation", validation)];
+        let mut q = vec![
+            ("fieldManager", "kubectl-create"),
+            ("fieldValidation", validation),
+        ];
         if dry_run == DryRun::Server {
             q.push(("dryRun", "All"));
         }
-        let path = format!("{}{}", t.resource.collection_path(t.namespace.as_deref()), query(&q));
+        let path = format!(
+            "{}{}",
+            t.resource.collection_path(t.namespace.as_deref()),
+            query(&q)
+        );
         match client.json(Method::POST, &path, None, Some(&body)).await {
             Ok(_) => print_result(&o.output, &t, &message),
             Err(crate::client::Error::Api(e)) => {
@@ -186,9 +215,16 @@ pub fn server_error(e: &crate::client::ApiError, verb: &str, source: Option<&str
             return text;
         }
     }
-    let reason = if e.reason.is_empty() { String::new() } else { format!(" ({})", e.reason) };
+    let reason = if e.reason.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", e.reason)
+    };
     match source {
-        Some(s) if !s.is_empty() => format!("Error from server{reason}: error when {verb} \"{s}\": {}\n", e.message),
+        Some(s) if !s.is_empty() => format!(
+            "Error from server{reason}: error when {verb} \"{s}\": {}\n",
+            e.message
+        ),
         _ => format!("{e}\n"),
     }
 }
@@ -200,12 +236,18 @@ pub fn invalid_message(status: &Value) -> Option<String> {
     if causes.is_empty() {
         return None;
     }
-    let kind = details.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let kind = details
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let kind = rkube_api::registry::RESOURCES
         .iter()
         .find(|r| r.plural == kind)
         .map_or(kind, |r| r.kind);
-    let name = details.get("name").and_then(Value::as_str).unwrap_or_default();
+    let name = details
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let mut text = format!("The {kind} \"{name}\" is invalid: \n");
     for c in causes {
         let field = c.get("field").and_then(Value::as_str).unwrap_or_default();
@@ -237,7 +279,10 @@ pub async fn replace(ctx: &Ctx, o: ReplaceOpts) -> anyhow::Result<()> {
             out(&format!("{} replaced{}\n", t.display(), dry_run.suffix()));
             continue;
         }
-        let mut q = vec![("fieldManager", "kubectl-replace"), ("fieldValidation", validation)];
+        let mut q = vec![
+            ("fieldManager", "kubectl-replace"),
+            ("fieldValidation", validation),
+        ];
         if dry_run == DryRun::Server {
             q.push(("dryRun", "All"));
         }

@@ -77,7 +77,9 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
                 break;
             }
         }
-        let n: f64 = number.parse().map_err(|_| anyhow::anyhow!("invalid duration {s:?}"))?;
+        let n: f64 = number
+            .parse()
+            .map_err(|_| anyhow::anyhow!("invalid duration {s:?}"))?;
         number.clear();
         total += n * match unit.as_str() {
             "ms" => 0.001,
@@ -111,18 +113,26 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         if !names_given && o.selector.is_none() && !o.all {
             anyhow::bail!("resource(s) were provided, but no name was specified");
         }
-        let found = target::from_args(ctx, &o.args, o.selector.as_deref(), o.all, o.all_namespaces).await?;
+        let found =
+            target::from_args(ctx, &o.args, o.selector.as_deref(), o.all, o.all_namespaces).await?;
         if found.is_empty() && !names_given {
             if o.all_namespaces {
                 err("No resources found\n");
             } else {
-                err(&format!("No resources found in {} namespace.\n", client.namespace));
+                err(&format!(
+                    "No resources found in {} namespace.\n",
+                    client.namespace
+                ));
             }
             return Ok(());
         }
         found
     };
-    let grace = if o.force && o.grace_period < 0 { 0 } else { o.grace_period };
+    let grace = if o.force && o.grace_period < 0 {
+        0
+    } else {
+        o.grace_period
+    };
     if o.force && grace == 0 {
         err("Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.\n");
     }
@@ -132,21 +142,37 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         "orphan" | "false" => "Orphan",
         other => anyhow::bail!("invalid cascade value ({other}). Must be \"background\", \"foreground\", or \"orphan\""),
     };
-    let mut options = json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": policy});
+    let mut options =
+        json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": policy});
     if grace >= 0 {
         options["gracePeriodSeconds"] = json!(grace);
     }
     let mut failed = false;
     let mut deleted: Vec<(Target, String)> = Vec::new();
     for t in targets {
-        match client.json(Method::DELETE, &t.path(), None, Some(&options)).await {
+        match client
+            .json(Method::DELETE, &t.path(), None, Some(&options))
+            .await
+        {
             Ok(v) => {
-                let uid = v.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_owned();
-                let what = if grace == 0 && o.force { "force deleted" } else { "deleted" };
+                let uid = v
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let what = if grace == 0 && o.force {
+                    "force deleted"
+                } else {
+                    "deleted"
+                };
                 if o.output.as_deref() == Some("name") {
                     out(&format!("{}\n", t.display()));
                 } else {
-                    out(&format!("{} \"{}\" {what}\n", t.resource.kind_group(), t.name));
+                    out(&format!(
+                        "{} \"{}\" {what}\n",
+                        t.resource.kind_group(),
+                        t.name
+                    ));
                 }
                 deleted.push((t, uid));
             }
@@ -160,18 +186,32 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     }
     if o.wait {
         let timeout = parse_duration(&o.timeout)?;
-        let timeout = if timeout.is_zero() { Duration::from_secs(7 * 24 * 3600) } else { timeout };
+        let timeout = if timeout.is_zero() {
+            Duration::from_secs(7 * 24 * 3600)
+        } else {
+            timeout
+        };
         let deadline = Instant::now() + timeout;
         for (t, uid) in &deleted {
             loop {
                 match client.get(&t.path()).await {
                     Err(ClientError::Api(e)) if e.code == 404 => break,
-                    Ok(v) if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) && !uid.is_empty() => break,
+                    Ok(v)
+                        if v.pointer("/metadata/uid").and_then(Value::as_str)
+                            != Some(uid.as_str())
+                            && !uid.is_empty() =>
+                    {
+                        break
+                    }
                     Ok(_) => {}
                     Err(e) => return Err(e.into()),
                 }
                 if Instant::now() >= deadline {
-                    anyhow::bail!("timed out waiting for the condition on {}/{}", t.resource.plural, t.name);
+                    anyhow::bail!(
+                        "timed out waiting for the condition on {}/{}",
+                        t.resource.plural,
+                        t.name
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }

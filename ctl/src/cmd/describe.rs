@@ -27,8 +27,16 @@ pub struct Opts {
 /// Unknown types or objects, server errors.
 pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     let all = o.args.len() == 1 && !o.args[0].contains('/');
-    let targets = target::from_args(ctx, &o.args, o.selector.as_deref(), all, o.all_namespaces).await?;
+    let targets =
+        target::from_args(ctx, &o.args, o.selector.as_deref(), all, o.all_namespaces).await?;
     let client = ctx.client().await?;
+    if targets.is_empty() {
+        super::err(&format!(
+            "No resources found in {} namespace.\n",
+            client.namespace
+        ));
+        return Ok(());
+    }
     let mut first = true;
     for t in targets {
         let obj = client.get(&t.path()).await?;
@@ -37,11 +45,19 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         } else {
             None
         };
+        let extra = crate::describe::related(client, &t.resource, &obj)
+            .await
+            .unwrap_or(serde_json::Value::Null);
         if !first {
             out("\n\n");
         }
         first = false;
-        out(&crate::describe::describe(&t.resource, &obj, events.as_ref()));
+        out(&crate::describe::describe(
+            &t.resource,
+            &obj,
+            &extra,
+            events.as_ref(),
+        ));
     }
     Ok(())
 }

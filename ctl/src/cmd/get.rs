@@ -93,13 +93,17 @@ pub fn with_kind(mut obj: Value, r: &ApiResource) -> Value {
 pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     if let Some(path) = &o.raw {
         let client = ctx.client().await?;
-        let resp = client.send(Method::GET, path, "application/json, */*", None, Vec::new()).await?;
+        let resp = client
+            .send(Method::GET, path, "application/json, */*", None, Vec::new())
+            .await?;
         if !resp.status.is_success() {
-            return Err(crate::client::Error::Api(crate::client::ApiError::from_response(
-                resp.status,
-                &resp.body,
-            ))
-            .into());
+            return Err(
+                crate::client::Error::Api(crate::client::ApiError::from_response(
+                    resp.status,
+                    &resp.body,
+                ))
+                .into(),
+            );
         }
         out(&String::from_utf8_lossy(&resp.body));
         return Ok(());
@@ -121,7 +125,11 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         }
     }
     let client = ctx.client().await?;
-    let namespace = if o.all_namespaces { None } else { Some(client.namespace.clone()) };
+    let namespace = if o.all_namespaces {
+        None
+    } else {
+        Some(client.namespace.clone())
+    };
     let several_types = types.len() > 1;
     let single_object = types.len() == 1 && types[0].1.len() == 1;
     let mut failed = false;
@@ -133,7 +141,11 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
             objects: Vec::new(),
             resource_version: String::new(),
         };
-        let accept = if format.wants_objects() { "application/json" } else { TABLE_ACCEPT };
+        let accept = if format.wants_objects() {
+            "application/json"
+        } else {
+            TABLE_ACCEPT
+        };
         if names.is_empty() {
             let mut cont = String::new();
             loop {
@@ -152,7 +164,9 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
                     q.push(("continue", &cont));
                 }
                 let path = format!("{}{}", r.collection_path(namespace.as_deref()), query(&q));
-                let page = client.json_accept(Method::GET, &path, accept, None, None).await?;
+                let page = client
+                    .json_accept(Method::GET, &path, accept, None, None)
+                    .await?;
                 f.resource_version = page
                     .pointer("/metadata/resourceVersion")
                     .and_then(Value::as_str)
@@ -171,7 +185,10 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         } else {
             for name in names {
                 let path = r.object_path(namespace.as_deref().or(Some(&client.namespace)), name);
-                match client.json_accept(Method::GET, &path, accept, None, None).await {
+                match client
+                    .json_accept(Method::GET, &path, accept, None, None)
+                    .await
+                {
                     Ok(v) => absorb(&mut f, v),
                     Err(crate::client::Error::Api(e)) if e.code == 404 && o.ignore_not_found => {}
                     Err(crate::client::Error::Api(e)) => {
@@ -199,7 +216,12 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     if !o.watch_only {
         print_fetched(&o, &format, &fetched, single_object, prefix)?;
     }
-    if total == 0 && !failed && !o.watch && !o.watch_only && !matches!(format, Format::Json | Format::Yaml) {
+    if total == 0
+        && !failed
+        && !o.watch
+        && !o.watch_only
+        && !matches!(format, Format::Json | Format::Yaml)
+    {
         match &namespace {
             Some(ns) if types.iter().any(|(r, _)| r.namespaced) => {
                 err(&format!("No resources found in {ns} namespace.\n"))
@@ -208,7 +230,15 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         }
     }
     if (o.watch || o.watch_only) && !fetched.is_empty() {
-        watch(ctx, &o, &format, &fetched[0], namespace.as_deref(), &types[0].1).await?;
+        watch(
+            ctx,
+            &o,
+            &format,
+            &fetched[0],
+            namespace.as_deref(),
+            &types[0].1,
+        )
+        .await?;
     }
     if failed {
         return Err(Reported.into());
@@ -260,7 +290,10 @@ fn print_fetched(
             let mut first = true;
             for f in fetched {
                 let Some(t) = &f.table else { continue };
-                if t.get("rows").and_then(Value::as_array).is_none_or(Vec::is_empty) {
+                if t.get("rows")
+                    .and_then(Value::as_array)
+                    .is_none_or(Vec::is_empty)
+                {
                     continue;
                 }
                 if !first {
@@ -274,12 +307,22 @@ fn print_fetched(
         Format::Name => {
             let text: String = fetched
                 .iter()
-                .flat_map(|f| f.objects.iter().map(|obj| format!("{}\n", output::object_name(&with_kind(obj.clone(), &f.resource)))))
+                .flat_map(|f| {
+                    f.objects.iter().map(|obj| {
+                        format!(
+                            "{}\n",
+                            output::object_name(&with_kind(obj.clone(), &f.resource))
+                        )
+                    })
+                })
                 .collect();
             out(&text);
         }
         _ => {
-            let mut objects: Vec<Value> = fetched.iter().flat_map(|f| f.objects.iter().cloned()).collect();
+            let mut objects: Vec<Value> = fetched
+                .iter()
+                .flat_map(|f| f.objects.iter().cloned())
+                .collect();
             if !o.show_managed_fields {
                 objects.iter_mut().for_each(output::strip_managed_fields);
             }
@@ -298,7 +341,12 @@ fn print_fetched(
 ///
 /// # Errors
 /// Templates that fail on the object.
-pub fn print_doc(format: &Format, doc: &Value, objects: &[Value], no_headers: bool) -> anyhow::Result<()> {
+pub fn print_doc(
+    format: &Format,
+    doc: &Value,
+    objects: &[Value],
+    no_headers: bool,
+) -> anyhow::Result<()> {
     match format {
         Format::Json => out(&output::to_json(doc)),
         Format::Yaml => out(&output::yaml::to_yaml(doc)),
@@ -363,18 +411,31 @@ async fn watch(
     let mut widths: Vec<usize> = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| anyhow::anyhow!("watch stream failed: {e}"))?;
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         buf.extend_from_slice(&data);
         while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buf.drain(..=pos).collect();
-            let Ok(event) = serde_json::from_slice::<Value>(&line) else { continue };
-            let kind = event.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let Ok(event) = serde_json::from_slice::<Value>(&line) else {
+                continue;
+            };
+            let kind = event
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             if kind == "BOOKMARK" {
                 continue;
             }
             let mut obj = with_kind(event.get("object").cloned().unwrap_or(Value::Null), r);
             if kind == "ERROR" {
-                anyhow::bail!("{}", obj.get("message").and_then(Value::as_str).unwrap_or("watch error"));
+                anyhow::bail!(
+                    "{}",
+                    obj.get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("watch error")
+                );
             }
             match format {
                 Format::Table | Format::Wide => {
@@ -384,7 +445,11 @@ async fn watch(
                     let mut lines = rows(&table, &opts);
                     if o.output_watch_events {
                         for (i, l) in lines.iter_mut().enumerate() {
-                            let first = if !opts.no_headers && i == 0 { "EVENT".to_owned() } else { kind.clone() };
+                            let first = if !opts.no_headers && i == 0 {
+                                "EVENT".to_owned()
+                            } else {
+                                kind.clone()
+                            };
                             l.insert(0, first);
                         }
                     }
@@ -415,20 +480,32 @@ async fn watch(
 /// what the event carried).
 async fn fetch_row(ctx: &Ctx, r: &ApiResource, obj: &Value) -> anyhow::Result<Value> {
     let client = ctx.client().await?;
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
     let path = format!(
         "{}{}",
         r.collection_path(ns),
         query(&[("fieldSelector", &format!("metadata.name={name}"))])
     );
-    let table = client.json_accept(Method::GET, &path, TABLE_ACCEPT, None, None).await?;
-    if table.get("rows").and_then(Value::as_array).is_some_and(|rows| !rows.is_empty()) {
+    let table = client
+        .json_accept(Method::GET, &path, TABLE_ACCEPT, None, None)
+        .await?;
+    if table
+        .get("rows")
+        .and_then(Value::as_array)
+        .is_some_and(|rows| !rows.is_empty())
+    {
         return Ok(table);
     }
     // Gone already: a row with the name and the rest empty.
     let mut t = table;
-    let columns = t.get("columnDefinitions").and_then(Value::as_array).map_or(1, Vec::len);
+    let columns = t
+        .get("columnDefinitions")
+        .and_then(Value::as_array)
+        .map_or(1, Vec::len);
     let mut cells = vec![Value::String(String::new()); columns];
     cells[0] = Value::String(name.to_owned());
     t["rows"] = serde_json::json!([{"cells": cells, "object": obj}]);
@@ -452,7 +529,10 @@ fn align_remembering(rows: &[Vec<String>], widths: &mut Vec<usize>) -> String {
         for (i, cell) in row.iter().enumerate() {
             text.push_str(cell);
             if i + 1 < row.len() {
-                text.extend(std::iter::repeat_n(' ', widths[i].saturating_sub(cell.chars().count())));
+                text.extend(std::iter::repeat_n(
+                    ' ',
+                    widths[i].saturating_sub(cell.chars().count()),
+                ));
             }
         }
         text.push('\n');

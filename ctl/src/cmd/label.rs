@@ -61,7 +61,14 @@ pub async fn run(ctx: &Ctx, o: Opts, field: Field) -> anyhow::Result<()> {
         .cloned()
         .partition(|a| a.contains('=') || (a.ends_with('-') && !a.contains('/')));
     if changes.is_empty() {
-        anyhow::bail!("at least one {} update is required", if field == Field::Labels { "label" } else { "annotation" });
+        anyhow::bail!(
+            "at least one {} update is required",
+            if field == Field::Labels {
+                "label"
+            } else {
+                "annotation"
+            }
+        );
     }
     let mut set = Map::new();
     let mut remove = Vec::new();
@@ -72,11 +79,15 @@ pub async fn run(ctx: &Ctx, o: Opts, field: Field) -> anyhow::Result<()> {
             remove.push(k.to_owned());
         }
     }
-    let targets: Vec<Target> = target::from_args(ctx, &objects, o.selector.as_deref(), o.all, false).await?;
+    let targets: Vec<Target> =
+        target::from_args(ctx, &objects, o.selector.as_deref(), o.all, false).await?;
     let client = ctx.client().await?;
     for t in targets {
         let current = client.get(&t.path()).await?;
-        let existing = current.pointer(&format!("/metadata/{}", field.key())).cloned().unwrap_or(json!({}));
+        let existing = current
+            .pointer(&format!("/metadata/{}", field.key()))
+            .cloned()
+            .unwrap_or(json!({}));
         let mut patch = Map::new();
         for (k, v) in &set {
             match existing.get(k) {
@@ -104,7 +115,12 @@ pub async fn run(ctx: &Ctx, o: Opts, field: Field) -> anyhow::Result<()> {
             meta["resourceVersion"] = json!(rv);
         }
         client
-            .json(Method::PATCH, &t.path(), Some("application/merge-patch+json"), Some(&json!({"metadata": meta})))
+            .json(
+                Method::PATCH,
+                &t.path(),
+                Some("application/merge-patch+json"),
+                Some(&json!({"metadata": meta})),
+            )
             .await?;
         out(&format!("{} {}\n", t.display(), field.past()));
     }

@@ -177,8 +177,9 @@ impl Ctx {
             .get_or_try_init(|| async { Ok::<_, anyhow::Error>(Discovery::load(client).await?) })
             .await
     }
-
 }
+
+pub use apply::LAST_APPLIED;
 
 /// Writes to stdout (ignoring a closed pipe).
 pub fn out(text: &str) {

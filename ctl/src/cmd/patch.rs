@@ -40,9 +40,12 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     let text = match (&o.patch, &o.patch_file) {
         (Some(p), _) => p.clone(),
         (None, Some(f)) => std::fs::read_to_string(f)?,
-        (None, None) => anyhow::bail!("must specify --patch or --patch-file containing the contents of the patch"),
+        (None, None) => anyhow::bail!(
+            "must specify --patch or --patch-file containing the contents of the patch"
+        ),
     };
-    let patch: Value = serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("unable to parse \"{text}\": {e}"))?;
+    let patch: Value = serde_saphyr::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("unable to parse \"{text}\": {e}"))?;
     let content_type = match o.patch_type.as_str() {
         "strategic" => "application/strategic-merge-patch+json",
         "merge" => "application/merge-patch+json",
@@ -67,7 +70,12 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
             q.push(("dryRun", "All"));
         }
         let after = client
-            .json(Method::PATCH, &format!("{path}{}", query(&q)), Some(content_type), Some(&patch))
+            .json(
+                Method::PATCH,
+                &format!("{path}{}", query(&q)),
+                Some(content_type),
+                Some(&patch),
+            )
             .await?;
         let rv = |v: &Value| v.pointer("/metadata/resourceVersion").cloned();
         if o.output.as_deref() == Some("name") {

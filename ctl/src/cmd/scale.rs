@@ -32,7 +32,9 @@ pub struct Opts {
 /// Unknown objects, failed preconditions, server errors.
 pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     if o.replicas < 0 {
-        anyhow::bail!("The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0");
+        anyhow::bail!(
+            "The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0"
+        );
     }
     let targets = target::from_args(ctx, &o.args, o.selector.as_deref(), o.all, false).await?;
     let client = ctx.client().await?;
@@ -40,13 +42,21 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         let path = format!("{}/scale", t.path());
         if o.current_replicas >= 0 {
             let scale = client.get(&path).await?;
-            let now = scale.pointer("/spec/replicas").and_then(serde_json::Value::as_i64).unwrap_or(0);
+            let now = scale
+                .pointer("/spec/replicas")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0);
             if now != o.current_replicas {
                 anyhow::bail!("Expected replicas to be {}, was {now}", o.current_replicas);
             }
         }
         client
-            .json(Method::PATCH, &path, Some("application/merge-patch+json"), Some(&json!({"spec": {"replicas": o.replicas}})))
+            .json(
+                Method::PATCH,
+                &path,
+                Some("application/merge-patch+json"),
+                Some(&json!({"spec": {"replicas": o.replicas}})),
+            )
             .await?;
         out(&format!("{} scaled\n", t.display()));
     }

@@ -24,7 +24,8 @@ pub struct Target {
 impl Target {
     /// The object's path.
     pub fn path(&self) -> String {
-        self.resource.object_path(self.namespace.as_deref(), &self.name)
+        self.resource
+            .object_path(self.namespace.as_deref(), &self.name)
     }
 
     /// `deployment.apps/web`.
@@ -37,19 +38,45 @@ impl Target {
 ///
 /// # Errors
 /// Unknown kinds (with the kinds the server has), namespaces that contradict `-n`.
-pub fn from_documents(ctx: &Ctx, discovery: &Discovery, docs: Vec<Document>, default_ns: &str) -> anyhow::Result<Vec<Target>> {
+pub fn from_documents(
+    ctx: &Ctx,
+    discovery: &Discovery,
+    docs: Vec<Document>,
+    default_ns: &str,
+) -> anyhow::Result<Vec<Target>> {
     let mut out = Vec::new();
     for d in docs {
-        let api_version = d.object.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let kind = d.object.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let name = d.object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let obj_ns = d.object.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_owned);
+        let api_version = d
+            .object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let kind = d
+            .object
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let name = d
+            .object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let obj_ns = d
+            .object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let Some(resource) = discovery.for_kind(&api_version, &kind) else {
             let known: Vec<String> = {
                 let mut k: Vec<String> = discovery
                     .resources
                     .iter()
-                    .filter(|r| r.kind.eq_ignore_ascii_case(&kind) || r.api_version() == api_version)
+                    .filter(|r| {
+                        r.kind.eq_ignore_ascii_case(&kind) || r.api_version() == api_version
+                    })
                     .map(|r| format!("{} ({})", r.kind, r.api_version()))
                     .collect();
                 k.dedup();
@@ -58,7 +85,10 @@ pub fn from_documents(ctx: &Ctx, discovery: &Discovery, docs: Vec<Document>, def
             let hint = if known.is_empty() {
                 "\nensure CRDs are installed first".to_owned()
             } else {
-                format!("\nensure CRDs are installed first; the server has: {}", known.join(", "))
+                format!(
+                    "\nensure CRDs are installed first; the server has: {}",
+                    known.join(", ")
+                )
             };
             anyhow::bail!(
                 "resource mapping not found for name: \"{name}\" namespace: \"{}\" from \"{}\": no matches for kind \"{kind}\" in version \"{api_version}\"{hint}",
@@ -95,7 +125,13 @@ pub fn from_documents(ctx: &Ctx, discovery: &Discovery, docs: Vec<Document>, def
 ///
 /// # Errors
 /// Unknown types; listing failures.
-pub async fn from_args(ctx: &Ctx, args: &[String], selector: Option<&str>, all: bool, all_namespaces: bool) -> anyhow::Result<Vec<Target>> {
+pub async fn from_args(
+    ctx: &Ctx,
+    args: &[String],
+    selector: Option<&str>,
+    all: bool,
+    all_namespaces: bool,
+) -> anyhow::Result<Vec<Target>> {
     let discovery = ctx.discovery().await?;
     let client = ctx.client().await?;
     let ns = client.namespace.clone();
@@ -116,14 +152,30 @@ pub async fn from_args(ctx: &Ctx, args: &[String], selector: Option<&str>, all: 
                 if let Some(s) = selector {
                     q.push(("labelSelector", s));
                 }
-                let list_ns = if all_namespaces { None } else { namespace.as_deref() };
+                let list_ns = if all_namespaces {
+                    None
+                } else {
+                    namespace.as_deref()
+                };
                 let path = format!("{}{}", resource.collection_path(list_ns), query(&q));
                 let list = client.json(Method::GET, &path, None, None).await?;
-                for item in list.get("items").and_then(Value::as_array).into_iter().flatten() {
+                for item in list
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     out.push(Target {
                         resource: resource.clone(),
-                        namespace: item.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_owned),
-                        name: item.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        namespace: item
+                            .pointer("/metadata/namespace")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                        name: item
+                            .pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
                         source: None,
                         object: None,
                     });
@@ -172,7 +224,9 @@ impl DryRun {
             None | Some("none") | Some("false") => DryRun::None,
             Some("client") | Some("true") => DryRun::Client,
             Some("server") => DryRun::Server,
-            Some(other) => anyhow::bail!("Invalid dry-run value ({other}). Must be \"none\", \"server\", or \"client\"."),
+            Some(other) => anyhow::bail!(
+                "Invalid dry-run value ({other}). Must be \"none\", \"server\", or \"client\"."
+            ),
         })
     }
 

@@ -42,7 +42,15 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     doc.insert("clientVersion".into(), client_info());
     let mut server_error = None;
     if !o.client {
-        match async { ctx.client().await?.get("/version").await.map_err(anyhow::Error::from) }.await {
+        match async {
+            ctx.client()
+                .await?
+                .get("/version")
+                .await
+                .map_err(anyhow::Error::from)
+        }
+        .await
+        {
             Ok(v) => {
                 doc.insert("serverVersion".into(), v);
             }
@@ -56,7 +64,10 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         Some(other) => anyhow::bail!("--output must be 'yaml' or 'json', not {other:?}"),
         None => {
             out(&format!("Client Version: {CLIENT_VERSION}\n"));
-            if let Some(v) = doc.pointer("/serverVersion/gitVersion").and_then(Value::as_str) {
+            if let Some(v) = doc
+                .pointer("/serverVersion/gitVersion")
+                .and_then(Value::as_str)
+            {
                 out(&format!("Server Version: {v}\n"));
             }
         }

@@ -39,8 +39,14 @@ pub struct Opts {
 pub enum Condition {
     Delete,
     Create,
-    Condition { name: String, value: String },
-    JsonPath { path: JsonPath, value: Option<String> },
+    Status {
+        name: String,
+        value: String,
+    },
+    JsonPath {
+        path: JsonPath,
+        value: Option<String>,
+    },
 }
 
 /// Parses `--for`.
@@ -59,15 +65,24 @@ pub fn parse_condition(s: &str) -> anyhow::Result<Condition> {
             Some((n, v)) => (n.to_owned(), v.to_owned()),
             None => (rest.to_owned(), "true".to_owned()),
         };
-        return Ok(Condition::Condition { name, value });
+        return Ok(Condition::Status { name, value });
     }
     if let Some(rest) = s.strip_prefix("jsonpath=") {
         let (expr, value) = match rest.rfind("}=") {
             Some(i) => (&rest[..=i], Some(rest[i + 2..].to_owned())),
             None => (rest, None),
         };
-        let expr = if expr.starts_with('{') { expr.to_owned() } else { format!("{{{expr}}}") };
-        let path = JsonPath::parse(&expr).map_err(|e| anyhow::anyhow!("{}", rkube_api::jsonpath::parse_error_message(&expr, &e).trim_end()))?;
+        let expr = if expr.starts_with('{') {
+            expr.to_owned()
+        } else {
+            format!("{{{expr}}}")
+        };
+        let path = JsonPath::parse(&expr).map_err(|e| {
+            anyhow::anyhow!(
+                "{}",
+                rkube_api::jsonpath::parse_error_message(&expr, &e).trim_end()
+            )
+        })?;
         return Ok(Condition::JsonPath { path, value });
     }
     anyhow::bail!("unrecognized condition: \"{s}\"")
@@ -78,24 +93,36 @@ pub fn holds(cond: &Condition, obj: &Value) -> bool {
     match cond {
         Condition::Delete => false,
         Condition::Create => true,
-        Condition::Condition { name, value } => obj
+        Condition::Status { name, value } => obj
             .pointer("/status/conditions")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .any(|c| {
-                c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(name))
-                    && c.get("status").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case(value))
+                c.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.eq_ignore_ascii_case(name))
+                    && c.get("status")
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| s.eq_ignore_ascii_case(value))
             }),
         Condition::JsonPath { path, value } => {
-            let Ok(results) = path.find_results(obj) else { return false };
+            let Ok(results) = path.find_results(obj) else {
+                return false;
+            };
             let values: Vec<Value> = results.into_iter().flatten().collect();
             match value {
                 None => !values.is_empty(),
-                Some(want) => values.len() == 1 && match &values[0] {
-                    Value::String(s) => s == want,
-                    other => other.to_string() == *want,
-                },
+                Some(want) => {
+                    values.len() == 1
+                        && match &values[0] {
+                            Value::String(s) => s == want,
+                            other => {
+                                let text = other.to_string();
+                                text == *want
+                            }
+                        }
+                }
             }
         }
     }
@@ -111,7 +138,14 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     let client = ctx.client().await?;
     let targets: Vec<Target> = loop {
-        let found = target::from_args(ctx, &o.args, o.selector.as_deref(), o.all || o.selector.is_some(), o.all_namespaces).await?;
+        let found = target::from_args(
+            ctx,
+            &o.args,
+            o.selector.as_deref(),
+            o.all || o.selector.is_some(),
+            o.all_namespaces,
+        )
+        .await?;
         if !found.is_empty() {
             break found;
         }
@@ -144,7 +178,11 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
                 break;
             }
             if Instant::now() >= deadline {
-                anyhow::bail!("timed out waiting for the condition on {}/{}", t.resource.plural, t.name);
+                anyhow::bail!(
+                    "timed out waiting for the condition on {}/{}",
+                    t.resource.plural,
+                    t.name
+                );
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -160,10 +198,22 @@ mod tests {
     #[test]
     fn conditions() {
         let obj = json!({"status": {"phase": "Running", "conditions": [{"type": "Available", "status": "True"}]}});
-        assert!(holds(&parse_condition("condition=Available").unwrap(), &obj));
-        assert!(!holds(&parse_condition("condition=Available=false").unwrap(), &obj));
-        assert!(holds(&parse_condition("jsonpath={.status.phase}=Running").unwrap(), &obj));
-        assert!(!holds(&parse_condition("jsonpath={.status.phase}=Pending").unwrap(), &obj));
+        assert!(holds(
+            &parse_condition("condition=Available").unwrap(),
+            &obj
+        ));
+        assert!(!holds(
+            &parse_condition("condition=Available=false").unwrap(),
+            &obj
+        ));
+        assert!(holds(
+            &parse_condition("jsonpath={.status.phase}=Running").unwrap(),
+            &obj
+        ));
+        assert!(!holds(
+            &parse_condition("jsonpath={.status.phase}=Pending").unwrap(),
+            &obj
+        ));
         assert!(parse_condition("bogus").is_err());
     }
 }

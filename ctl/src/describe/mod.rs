@@ -2,6 +2,7 @@
 //! indented by two spaces, and the object's events at the end.
 
 mod kinds;
+mod pod;
 
 use http::Method;
 use serde_json::Value;
@@ -18,6 +19,11 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// Writes text as is (no alignment role unless it has tabs).
+    pub fn raw(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
     /// Writes `Label:\tvalue` at `level`.
     pub fn field(&mut self, level: usize, label: &str, value: &str) {
         self.line(level, &format!("{label}:\t{value}"));
@@ -38,7 +44,12 @@ impl Writer {
             .map(|m| {
                 m.iter()
                     .filter(|(k, _)| !skip.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -65,7 +76,9 @@ impl Writer {
 
 /// A string field of `v` at `pointer`, or `""`.
 pub fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// Events whose `involvedObject` is `obj`, oldest first.
@@ -105,17 +118,26 @@ fn now_unix() -> i64 {
 /// The `Events:` section as kubectl prints it.
 pub fn write_events(w: &mut Writer, events: Option<&Value>) {
     let Some(list) = events else { return };
-    let mut items: Vec<&Value> = list.get("items").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    let mut items: Vec<&Value> = list
+        .get("items")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
     if items.is_empty() {
         w.line(0, "Events:\t<none>");
         return;
     }
     let time = |e: &Value| {
-        let t = [s(e, "/lastTimestamp"), s(e, "/eventTime"), s(e, "/firstTimestamp"), s(e, "/metadata/creationTimestamp")]
-            .into_iter()
-            .find(|t| !t.is_empty())
-            .unwrap_or_default()
-            .to_owned();
+        let t = [
+            s(e, "/lastTimestamp"),
+            s(e, "/eventTime"),
+            s(e, "/firstTimestamp"),
+            s(e, "/metadata/creationTimestamp"),
+        ]
+        .into_iter()
+        .find(|t| !t.is_empty())
+        .unwrap_or_default()
+        .to_owned();
         rkube_api::printers::parse_rfc3339(&t)
     };
     items.sort_by_key(|e| time(e));
@@ -125,7 +147,9 @@ pub fn write_events(w: &mut Writer, events: Option<&Value>) {
     let now = now_unix();
     for e in items {
         let count = e.get("count").and_then(Value::as_i64).unwrap_or(1);
-        let last = time(e).map(|t| rkube_api::printers::human_duration(now - t)).unwrap_or_else(|| "<unknown>".into());
+        let last = time(e)
+            .map(|t| rkube_api::printers::human_duration(now - t))
+            .unwrap_or_else(|| "<unknown>".into());
         let first = [s(e, "/firstTimestamp"), s(e, "/eventTime")]
             .into_iter()
             .find(|t| !t.is_empty())
@@ -137,18 +161,87 @@ pub fn write_events(w: &mut Writer, events: Option<&Value>) {
         };
         let from = {
             let c = s(e, "/source/component");
-            let c = if c.is_empty() { s(e, "/reportingComponent") } else { c };
+            let c = if c.is_empty() {
+                s(e, "/reportingComponent")
+            } else {
+                c
+            };
             let h = s(e, "/source/host");
-            if h.is_empty() { c.to_owned() } else { format!("{c}, {h}") }
+            if h.is_empty() {
+                c.to_owned()
+            } else {
+                format!("{c}, {h}")
+            }
         };
-        w.line(1, &format!("{}\t{}\t{age}\t{from}\t{}", s(e, "/type"), s(e, "/reason"), s(e, "/message").trim()));
+        w.line(
+            1,
+            &format!(
+                "{}\t{}\t{age}\t{from}\t{}",
+                s(e, "/type"),
+                s(e, "/reason"),
+                s(e, "/message").trim()
+            ),
+        );
     }
 }
 
+/// Related objects some kinds show: a deployment's replica sets, a service's endpoint slices.
+///
+/// # Errors
+/// Server errors.
+pub async fn related(
+    client: &Client,
+    resource: &ApiResource,
+    obj: &Value,
+) -> Result<Value, crate::client::Error> {
+    let ns = s(obj, "/metadata/namespace");
+    let name = s(obj, "/metadata/name");
+    let mut extra = serde_json::Map::new();
+    match (resource.group.as_str(), resource.kind.as_str()) {
+        ("apps", "Deployment") => {
+            let sel = crate::describe::kinds::selector_text(obj.pointer("/spec/selector"));
+            let path = format!(
+                "/apis/apps/v1/namespaces/{ns}/replicasets{}",
+                query(&[("labelSelector", &sel)])
+            );
+            let list = client.get(&path).await?;
+            extra.insert(
+                "replicaSets".into(),
+                list.get("items").cloned().unwrap_or(Value::Null),
+            );
+        }
+        ("", "Service") => {
+            let path = format!(
+                "/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices{}",
+                query(&[(
+                    "labelSelector",
+                    &format!("kubernetes.io/service-name={name}")
+                )])
+            );
+            if let Ok(list) = client.get(&path).await {
+                extra.insert(
+                    "endpointSlices".into(),
+                    list.get("items").cloned().unwrap_or(Value::Null),
+                );
+            }
+        }
+        _ => {}
+    }
+    Ok(Value::Object(extra))
+}
+
 /// Describes one object.
-pub fn describe(resource: &ApiResource, obj: &Value, events: Option<&Value>) -> String {
+pub fn describe(
+    resource: &ApiResource,
+    obj: &Value,
+    extra: &Value,
+    events: Option<&Value>,
+) -> String {
     let mut w = Writer::default();
-    kinds::describe(&mut w, resource, obj);
-    write_events(&mut w, events);
+    kinds::describe(&mut w, resource, obj, extra);
+    // Namespaces show quotas and limit ranges instead of events.
+    if !(resource.group.is_empty() && resource.kind == "Namespace") {
+        write_events(&mut w, events);
+    }
     w.finish()
 }

@@ -69,7 +69,9 @@ impl Format {
                 Format::JsonPath(parse_template(&t)?)
             }
             ("jsonpath" | "jsonpath-file", None) => {
-                return Err(Error::Template("template format specified but no template given".into()))
+                return Err(Error::Template(
+                    "template format specified but no template given".into(),
+                ))
             }
             ("custom-columns", Some(spec)) => Format::CustomColumns(parse_columns(spec)?),
             ("custom-columns-file", Some(path)) => {
@@ -78,8 +80,16 @@ impl Format {
                     source,
                 })?;
                 let mut lines = t.lines();
-                let headers: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
-                let paths: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+                let headers: Vec<&str> = lines
+                    .next()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .collect();
+                let paths: Vec<&str> = lines
+                    .next()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .collect();
                 let spec = headers
                     .iter()
                     .zip(paths.iter())
@@ -181,14 +191,21 @@ pub fn sort_keys(v: &Value) -> Value {
 
 /// `kind.group/name`, as `-o name` prints an object.
 pub fn object_name(obj: &Value) -> String {
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default().to_lowercase();
+    let kind = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_lowercase();
     let group = obj
         .get("apiVersion")
         .and_then(Value::as_str)
         .and_then(|a| a.split_once('/'))
         .map(|(g, _)| g)
         .unwrap_or_default();
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if group.is_empty() {
         format!("{kind}/{name}")
     } else {
@@ -269,6 +286,9 @@ mod tests {
             custom_columns(&cols, &[d], false),
             "NAME   IMAGES   X\nweb    a,b      <none>\n"
         );
-        assert!(Format::parse(Some("foo")).unwrap_err().to_string().contains("\"foo\""));
+        assert!(Format::parse(Some("foo"))
+            .unwrap_err()
+            .to_string()
+            .contains("\"foo\""));
     }
 }

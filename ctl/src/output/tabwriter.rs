@@ -11,7 +11,15 @@ pub fn format(text: &str, minwidth: usize, padding: usize) -> String {
     let ends_with_newline = text.ends_with('\n');
     let mut out = String::new();
     let mut widths = Vec::new();
-    format_block(&lines, 0, lines.len(), &mut widths, minwidth, padding, &mut out);
+    format_block(
+        &lines,
+        0,
+        lines.len(),
+        &mut widths,
+        minwidth,
+        padding,
+        &mut out,
+    );
     if !ends_with_newline && out.ends_with('\n') {
         out.pop();
     }
@@ -27,7 +35,10 @@ fn write_lines(lines: &[Vec<&str>], from: usize, to: usize, widths: &[usize], ou
         for (j, cell) in line.iter().enumerate() {
             out.push_str(cell);
             if j < widths.len() && j + 1 < line.len() {
-                out.extend(std::iter::repeat_n(' ', widths[j].saturating_sub(width(cell))));
+                out.extend(std::iter::repeat_n(
+                    ' ',
+                    widths[j].saturating_sub(width(cell)),
+                ));
             }
         }
         out.push('\n');
@@ -81,6 +92,9 @@ mod tests {
     #[test]
     fn tables_like_get() {
         let text = "NAME\tREADY\tAGE\nweb\t1/1\t5m\n";
-        assert_eq!(format(text, 6, 3), "NAME   READY   AGE\nweb    1/1     5m\n");
+        assert_eq!(
+            format(text, 6, 3),
+            "NAME   READY   AGE\nweb    1/1     5m\n"
+        );
     }
 }

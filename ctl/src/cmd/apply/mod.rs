@@ -117,7 +117,9 @@ async fn apply_all(
     let mut failed = 0;
     for t in targets {
         let result = if o.server_side {
-            server_side(ctx, o, t, dry_run, validation).await.map_err(|e| (e, false))
+            server_side(ctx, o, t, dry_run, validation)
+                .await
+                .map_err(|e| (e, false))
         } else {
             client_side(ctx, t, dry_run, validation).await
         };
@@ -136,13 +138,18 @@ async fn apply_all(
             Err((ClientError::Api(e), _))
                 if preflight
                     && e.code == 404
-                    && e.status.pointer("/details/kind").and_then(Value::as_str) == Some("namespaces") => {}
+                    && e.status.pointer("/details/kind").and_then(Value::as_str)
+                        == Some("namespaces") => {}
             Err((ClientError::Api(e), creating)) => {
                 failed += 1;
                 if o.server_side && e.code == 409 {
                     err(&format!("error: {}\n", conflict_message(&e.message)));
                 } else {
-                    let verb = if creating { "creating" } else { "applying patch to" };
+                    let verb = if creating {
+                        "creating"
+                    } else {
+                        "applying patch to"
+                    };
                     err(&server_error(&e, verb, t.source.as_deref()));
                 }
             }
@@ -165,8 +172,14 @@ async fn server_side(
     dry_run: DryRun,
     validation: &str,
 ) -> Result<&'static str, ClientError> {
-    let client = ctx.client().await.map_err(|e| ClientError::Connect(e.to_string()))?;
-    let mut q = vec![("fieldManager", o.field_manager.as_str()), ("fieldValidation", validation)];
+    let client = ctx
+        .client()
+        .await
+        .map_err(|e| ClientError::Connect(e.to_string()))?;
+    let mut q = vec![
+        ("fieldManager", o.field_manager.as_str()),
+        ("fieldValidation", validation),
+    ];
     if o.force_conflicts {
         q.push(("force", "true"));
     }
@@ -176,7 +189,12 @@ async fn server_side(
     let body = t.object.clone().unwrap_or(Value::Null);
     let path = format!("{}{}", t.path(), query(&q));
     client
-        .json(Method::PATCH, &path, Some("application/apply-patch+yaml"), Some(&body))
+        .json(
+            Method::PATCH,
+            &path,
+            Some("application/apply-patch+yaml"),
+            Some(&body),
+        )
         .await?;
     Ok("serverside-applied")
 }
@@ -187,7 +205,10 @@ async fn client_side(
     dry_run: DryRun,
     validation: &str,
 ) -> Result<&'static str, (ClientError, bool)> {
-    let client = ctx.client().await.map_err(|e| (ClientError::Connect(e.to_string()), false))?;
+    let client = ctx
+        .client()
+        .await
+        .map_err(|e| (ClientError::Connect(e.to_string()), false))?;
     let modified = with_last_applied(&t.object.clone().unwrap_or(Value::Null));
     let current = match client.get(&t.path()).await {
         Ok(c) => Some(c),
@@ -199,10 +220,20 @@ async fn client_side(
         if dry_run == DryRun::Client {
             return Ok("created");
         }
-        let mut q = vec![("fieldManager", "kubectl-client-side-apply"), ("fieldValidation", validation)];
+        let mut q = vec![
+            ("fieldManager", "kubectl-client-side-apply"),
+            ("fieldValidation", validation),
+        ];
         q.extend(server_dry);
-        let path = format!("{}{}", t.resource.collection_path(t.namespace.as_deref()), query(&q));
-        client.json(Method::POST, &path, None, Some(&modified)).await.map_err(|e| (e, true))?;
+        let path = format!(
+            "{}{}",
+            t.resource.collection_path(t.namespace.as_deref()),
+            query(&q)
+        );
+        client
+            .json(Method::POST, &path, None, Some(&modified))
+            .await
+            .map_err(|e| (e, true))?;
         return Ok("created");
     };
     let original: Option<Value> = current
@@ -210,7 +241,9 @@ async fn client_side(
         .and_then(|a| a.get(LAST_APPLIED))
         .and_then(Value::as_str)
         .and_then(|s| serde_json::from_str(s).ok());
-    let builtin = rkube_api::registry::lookup(&t.resource.group, &t.resource.version, &t.resource.plural).is_some();
+    let builtin =
+        rkube_api::registry::lookup(&t.resource.group, &t.resource.version, &t.resource.plural)
+            .is_some();
     let patch = threeway::patch(original.as_ref(), &modified, &current, builtin);
     if patch.as_object().is_none_or(serde_json::Map::is_empty) {
         return Ok("unchanged");
@@ -223,7 +256,10 @@ async fn client_side(
     } else {
         "application/merge-patch+json"
     };
-    let mut q = vec![("fieldManager", "kubectl-client-side-apply"), ("fieldValidation", validation)];
+    let mut q = vec![
+        ("fieldManager", "kubectl-client-side-apply"),
+        ("fieldValidation", validation),
+    ];
     q.extend(server_dry);
     let path = format!("{}{}", t.path(), query(&q));
     client

@@ -7,7 +7,12 @@ use serde_json::{Map, Value};
 
 /// Computes the patch; an empty object means nothing to do. `strategic` only marks that the
 /// server merges lists of built-in kinds by key (the patch is the same).
-pub fn patch(original: Option<&Value>, modified: &Value, current: &Value, strategic: bool) -> Value {
+pub fn patch(
+    original: Option<&Value>,
+    modified: &Value,
+    current: &Value,
+    strategic: bool,
+) -> Value {
     let _ = strategic;
     Value::Object(diff(original, modified, current))
 }
@@ -62,8 +67,14 @@ mod tests {
         assert_eq!(patch(Some(&original), &original, &current, true), json!({}));
         let mut changed = original.clone();
         changed["spec"]["replicas"] = json!(6);
-        assert_eq!(patch(Some(&original), &changed, &current, true), json!({"spec": {"replicas": 6}}));
+        assert_eq!(
+            patch(Some(&original), &changed, &current, true),
+            json!({"spec": {"replicas": 6}})
+        );
         let dropped = json!({"spec": {"replicas": 1, "template": {"containers": [{"name": "a"}]}}, "metadata": {}});
-        assert_eq!(patch(Some(&original), &dropped, &current, true), json!({"metadata": {"labels": null}}));
+        assert_eq!(
+            patch(Some(&original), &dropped, &current, true),
+            json!({"metadata": {"labels": null}})
+        );
     }
 }
