@@ -25,7 +25,8 @@
 //! - [`openapi`]: the `/openapi/v2` (Swagger 2.0) and `/openapi/v3` (index and per-group-version
 //!   OpenAPI 3.0) documents of the served resources, built-in and custom, shaped for kubectl.
 //! - [`patch`]: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and strategic merge patch,
-//!   applied as kube-apiserver applies them.
+//!   applied as kube-apiserver applies them, and the three-way patches client-side
+//!   `kubectl apply` computes (strategic for built-in kinds, JSON merge for custom resources).
 //! - [`convert`]: conversion between the served versions of one stored resource
 //!   (`autoscaling/v1` and `v2` HorizontalPodAutoscalers, core and `events.k8s.io` Events),
 //!   lossless both ways, and each such resource's storage version.

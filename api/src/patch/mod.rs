@@ -9,17 +9,32 @@
 //!   `$deleteFromPrimitiveList/<field>` and `$setElementOrder/<field>` are honoured. Where the
 //!   schema knows nothing (custom resources, unknown fields) it behaves as a merge patch.
 //!
+//! And the patches client-side `kubectl apply` computes from the last-applied configuration,
+//! the new configuration and the live object:
+//!
+//! - [`create_three_way_merge_patch`]: the strategic merge patch (built-in kinds);
+//! - [`create_merge_patch`]: the JSON merge patch (custom resources);
+//! - [`modified_configuration`], [`original_configuration`] and [`check_apply_preconditions`]:
+//!   the inputs and the check kubectl uses with them.
+//!
 //! All functions are pure: they take the stored object and the patch as JSON and return the
 //! patched object. Errors say which HTTP status kube-apiserver answers with
 //! ([`PatchError::status_code`]) and carry messages worded like kube-apiserver's.
 
+mod diff;
 mod json;
+mod last_applied;
 mod strategic;
+mod three_way;
 
 use serde_json::{Map, Value};
 
 pub use json::{apply_json_patch, MAX_OPERATIONS};
+pub use last_applied::{
+    check_apply_preconditions, modified_configuration, original_configuration, PRECONDITION_FAILED,
+};
 pub use strategic::apply_strategic_merge_patch;
+pub use three_way::{create_merge_patch, create_three_way_merge_patch};
 
 /// Why a patch could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

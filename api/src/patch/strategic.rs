@@ -388,7 +388,7 @@ fn has_key_value(item: &Value, key: &str, value: &Value) -> bool {
 
 /// Orders a merged list: the items named in `patch_order` in that order, the rest in
 /// `server_order`, interleaved where the server's order relates a server item to a patch item.
-fn order(
+pub(super) fn order(
     merged: Vec<Value>,
     patch_order: &[Value],
     server_order: &[Value],
