@@ -1,8 +1,6 @@
 //! `rkctl apply`: client-side apply with the last-applied-configuration annotation (a three-way
 //! patch from last-applied, the file and the live object), and `--server-side`.
 
-mod threeway;
-
 use clap::Args;
 use http::Method;
 use serde_json::Value;
@@ -45,38 +43,42 @@ pub struct Opts {
     output: Option<String>,
 }
 
-/// Go's `json.Marshal` of an unstructured object: keys sorted, compact, HTML characters escaped.
-pub fn go_json(v: &Value) -> String {
-    let text = serde_json::to_string(&crate::output::sort_keys(v)).unwrap_or_default();
-    text.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-}
-
 /// The object to send, with the annotation holding itself (minus the annotation), as kubectl
 /// builds it.
 pub fn with_last_applied(object: &Value) -> Value {
-    // kubectl leaves an empty `annotations: {}` behind in the recorded configuration.
-    let mut bare = object.clone();
-    if let Some(Value::Object(metadata)) = bare.get_mut("metadata") {
-        let annotations = metadata
-            .entry("annotations")
-            .or_insert_with(|| Value::Object(serde_json::Map::new()));
-        if let Value::Object(a) = annotations {
-            a.remove(LAST_APPLIED);
-        }
-    }
-    let annotation = format!("{}\n", go_json(&bare));
-    let mut out = bare;
-    if let Some(Value::Object(metadata)) = out.get_mut("metadata") {
-        let annotations = metadata
-            .entry("annotations")
-            .or_insert_with(|| Value::Object(serde_json::Map::new()));
-        if let Value::Object(a) = annotations {
-            a.insert(LAST_APPLIED.into(), Value::String(annotation));
-        }
-    }
-    out
+    rkube_api::patch::modified_configuration(object)
+}
+
+/// The patch from the last applied configuration, the new one and the live object: a strategic
+/// merge patch for built-in kinds (with their OpenAPI schemas), a JSON merge patch otherwise.
+fn three_way(
+    t: &Target,
+    modified: &Value,
+    current: &Value,
+) -> Result<(Value, &'static str), String> {
+    let original = rkube_api::patch::original_configuration(current).map_err(|e| e.to_string())?;
+    let schemas = rkube_api::schema::Schemas::builtin();
+    let patch =
+        match schemas.definition_for_kind(&t.resource.group, &t.resource.version, &t.resource.kind)
+        {
+            Some(definition) => (
+                rkube_api::patch::create_three_way_merge_patch(
+                    original.as_ref(),
+                    modified,
+                    current,
+                    schemas,
+                    definition,
+                )
+                .map_err(|e| e.to_string())?,
+                "application/strategic-merge-patch+json",
+            ),
+            None => (
+                rkube_api::patch::create_merge_patch(original.as_ref(), modified, current),
+                "application/merge-patch+json",
+            ),
+        };
+    rkube_api::patch::check_apply_preconditions(&patch.0).map_err(|e| e.to_string())?;
+    Ok(patch)
 }
 
 /// Runs `rkctl apply`.
@@ -236,26 +238,23 @@ async fn client_side(
             .map_err(|e| (e, true))?;
         return Ok("created");
     };
-    let original: Option<Value> = current
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(LAST_APPLIED))
-        .and_then(Value::as_str)
-        .and_then(|s| serde_json::from_str(s).ok());
-    let builtin =
-        rkube_api::registry::lookup(&t.resource.group, &t.resource.version, &t.resource.plural)
-            .is_some();
-    let patch = threeway::patch(original.as_ref(), &modified, &current, builtin);
+    let (patch, content_type) = three_way(t, &modified, &current).map_err(|message| {
+        (
+            ClientError::Api(crate::client::ApiError {
+                code: 0,
+                reason: String::new(),
+                message,
+                status: Value::Null,
+            }),
+            false,
+        )
+    })?;
     if patch.as_object().is_none_or(serde_json::Map::is_empty) {
         return Ok("unchanged");
     }
     if dry_run == DryRun::Client {
         return Ok("configured");
     }
-    let content_type = if builtin {
-        "application/strategic-merge-patch+json"
-    } else {
-        "application/merge-patch+json"
-    };
     let mut q = vec![
         ("fieldManager", "kubectl-client-side-apply"),
         ("fieldValidation", validation),
