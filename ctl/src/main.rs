@@ -20,6 +20,7 @@ mod discovery;
 mod kubeconfig;
 mod manifest;
 mod output;
+mod validate;
 
 use std::io::Write as _;
 use std::process::ExitCode;

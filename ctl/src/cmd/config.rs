@@ -52,15 +52,9 @@ pub struct GetContextsOpts {
 #[derive(Debug, Args)]
 pub struct SetContextOpts {
     name: Option<String>,
-    /// Modify the current context.
+    /// Modify the current context (`--namespace`, `--cluster` and `--user` say what to set).
     #[arg(long)]
     current: bool,
-    #[arg(long = "namespace")]
-    ns: Option<String>,
-    #[arg(long = "cluster")]
-    cluster_name: Option<String>,
-    #[arg(long = "user")]
-    user_name: Option<String>,
 }
 
 /// Runs a `config` subcommand.
@@ -194,9 +188,9 @@ pub fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
                     }
                     let c = &mut entry["context"];
                     for (key, v) in [
-                        ("namespace", &o.ns),
-                        ("cluster", &o.cluster_name),
-                        ("user", &o.user_name),
+                        ("namespace", &ctx.global.namespace),
+                        ("cluster", &ctx.global.cluster),
+                        ("user", &ctx.global.user),
                     ] {
                         if let Some(v) = v {
                             c[key] = Value::String(v.clone());

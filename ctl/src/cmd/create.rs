@@ -128,7 +128,13 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     };
     let discovery = ctx.discovery().await?;
     let client = ctx.client().await?;
-    let targets = target::from_documents(ctx, discovery, docs, &client.namespace)?;
+    let targets = target::from_documents(
+        ctx,
+        discovery,
+        docs,
+        &client.namespace,
+        validation != "Ignore",
+    )?;
     // A server-side dry run of every object first: an invalid one stops the command before
     // anything is created.
     if dry_run == DryRun::None && targets.len() > 1 {
@@ -271,7 +277,13 @@ pub async fn replace(ctx: &Ctx, o: ReplaceOpts) -> anyhow::Result<()> {
     let docs = manifest::read(&o.files, o.recursive)?;
     let discovery = ctx.discovery().await?;
     let client = ctx.client().await?;
-    let targets = target::from_documents(ctx, discovery, docs, &client.namespace)?;
+    let targets = target::from_documents(
+        ctx,
+        discovery,
+        docs,
+        &client.namespace,
+        validation != "Ignore",
+    )?;
     let mut failed = false;
     for t in targets {
         let body = t.object.clone().unwrap_or(Value::Null);

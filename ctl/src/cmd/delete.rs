@@ -104,7 +104,7 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     let targets: Vec<Target> = if !o.files.is_empty() {
         let docs = manifest::read(&o.files, o.recursive)?;
         let discovery = ctx.discovery().await?;
-        target::from_documents(ctx, discovery, docs, &client.namespace)?
+        target::from_documents(ctx, discovery, docs, &client.namespace, false)?
     } else {
         if o.args.is_empty() {
             anyhow::bail!("You must provide one or more resources by argument or filename.\nExample resource specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'");

@@ -104,12 +104,23 @@ pub async fn run(ctx: &Ctx, o: Opts, field: Field) -> anyhow::Result<()> {
         for k in &remove {
             if existing.get(k).is_some() {
                 patch.insert(k.clone(), Value::Null);
+            } else if field == Field::Labels {
+                super::err(&format!("label \"{k}\" not found.\n"));
             }
         }
         if patch.is_empty() {
-            out(&format!("{} not {}\n", t.display(), field.past()));
+            // kubectl says an unchanged annotation was annotated all the same.
+            match field {
+                Field::Labels => out(&format!("{} not labeled\n", t.display())),
+                Field::Annotations => out(&format!("{} annotated\n", t.display())),
+            }
             continue;
         }
+        let past = if field == Field::Labels && set.is_empty() {
+            "unlabeled"
+        } else {
+            field.past()
+        };
         let mut meta = json!({ field.key(): patch });
         if let Some(rv) = &o.resource_version {
             meta["resourceVersion"] = json!(rv);
@@ -122,7 +133,7 @@ pub async fn run(ctx: &Ctx, o: Opts, field: Field) -> anyhow::Result<()> {
                 Some(&json!({"metadata": meta})),
             )
             .await?;
-        out(&format!("{} {}\n", t.display(), field.past()));
+        out(&format!("{} {past}\n", t.display()));
     }
     Ok(())
 }

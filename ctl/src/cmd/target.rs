@@ -43,6 +43,7 @@ pub fn from_documents(
     discovery: &Discovery,
     docs: Vec<Document>,
     default_ns: &str,
+    validate: bool,
 ) -> anyhow::Result<Vec<Target>> {
     let mut out = Vec::new();
     for d in docs {
@@ -96,6 +97,22 @@ pub fn from_documents(
                 d.source
             );
         };
+        if validate {
+            let errors = crate::validate::check(
+                &d.object,
+                &resource.group,
+                &resource.version,
+                &resource.kind,
+            );
+            if !errors.is_empty() {
+                let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                anyhow::bail!(
+                    "error validating \"{}\": error validating data: [{}]; if you choose to ignore these errors, turn validation off with --validate=false",
+                    d.source,
+                    list.join(", ")
+                );
+            }
+        }
         let namespace = if resource.namespaced {
             if let (Some(flag), Some(ns)) = (&ctx.global.namespace, &obj_ns) {
                 if flag != ns {

@@ -91,7 +91,13 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     let docs = manifest::read(&o.files, o.recursive)?;
     let discovery = ctx.discovery().await?;
     let client = ctx.client().await?;
-    let targets = target::from_documents(ctx, discovery, docs, &client.namespace)?;
+    let targets = target::from_documents(
+        ctx,
+        discovery,
+        docs,
+        &client.namespace,
+        validation != "Ignore",
+    )?;
     // Every object is first tried as a server-side dry run, so that an invalid one stops the
     // whole command before anything is changed.
     if dry_run == DryRun::None {

@@ -1,0 +1,320 @@
+//! rkctl's verbs against `rkube server`: broken manifests change nothing and say why; label,
+//! annotate, scale, patch, wait, delete, watch, config and version print what kubectl prints.
+//!
+//! Needs `target/debug/rkube` and `target/debug/rkctl` (`cargo build --bin rkube -p rkube-ctl`).
+
+use std::process::Output;
+use std::time::Duration;
+
+use rkube_tests::server_proc::ServerProcess;
+
+fn start() -> ServerProcess {
+    ServerProcess::start().expect("rkube server starts")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn ok(s: &ServerProcess, args: &[&str]) -> String {
+    let out = s.rkctl(args).expect("rkctl runs");
+    assert!(
+        out.status.success(),
+        "rkctl {args:?} failed:\n{}",
+        text(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs rkctl expecting exit code 1 and nothing on stdout; returns stderr.
+fn fails(s: &ServerProcess, args: &[&str]) -> String {
+    let out = s.rkctl(args).expect("rkctl runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "rkctl {args:?} should fail:\n{}",
+        text(&out)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "",
+        "rkctl {args:?} printed on stdout"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const FIRST: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: first\ndata:\n  a: b\n---\n";
+
+#[test]
+fn broken_manifests_say_where_and_create_nothing() {
+    let s = start();
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "tabs.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n\tname: x\n",
+            &["error parsing ", "tabs.yaml: error converting YAML to JSON: yaml: line 11: found character that cannot start any token", "line 11 is indented with a tab"],
+        ),
+        (
+            "nesting.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: nest\nspec:\n  containers:\n  - name: a\n    image: nginx\n   resources: {}\n",
+            &["nesting.yaml: error converting YAML to JSON: yaml: line 16: ", "did not find expected key"],
+        ),
+        (
+            "mount.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: mount\nspec:\n  containers:\n  - name: a\n    image: nginx\n    volumeMounts:\n    - name: data\n      montPath: /data\n  volumes:\n  - name: data\n    emptyDir: {}\n",
+            &["Error from server (BadRequest): error when creating \"", "mount.yaml\": Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"spec.containers[0].volumeMounts[0].montPath\""],
+        ),
+        (
+            "cpus.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: cpus\nspec:\n  containers:\n  - name: a\n    image: nginx\n    resources:\n      limits:\n        cpus: 500m\n",
+            &["The Pod \"cpus\" is invalid: \n* spec.containers[0].resources.limits[cpus]: Invalid value: \"cpus\": must be a standard resource for containers"],
+        ),
+        (
+            "replicas.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: rq\nspec:\n  replicas: \"3\"\n  selector: {matchLabels: {app: rq}}\n  template:\n    metadata: {labels: {app: rq}}\n    spec:\n      containers: [{name: a, image: nginx}]\n",
+            &["error validating \"", "replicas.yaml\": error validating data: [ValidationError(Deployment.spec.replicas): invalid type for io.k8s.api.apps.v1.DeploymentSpec.replicas: got \"string\", expected \"integer\"]"],
+        ),
+        (
+            "kind.yaml",
+            "apiVersion: apps/v1\nkind: Deploymnet\nmetadata:\n  name: k\n",
+            &["no matches for kind \"Deploymnet\" in version \"apps/v1\"", "the server has: Deployment (apps/v1)"],
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let path = s.scratch().join(name);
+        std::fs::write(&path, format!("{FIRST}{body}")).expect("write manifest");
+        let path = path.display().to_string();
+        for verb in ["apply", "create"] {
+            let err = fails(&s, &[verb, "-f", &path]);
+            for e in *expected {
+                assert!(err.contains(e), "{verb} {name}: {e:?} not in:\n{err}");
+            }
+            let cms = s.rkctl(&["get", "cm", "first"]).expect("rkctl runs");
+            assert!(
+                !cms.status.success(),
+                "{verb} {name} created the first document"
+            );
+        }
+    }
+}
+
+#[test]
+fn everyday_verbs() {
+    let s = start();
+    assert_eq!(
+        ok(&s, &["create", "namespace", "work"]),
+        "namespace/work created\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &["config", "set-context", "--current", "--namespace", "work"]
+        ),
+        "Context \"rkube\" modified.\n"
+    );
+    let contexts = ok(&s, &["config", "get-contexts"]);
+    assert!(contexts.contains("work"), "{contexts}");
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "create",
+                "deployment",
+                "web",
+                "--image=registry.local/web:1",
+                "--replicas=2"
+            ]
+        ),
+        "deployment.apps/web created\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "get",
+                "deploy",
+                "-o",
+                "jsonpath={.items[*].metadata.namespace}"
+            ]
+        ),
+        "work"
+    );
+    assert_eq!(
+        ok(&s, &["label", "deploy", "web", "tier=front"]),
+        "deployment.apps/web labeled\n"
+    );
+    let err = fails(&s, &["label", "deploy/web", "tier=back"]);
+    assert_eq!(
+        err,
+        "error: 'tier' already has a value (front), and --overwrite is false\n"
+    );
+    assert_eq!(
+        ok(&s, &["label", "deploy/web", "tier=back", "--overwrite"]),
+        "deployment.apps/web labeled\n"
+    );
+    assert_eq!(
+        ok(&s, &["label", "deploy/web", "tier-"]),
+        "deployment.apps/web unlabeled\n"
+    );
+    assert_eq!(
+        ok(&s, &["label", "deploy/web", "tier-"]),
+        "deployment.apps/web not labeled\n"
+    );
+    assert_eq!(
+        ok(&s, &["annotate", "deploy", "web", "note=hi"]),
+        "deployment.apps/web annotated\n"
+    );
+    assert_eq!(
+        ok(&s, &["scale", "deploy", "web", "--replicas=3"]),
+        "deployment.apps/web scaled\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]
+        ),
+        "3"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "patch",
+                "deploy",
+                "web",
+                "-p",
+                "{\"spec\":{\"replicas\":4}}"
+            ]
+        ),
+        "deployment.apps/web patched\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "patch",
+                "deploy",
+                "web",
+                "--type",
+                "merge",
+                "-p",
+                "{\"spec\":{\"replicas\":4}}"
+            ]
+        ),
+        "deployment.apps/web patched (no change)\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "patch",
+                "deploy",
+                "web",
+                "--type",
+                "json",
+                "-p",
+                "[{\"op\":\"replace\",\"path\":\"/spec/replicas\",\"value\":1}]"
+            ]
+        ),
+        "deployment.apps/web patched\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "wait",
+                "--for=jsonpath={.status.phase}=Active",
+                "namespace/work"
+            ]
+        ),
+        "namespace/work condition met\n"
+    );
+    let err = fails(
+        &s,
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "deploy/web",
+            "--timeout=1s",
+        ],
+    );
+    assert_eq!(
+        err,
+        "error: timed out waiting for the condition on deployments/web\n"
+    );
+
+    // Errors: kubectl's words, exit code 1, nothing on stdout.
+    assert_eq!(
+        fails(&s, &["get", "foo"]),
+        "error: the server doesn't have a resource type \"foo\"\n"
+    );
+    assert_eq!(
+        fails(&s, &["get", "deploy", "nope"]),
+        "Error from server (NotFound): deployments.apps \"nope\" not found\n"
+    );
+    assert_eq!(
+        fails(&s, &["delete", "cm", "nope"]),
+        "Error from server (NotFound): configmaps \"nope\" not found\n"
+    );
+
+    // get -w prints the changes as they happen.
+    let mut cmd = s.rkctl_command().expect("rkctl built");
+    cmd.args(["get", "cm", "-w", "--output-watch-events"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("rkctl get -w starts");
+    std::thread::sleep(Duration::from_secs(1));
+    ok(&s, &["create", "configmap", "w1", "--from-literal=a=b"]);
+    ok(&s, &["label", "cm", "w1", "x=y"]);
+    assert_eq!(
+        ok(&s, &["delete", "cm", "w1"]),
+        "configmap \"w1\" deleted\n"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<(&str, &str)> = printed
+        .lines()
+        .filter_map(|l| {
+            let mut cols = l.split_whitespace();
+            Some((cols.next()?, cols.next()?))
+        })
+        .filter(|(_, name)| *name != "kube-root-ca.crt")
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            ("EVENT", "NAME"),
+            ("ADDED", "w1"),
+            ("MODIFIED", "w1"),
+            ("DELETED", "w1")
+        ],
+        "{printed}"
+    );
+
+    // delete by label and --all.
+    ok(&s, &["create", "configmap", "l1", "--from-literal=a=b"]);
+    ok(&s, &["create", "configmap", "l2", "--from-literal=a=b"]);
+    ok(&s, &["label", "cm", "l1", "group=x"]);
+    assert_eq!(
+        ok(&s, &["delete", "cm", "-l", "group=x"]),
+        "configmap \"l1\" deleted\n"
+    );
+    let all = ok(&s, &["delete", "cm", "--all"]);
+    assert!(all.contains("configmap \"l2\" deleted\n"), "{all}");
+    assert_eq!(
+        ok(&s, &["delete", "deploy/web"]),
+        "deployment.apps \"web\" deleted\n"
+    );
+
+    let version = ok(&s, &["version", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&version).expect("version JSON");
+    assert_eq!(v["serverVersion"]["major"], "1");
+    assert!(ok(&s, &["version"]).starts_with("Client Version: v"));
+}
