@@ -318,3 +318,180 @@ fn everyday_verbs() {
     assert_eq!(v["serverVersion"]["major"], "1");
     assert!(ok(&s, &["version"]).starts_with("Client Version: v"));
 }
+
+#[test]
+fn workload_and_node_verbs() {
+    let s = start();
+    ok(
+        &s,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=registry.local/web:1",
+            "--port=8000",
+        ],
+    );
+    let status = ok(&s, &["rollout", "status", "deploy/web", "--watch=false"]);
+    assert!(status.starts_with("Waiting for deployment"), "{status}");
+    assert_eq!(
+        ok(&s, &["rollout", "restart", "deploy/web"]),
+        "deployment.apps/web restarted\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &["set", "image", "deploy/web", "web=registry.local/web:2"]
+        ),
+        "deployment.apps/web image updated\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "get",
+                "deploy",
+                "web",
+                "-o",
+                "jsonpath={.spec.template.spec.containers[0].image}"
+            ]
+        ),
+        "registry.local/web:2"
+    );
+    assert_eq!(
+        fails(&s, &["set", "image", "deploy/web", "nope=x"]),
+        "error: unable to find container named \"nope\"\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "autoscale",
+                "deploy",
+                "web",
+                "--min=2",
+                "--max=6",
+                "--cpu-percent=50"
+            ]
+        ),
+        "horizontalpodautoscaler.autoscaling/web autoscaled\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "get",
+                "hpa",
+                "web",
+                "-o",
+                "jsonpath={.spec.metrics[0].resource.target.averageUtilization}"
+            ]
+        ),
+        "50"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &["expose", "deploy", "web", "--port=80", "--target-port=8000"]
+        ),
+        "service/web exposed\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "get",
+                "svc",
+                "web",
+                "-o",
+                "jsonpath={.spec.selector.app} {.spec.ports[0].targetPort}"
+            ]
+        ),
+        "web 8000"
+    );
+    assert_eq!(
+        ok(&s, &["run", "one", "--image=busybox", "--", "sleep", "10"]),
+        "pod/one created\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "get",
+                "pod",
+                "one",
+                "-o",
+                "jsonpath={.spec.containers[0].args}"
+            ]
+        ),
+        "[\"sleep\",\"10\"]"
+    );
+
+    // edit through an editor script.
+    let editor = s.scratch().join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i 's/^  replicas: 1$/  replicas: 5/' \"$1\"\n",
+    )
+    .expect("write editor");
+    let chmod = std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&editor)
+        .status()
+        .expect("chmod");
+    assert!(chmod.success());
+    let mut cmd = s.rkctl_command().expect("rkctl built");
+    cmd.args(["edit", "deploy/web"]).env("KUBE_EDITOR", &editor);
+    let out = cmd.output().expect("rkctl edit runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "deployment.apps/web edited\n",
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]
+        ),
+        "5"
+    );
+    let mut cmd = s.rkctl_command().expect("rkctl built");
+    cmd.args(["edit", "deploy/web"]).env("KUBE_EDITOR", "true");
+    let out = cmd.output().expect("rkctl edit runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Edit cancelled, no changes made.\n"
+    );
+
+    // Nodes: cordon, uncordon, taint.
+    let node = "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n";
+    let created = s
+        .rkctl_with_stdin(&["create", "-f", "-"], Some(node))
+        .expect("rkctl runs");
+    assert!(created.status.success(), "{}", text(&created));
+    assert_eq!(ok(&s, &["cordon", "n1"]), "node/n1 cordoned\n");
+    assert_eq!(ok(&s, &["cordon", "n1"]), "node/n1 already cordoned\n");
+    assert_eq!(ok(&s, &["uncordon", "n1"]), "node/n1 uncordoned\n");
+    assert_eq!(
+        ok(&s, &["taint", "nodes", "n1", "dedicated=gpu:NoSchedule"]),
+        "node/n1 tainted\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "get",
+                "node",
+                "n1",
+                "-o",
+                "jsonpath={.spec.taints[0].key}={.spec.taints[0].value}:{.spec.taints[0].effect}"
+            ]
+        ),
+        "dedicated=gpu:NoSchedule"
+    );
+    assert_eq!(
+        ok(&s, &["taint", "node/n1", "dedicated:NoSchedule-"]),
+        "node/n1 untainted\n"
+    );
+}

@@ -3,14 +3,22 @@
 
 mod api_resources;
 mod apply;
+mod autoscale;
 mod config;
+mod cordon;
 mod create;
 mod delete;
 mod describe;
+mod edit;
+mod expose;
 mod get;
 mod label;
 mod patch;
+mod rollout;
+mod run;
 mod scale;
+mod set;
+mod taint;
 mod target;
 mod version;
 mod wait;
@@ -110,6 +118,26 @@ pub enum Command {
     /// Modify kubeconfig files.
     #[command(subcommand)]
     Config(config::Command),
+    /// Manage the rollout of a resource.
+    #[command(subcommand)]
+    Rollout(rollout::Command),
+    /// Mark node as unschedulable.
+    Cordon(cordon::Opts),
+    /// Mark node as schedulable.
+    Uncordon(cordon::Opts),
+    /// Update the taints on one or more nodes.
+    Taint(taint::Opts),
+    /// Set specific features on objects.
+    #[command(subcommand)]
+    Set(set::Command),
+    /// Auto-scale a deployment, replica set, stateful set, or replication controller.
+    Autoscale(autoscale::Opts),
+    /// Take a workload, service or pod and expose it as a new Kubernetes service.
+    Expose(expose::Opts),
+    /// Run a particular image on the cluster.
+    Run(run::Opts),
+    /// Edit a resource on the server.
+    Edit(edit::Opts),
 }
 
 /// Process-wide state: flags, and the client and discovery built on first use.
@@ -239,6 +267,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Patch(o) => patch::run(&ctx, o).await,
         Command::Wait(o) => wait::run(&ctx, o).await,
         Command::Config(c) => config::run(&ctx, c),
+        Command::Rollout(c) => rollout::run(&ctx, c).await,
+        Command::Cordon(o) => cordon::run(&ctx, o, true).await,
+        Command::Uncordon(o) => cordon::run(&ctx, o, false).await,
+        Command::Taint(o) => taint::run(&ctx, o).await,
+        Command::Set(c) => set::run(&ctx, c).await,
+        Command::Autoscale(o) => autoscale::run(&ctx, o).await,
+        Command::Expose(o) => expose::run(&ctx, o).await,
+        Command::Run(o) => run::run(&ctx, o).await,
+        Command::Edit(o) => edit::run(&ctx, o).await,
     }
 }
 
