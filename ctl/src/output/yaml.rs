@@ -56,9 +56,41 @@ fn write_value_after_key(out: &mut String, val: &Value, indent: usize) {
         }
         other => {
             out.push(' ');
-            out.push_str(&scalar(other, indent));
+            push_folded(out, other, scalar(other, indent), indent + 2);
             out.push('\n');
         }
+    }
+}
+
+/// The column the next character lands in.
+fn column(out: &str) -> usize {
+    out.rsplit('\n').next().map_or(0, |l| l.chars().count())
+}
+
+/// Appends a scalar, folding plain and single-quoted strings as go-yaml does past column 80:
+/// a single space between two words becomes a line break indented to `indent`.
+fn push_folded(out: &mut String, v: &Value, text: String, indent: usize) {
+    if !v.is_string() || text.starts_with(['|', '"']) {
+        out.push_str(&text);
+        return;
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut col = column(out);
+    for (i, &c) in chars.iter().enumerate() {
+        if c == ' '
+            && col > 80
+            && i > 0
+            && i + 1 < chars.len()
+            && chars[i - 1] != ' '
+            && chars[i + 1] != ' '
+        {
+            out.push('\n');
+            pad(out, indent);
+            col = indent;
+            continue;
+        }
+        out.push(c);
+        col += 1;
     }
 }
 
@@ -73,7 +105,7 @@ fn write_seq(out: &mut String, v: &Value, indent: usize) {
             Value::Object(m) if !m.is_empty() => write_map(out, item, indent + 2),
             Value::Array(a) if !a.is_empty() => write_seq(out, item, indent + 2),
             other => {
-                out.push_str(&scalar(other, indent));
+                push_folded(out, other, scalar(other, indent), indent + 2);
                 out.push('\n');
             }
         }
@@ -441,6 +473,15 @@ metadata:
 none: []
 ";
         assert_eq!(to_yaml(&v), want);
+    }
+
+    #[test]
+    fn long_strings_fold_past_column_80() {
+        let v = json!({"status": {"message": "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available."}});
+        assert_eq!(
+            to_yaml(&v),
+            "status:\n  message: '0/1 nodes are available: 1 node(s) didn''t match Pod''s node affinity/selector.\n    preemption: 0/1 nodes are available.'\n"
+        );
     }
 
     #[test]
