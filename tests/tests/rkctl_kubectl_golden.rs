@@ -215,6 +215,16 @@ fn output_matches_kubectl() {
         &["config", "get-contexts"],
         &["config", "current-context"],
         &["config", "view", "--minify", "--raw"],
+        &["explain", "deploy"],
+        &["explain", "deploy.spec.replicas"],
+        &["explain", "pod.spec.containers"],
+        &["explain", "svc.spec.ports.targetPort"],
+        &[
+            "explain",
+            "deploy.spec.template.spec.containers.resources.limits",
+        ],
+        &["explain", "cm.foo"],
+        &["explain", "foo"],
     ] {
         same(&s, args);
     }

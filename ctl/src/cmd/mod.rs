@@ -10,6 +10,7 @@ mod create;
 mod delete;
 mod describe;
 mod edit;
+mod explain;
 mod expose;
 mod get;
 mod label;
@@ -138,6 +139,8 @@ pub enum Command {
     Run(run::Opts),
     /// Edit a resource on the server.
     Edit(edit::Opts),
+    /// Get documentation for a resource.
+    Explain(explain::Opts),
 }
 
 /// Process-wide state: flags, and the client and discovery built on first use.
@@ -276,6 +279,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Expose(o) => expose::run(&ctx, o).await,
         Command::Run(o) => run::run(&ctx, o).await,
         Command::Edit(o) => edit::run(&ctx, o).await,
+        Command::Explain(o) => explain::run(&ctx, o).await,
     }
 }
 
