@@ -495,3 +495,28 @@ fn workload_and_node_verbs() {
         "node/n1 untainted\n"
     );
 }
+
+#[test]
+fn apply_prune_removes_what_the_files_dropped() {
+    let s = start();
+    let two = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: {app: p}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  labels: {app: p}\n";
+    let one = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: {app: p}\n";
+    let out = s
+        .rkctl_with_stdin(&["apply", "-f", "-"], Some(two))
+        .expect("rkctl runs");
+    assert!(out.status.success(), "{}", text(&out));
+    // Not applied, so never pruned.
+    ok(&s, &["create", "configmap", "c", "--from-literal=x=y"]);
+    ok(&s, &["label", "cm", "c", "app=p"]);
+    let out = s
+        .rkctl_with_stdin(&["apply", "-f", "-", "--prune", "-l", "app=p"], Some(one))
+        .expect("rkctl runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "configmap/a unchanged\nconfigmap/b pruned\n",
+        "{}",
+        text(&out)
+    );
+    let names = ok(&s, &["get", "cm", "-l", "app=p", "-o", "name"]);
+    assert_eq!(names, "configmap/a\nconfigmap/c\n");
+}

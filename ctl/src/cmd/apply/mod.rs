@@ -1,6 +1,8 @@
 //! `rkctl apply`: client-side apply with the last-applied-configuration annotation (a three-way
 //! patch from last-applied, the file and the live object), and `--server-side`.
 
+mod prune;
+
 use clap::Args;
 use http::Method;
 use serde_json::Value;
@@ -41,6 +43,13 @@ pub struct Opts {
     /// Output format (name prints kind/name).
     #[arg(short = 'o', long)]
     output: Option<String>,
+    /// Delete objects that match -l and carry a last-applied configuration but are no longer
+    /// in the files.
+    #[arg(long)]
+    prune: bool,
+    /// Selector (label query) for --prune.
+    #[arg(short = 'l', long)]
+    selector: Option<String>,
 }
 
 /// The object to send, with the annotation holding itself (minus the annotation), as kubectl
@@ -106,8 +115,14 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
             return Err(Reported.into());
         }
     }
+    if o.prune && o.selector.is_none() {
+        anyhow::bail!("all resources selected for prune without explicitly passing --all. To prune all resources, pass the --all flag. If you did not mean to prune all resources, specify a label selector");
+    }
     if apply_all(ctx, &o, &targets, dry_run, validation, false).await? > 0 {
         return Err(Reported.into());
+    }
+    if let (true, Some(selector)) = (o.prune, &o.selector) {
+        prune::prune(ctx, &targets, selector, dry_run).await?;
     }
     Ok(())
 }
