@@ -208,6 +208,7 @@ fn output_matches_kubectl() {
         &["describe", "ns", "demo"],
         &["describe", "pod", "p1", "-n", "demo"],
         &["describe", "nodes"],
+        &["describe", "hpa", "web", "-n", "demo"],
         &["api-resources"],
         &["api-resources", "-o", "wide"],
         &["api-resources", "--namespaced=false", "-o", "name"],

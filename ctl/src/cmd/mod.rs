@@ -240,6 +240,12 @@ pub fn report(e: &anyhow::Error) {
         err(&format!("{api}\n"));
         return;
     }
+    if let Some(k @ crate::kubeconfig::Error::NoServer) =
+        e.downcast_ref::<crate::kubeconfig::Error>()
+    {
+        err(&format!("{k}\n"));
+        return;
+    }
     if let Some(c) = e.downcast_ref::<client::Error>() {
         if matches!(c, client::Error::Refused(_) | client::Error::Connect(_)) {
             err(&format!("{c}\n"));

@@ -17,6 +17,7 @@ pub fn describe(w: &mut Writer, resource: &ApiResource, obj: &Value, extra: &Val
         ("", "ConfigMap") => config_map(w, obj),
         ("", "Namespace") => namespace(w, obj),
         ("", "Node") => node(w, obj),
+        ("autoscaling", "HorizontalPodAutoscaler") => super::hpa::hpa(w, obj),
         _ => generic(w, resource, obj),
     }
 }

@@ -1,6 +1,7 @@
 //! kubectl's `describe` layout: `Field:  value` lines aligned by Go's tabwriter, nested levels
 //! indented by two spaces, and the object's events at the end.
 
+mod hpa;
 mod kinds;
 mod pod;
 
