@@ -298,6 +298,35 @@ fn everyday_verbs() {
         "{printed}"
     );
 
+    // The same watch through kubectl prints the same lines.
+    let mut mine = s.rkctl_command().expect("rkctl built");
+    mine.args(["get", "cm", "-w", "--output-watch-events"])
+        .stdout(std::process::Stdio::piped());
+    let mut theirs = s.kubectl_command();
+    theirs
+        .args(["get", "cm", "-w", "--output-watch-events"])
+        .stdout(std::process::Stdio::piped());
+    let mine = mine.spawn().expect("rkctl get -w starts");
+    let theirs = theirs.spawn().expect("kubectl get -w starts");
+    std::thread::sleep(Duration::from_secs(1));
+    ok(
+        &s,
+        &["create", "configmap", "a-longer-name", "--from-literal=a=b"],
+    );
+    ok(&s, &["label", "cm", "a-longer-name", "x=y"]);
+    ok(&s, &["delete", "cm", "a-longer-name"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let mut outputs = Vec::new();
+    for mut child in [mine, theirs] {
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("output");
+        outputs.push(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    assert_eq!(
+        outputs[0], outputs[1],
+        "rkctl get -w differs from kubectl's"
+    );
+
     // delete by label and --all.
     ok(&s, &["create", "configmap", "l1", "--from-literal=a=b"]);
     ok(&s, &["create", "configmap", "l2", "--from-literal=a=b"]);

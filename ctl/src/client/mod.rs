@@ -295,8 +295,8 @@ impl Client {
     ///
     /// # Errors
     /// Connection failures; an error status becomes [`Error::Api`].
-    pub async fn stream(&self, path: &str) -> Result<Incoming> {
-        let req = self.build(Method::GET, path, "application/json", None, Vec::new())?;
+    pub async fn stream(&self, path: &str, accept: &str) -> Result<Incoming> {
+        let req = self.build(Method::GET, path, accept, None, Vec::new())?;
         let mut sender = self.dial().await?;
         let resp = match &mut sender {
             Sender::H1(s) => s.send_request(req).await,

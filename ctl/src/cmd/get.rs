@@ -213,7 +213,9 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
                     .map_or(0, Vec::len)
         })
         .sum();
-    if !o.watch_only {
+    let watching = o.watch || o.watch_only;
+    let table_watch = watching && matches!(format, Format::Table | Format::Wide);
+    if !o.watch_only && !table_watch {
         print_fetched(&o, &format, &fetched, single_object, prefix)?;
     }
     if total == 0
@@ -381,8 +383,24 @@ async fn watch(
 ) -> anyhow::Result<()> {
     let client = ctx.client().await?;
     let r = &f.resource;
+    let table_format = matches!(format, Format::Table | Format::Wide);
+    let mut printer = WatchTable {
+        widths: Vec::new(),
+        columns: None,
+        header_done: false,
+        events: o.output_watch_events,
+    };
+    if o.output_watch_events {
+        // Room for the longest event type, as kubectl leaves.
+        printer.widths.push("MODIFIED".len() + 3);
+    }
+    if table_format && !o.watch_only {
+        if let Some(t) = &f.table {
+            printer.print(t, &table_options(o, format, None), "ADDED");
+        }
+    }
     let mut q: Vec<(&str, String)> = vec![("watch", "1".into())];
-    if !o.watch_only && !f.resource_version.is_empty() {
+    if !f.resource_version.is_empty() {
         q.push(("resourceVersion", f.resource_version.clone()));
     }
     if let Some(l) = &o.selector {
@@ -400,15 +418,13 @@ async fn watch(
     }
     let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let path = format!("{}{}", r.collection_path(namespace), query(&pairs));
-    let mut body = client.stream(&path).await?;
+    let accept = if table_format {
+        TABLE_ACCEPT
+    } else {
+        "application/json"
+    };
+    let mut body = client.stream(&path, accept).await?;
     let mut buf: Vec<u8> = Vec::new();
-    let mut header_done = !o.watch_only
-        && f.table
-            .as_ref()
-            .and_then(|t| t.get("rows"))
-            .and_then(Value::as_array)
-            .is_some_and(|r| !r.is_empty());
-    let mut widths: Vec<usize> = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| anyhow::anyhow!("watch stream failed: {e}"))?;
         let Ok(data) = frame.into_data() else {
@@ -428,7 +444,7 @@ async fn watch(
             if kind == "BOOKMARK" {
                 continue;
             }
-            let mut obj = with_kind(event.get("object").cloned().unwrap_or(Value::Null), r);
+            let obj = event.get("object").cloned().unwrap_or(Value::Null);
             if kind == "ERROR" {
                 anyhow::bail!(
                     "{}",
@@ -437,79 +453,77 @@ async fn watch(
                         .unwrap_or("watch error")
                 );
             }
-            match format {
-                Format::Table | Format::Wide => {
-                    let table = fetch_row(ctx, r, &obj).await?;
-                    let mut opts = table_options(o, format, None);
-                    opts.no_headers = header_done || o.no_headers;
-                    let mut lines = rows(&table, &opts);
-                    if o.output_watch_events {
-                        for (i, l) in lines.iter_mut().enumerate() {
-                            let first = if !opts.no_headers && i == 0 {
-                                "EVENT".to_owned()
-                            } else {
-                                kind.clone()
-                            };
-                            l.insert(0, first);
-                        }
-                    }
-                    header_done = true;
-                    out(&align_remembering(&lines, &mut widths));
-                }
-                _ => {
-                    if !o.show_managed_fields {
-                        output::strip_managed_fields(&mut obj);
-                    }
-                    let doc = if o.output_watch_events {
-                        serde_json::json!({"type": kind, "object": obj})
-                    } else {
-                        obj
-                    };
-                    print_doc(format, &doc, std::slice::from_ref(&doc), o.no_headers)?;
-                    if matches!(format, Format::Yaml) {
-                        out("---\n");
-                    }
-                }
+            if table_format {
+                printer.print(&obj, &table_options(o, format, None), &kind);
+                continue;
+            }
+            let mut obj = with_kind(obj, r);
+            if !o.show_managed_fields {
+                output::strip_managed_fields(&mut obj);
+            }
+            let doc = if o.output_watch_events {
+                serde_json::json!({"type": kind, "object": obj})
+            } else {
+                obj
+            };
+            print_doc(format, &doc, std::slice::from_ref(&doc), o.no_headers)?;
+            if matches!(format, Format::Yaml) {
+                out("---\n");
             }
         }
     }
     Ok(())
 }
 
-/// The Table row of one object (fetched again as a Table; deleted objects are printed from
-/// what the event carried).
-async fn fetch_row(ctx: &Ctx, r: &ApiResource, obj: &Value) -> anyhow::Result<Value> {
-    let client = ctx.client().await?;
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
-    let path = format!(
-        "{}{}",
-        r.collection_path(ns),
-        query(&[("fieldSelector", &format!("metadata.name={name}"))])
-    );
-    let table = client
-        .json_accept(Method::GET, &path, TABLE_ACCEPT, None, None)
-        .await?;
-    if table
-        .get("rows")
-        .and_then(Value::as_array)
-        .is_some_and(|rows| !rows.is_empty())
-    {
-        return Ok(table);
+/// Prints watched tables as kubectl does: the header once, column widths remembered and only
+/// growing across prints (Go tabwriter's RememberWidths).
+struct WatchTable {
+    widths: Vec<usize>,
+    /// The servers sends column definitions with the first table only.
+    columns: Option<Value>,
+    header_done: bool,
+    events: bool,
+}
+
+impl WatchTable {
+    fn print(&mut self, table: &Value, opts: &TableOptions, event: &str) {
+        let mut table = table.clone();
+        match table
+            .get("columnDefinitions")
+            .filter(|c| c.as_array().is_some_and(|a| !a.is_empty()))
+        {
+            Some(c) => self.columns = Some(c.clone()),
+            None => {
+                if let Some(c) = &self.columns {
+                    table["columnDefinitions"] = c.clone();
+                }
+            }
+        }
+        let table = &table;
+        if table.get("rows").and_then(Value::as_array).is_none_or(Vec::is_empty) {
+            return;
+        }
+        let mut opts = opts.clone();
+        opts.no_headers = opts.no_headers || self.header_done;
+        let mut lines = rows(table, &opts);
+        if self.events {
+            for (i, l) in lines.iter_mut().enumerate() {
+                let first = if !opts.no_headers && i == 0 {
+                    "EVENT"
+                } else {
+                    event
+                };
+                l.insert(0, first.to_owned());
+            }
+        }
+        if !opts.no_headers && !lines.is_empty() {
+            self.header_done = true;
+        }
+        if lines.is_empty() {
+            return;
+        }
+        out(&align_remembering(&lines, &mut self.widths));
     }
-    // Gone already: a row with the name and the rest empty.
-    let mut t = table;
-    let columns = t
-        .get("columnDefinitions")
-        .and_then(Value::as_array)
-        .map_or(1, Vec::len);
-    let mut cells = vec![Value::String(String::new()); columns];
-    cells[0] = Value::String(name.to_owned());
-    t["rows"] = serde_json::json!([{"cells": cells, "object": obj}]);
-    Ok(t)
 }
 
 /// [`align`] with widths kept across calls (tabwriter's RememberWidths).
@@ -537,6 +551,5 @@ fn align_remembering(rows: &[Vec<String>], widths: &mut Vec<usize>) -> String {
         }
         text.push('\n');
     }
-    let _ = align;
     text
 }
