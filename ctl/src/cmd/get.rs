@@ -500,7 +500,11 @@ impl WatchTable {
             }
         }
         let table = &table;
-        if table.get("rows").and_then(Value::as_array).is_none_or(Vec::is_empty) {
+        if table
+            .get("rows")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
+        {
             return;
         }
         let mut opts = opts.clone();

@@ -14,6 +14,7 @@ mod explain;
 mod expose;
 mod get;
 mod label;
+mod logs;
 mod patch;
 mod rollout;
 mod run;
@@ -21,6 +22,7 @@ mod scale;
 mod set;
 mod taint;
 mod target;
+mod top;
 mod version;
 mod wait;
 
@@ -141,6 +143,11 @@ pub enum Command {
     Edit(edit::Opts),
     /// Get documentation for a resource.
     Explain(explain::Opts),
+    /// Print the logs for a container in a pod.
+    Logs(logs::Opts),
+    /// Display resource (CPU/memory) usage.
+    #[command(subcommand)]
+    Top(top::Command),
 }
 
 /// Process-wide state: flags, and the client and discovery built on first use.
@@ -286,6 +293,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(o) => run::run(&ctx, o).await,
         Command::Edit(o) => edit::run(&ctx, o).await,
         Command::Explain(o) => explain::run(&ctx, o).await,
+        Command::Logs(o) => logs::run(&ctx, o).await,
+        Command::Top(c) => top::run(&ctx, c).await,
     }
 }
 

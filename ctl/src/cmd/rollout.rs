@@ -17,6 +17,72 @@ pub enum Command {
     Status(StatusOpts),
     /// Restart a resource (its pods are replaced).
     Restart(RestartOpts),
+    /// Mark the provided resource as paused.
+    Pause(RestartOpts),
+    /// Resume a paused resource.
+    Resume(RestartOpts),
+    /// View rollout history.
+    History(RestartOpts),
+    /// Undo a previous rollout.
+    Undo(UndoOpts),
+}
+
+/// Flags of `rollout undo`.
+#[derive(Debug, Args)]
+pub struct UndoOpts {
+    /// TYPE NAME or TYPE/NAME.
+    args: Vec<String>,
+    /// The revision to roll back to (0: the previous one).
+    #[arg(long, default_value_t = 0)]
+    to_revision: i64,
+}
+
+const REVISION: &str = "deployment.kubernetes.io/revision";
+
+/// A deployment's replica sets with their revisions, oldest first.
+async fn revisions(
+    client: &crate::client::Client,
+    t: &super::target::Target,
+) -> anyhow::Result<Vec<(i64, Value)>> {
+    let d = client.get(&t.path()).await?;
+    let uid = d
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let selector = crate::describe::selector_text(d.pointer("/spec/selector"));
+    let ns = t.namespace.clone().unwrap_or_default();
+    let list = client
+        .get(&format!(
+            "/apis/apps/v1/namespaces/{ns}/replicasets{}",
+            super::query(&[("labelSelector", &selector)])
+        ))
+        .await?;
+    let mut out: Vec<(i64, Value)> = list
+        .get("items")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|rs| {
+            rs.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|o| {
+                    o.iter()
+                        .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid.as_str()))
+                })
+        })
+        .filter_map(|rs| {
+            let rev = rs
+                .pointer("/metadata/annotations")?
+                .get(REVISION)?
+                .as_str()?
+                .parse()
+                .ok()?;
+            Some((rev, rs.clone()))
+        })
+        .collect();
+    out.sort_by_key(|(r, _)| *r);
+    Ok(out)
 }
 
 /// Flags of `rollout status`.
@@ -175,6 +241,69 @@ pub async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Pause(o) => pause(ctx, &o.args, true).await?,
+        Command::Resume(o) => pause(ctx, &o.args, false).await?,
+        Command::History(o) => {
+            for t in target::from_args(ctx, &o.args, None, false, false).await? {
+                let revs = revisions(client, &t).await?;
+                if revs.is_empty() {
+                    out(&format!("{} \nNo rollout history found.\n", t.display()));
+                    continue;
+                }
+                let mut text = String::from("REVISION\tCHANGE-CAUSE\n");
+                for (rev, rs) in &revs {
+                    let cause = rs
+                        .pointer("/metadata/annotations/kubernetes.io~1change-cause")
+                        .and_then(Value::as_str)
+                        .unwrap_or("<none>");
+                    text.push_str(&format!("{rev}\t{cause}\n"));
+                }
+                out(&format!(
+                    "{} \n{}\n",
+                    t.display(),
+                    crate::output::tabwriter::format(&text, 0, 2)
+                ));
+            }
+        }
+        Command::Undo(o) => {
+            for t in target::from_args(ctx, &o.args, None, false, false).await? {
+                let revs = revisions(client, &t).await?;
+                let chosen = if o.to_revision > 0 {
+                    revs.iter().find(|(r, _)| *r == o.to_revision)
+                } else if revs.len() >= 2 {
+                    revs.get(revs.len() - 2)
+                } else {
+                    None
+                };
+                let Some((_, rs)) = chosen else {
+                    if o.to_revision > 0 {
+                        anyhow::bail!(
+                            "unable to find specified revision {} in history",
+                            o.to_revision
+                        );
+                    }
+                    anyhow::bail!(
+                        "no rollout history found for {} \"{}\"",
+                        t.resource.kind.to_lowercase(),
+                        t.name
+                    );
+                };
+                let mut template = rs.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+                if let Some(Value::Object(labels)) = template.pointer_mut("/metadata/labels") {
+                    labels.remove("pod-template-hash");
+                }
+                let patch = json!([{"op": "replace", "path": "/spec/template", "value": template}]);
+                client
+                    .json(
+                        Method::PATCH,
+                        &t.path(),
+                        Some("application/json-patch+json"),
+                        Some(&patch),
+                    )
+                    .await?;
+                out(&format!("{} rolled back\n", t.display()));
+            }
+        }
         Command::Restart(o) => {
             let targets = target::from_args(ctx, &o.args, None, false, false).await?;
             let now = std::time::SystemTime::now()
@@ -195,6 +324,44 @@ pub async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
                 out(&format!("{} restarted\n", t.display()));
             }
         }
+    }
+    Ok(())
+}
+
+async fn pause(ctx: &Ctx, args: &[String], paused: bool) -> anyhow::Result<()> {
+    let client = ctx.client().await?;
+    for t in target::from_args(ctx, args, None, false, false).await? {
+        let d = client.get(&t.path()).await?;
+        let now = d
+            .pointer("/spec/paused")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if now == paused {
+            anyhow::bail!(
+                "{} \"{}\" is {}",
+                t.resource.group_resource(),
+                t.name,
+                if paused {
+                    "already paused"
+                } else {
+                    "not paused"
+                }
+            );
+        }
+        let value = if paused { json!(true) } else { Value::Null };
+        client
+            .json(
+                Method::PATCH,
+                &t.path(),
+                Some("application/merge-patch+json"),
+                Some(&json!({"spec": {"paused": value}})),
+            )
+            .await?;
+        out(&format!(
+            "{} {}\n",
+            t.display(),
+            if paused { "paused" } else { "resumed" }
+        ));
     }
     Ok(())
 }

@@ -5,6 +5,8 @@ mod hpa;
 mod kinds;
 mod pod;
 
+pub use kinds::selector_text;
+
 use http::Method;
 use serde_json::Value;
 
