@@ -24,6 +24,10 @@ pub enum Error {
     NoContext(String),
     #[error("no context exists with the name: \"{0}\"")]
     NoSuchContext(String),
+    #[error("auth info \"{0}\" does not exist")]
+    NoUser(String),
+    #[error("cluster \"{0}\" does not exist")]
+    NoCluster(String),
     #[error("current-context is not set")]
     NoCurrentContext,
     #[error(
@@ -263,6 +267,16 @@ impl Kubeconfig {
         let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         let cluster_name = o.cluster.clone().or_else(|| field(ctx, "cluster"));
         let user_name = o.user.clone().or_else(|| field(ctx, "user"));
+        if let Some(u) = &o.user {
+            if Self::find(&self.users, u).is_none() {
+                return Err(Error::NoUser(u.clone()));
+            }
+        }
+        if let Some(c) = &o.cluster {
+            if Self::find(&self.clusters, c).is_none() {
+                return Err(Error::NoCluster(c.clone()));
+            }
+        }
         let cluster = cluster_name
             .as_deref()
             .and_then(|n| Self::find(&self.clusters, n))

@@ -549,3 +549,197 @@ fn apply_prune_removes_what_the_files_dropped() {
     let names = ok(&s, &["get", "cm", "-l", "app=p", "-o", "name"]);
     assert_eq!(names, "configmap/a\nconfigmap/c\n");
 }
+
+/// Splits the server's kubeconfig into a clusters file and a users-and-contexts file, with
+/// the client certificate and key as files and the cluster trusted by file too.
+fn split_kubeconfig(s: &ServerProcess) -> (String, String) {
+    use base64::Engine as _;
+    let cfg: serde_json::Value =
+        serde_json::from_str(&ok(s, &["config", "view", "--raw", "-o", "json"]))
+            .expect("config JSON");
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().expect("base64 data"))
+            .expect("valid base64")
+    };
+    let dir = s.scratch();
+    std::fs::write(
+        dir.join("ca.crt"),
+        b64(&cfg["clusters"][0]["cluster"]["certificate-authority-data"]),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("admin.crt"),
+        b64(&cfg["users"][0]["user"]["client-certificate-data"]),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("admin.key"),
+        b64(&cfg["users"][0]["user"]["client-key-data"]),
+    )
+    .expect("write");
+    let server = cfg["clusters"][0]["cluster"]["server"]
+        .as_str()
+        .expect("server")
+        .to_owned();
+    let clusters = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority: ca.crt\n- name: broken\n  cluster:\n    server: https://127.0.0.1:1\n"
+    );
+    let users = "apiVersion: v1\nkind: Config\ncurrent-context: main\ncontexts:\n- name: main\n  context: {cluster: c, user: u, namespace: kube-system}\n- name: other\n  context: {cluster: broken, user: u}\nusers:\n- name: u\n  user:\n    client-certificate: admin.crt\n    client-key: admin.key\n";
+    let a = dir.join("clusters.yaml");
+    let b = dir.join("users.yaml");
+    std::fs::write(&a, clusters).expect("write");
+    std::fs::write(&b, users).expect("write");
+    (a.display().to_string(), b.display().to_string())
+}
+
+#[test]
+fn kubeconfig_files_merge_and_flags_override() {
+    let s = start();
+    let (a, b) = split_kubeconfig(&s);
+    let run = |env: &str, args: &[&str]| {
+        let mut cmd = s.rkctl_command().expect("rkctl built");
+        cmd.env("KUBECONFIG", env).args(args);
+        cmd.output().expect("rkctl runs")
+    };
+    let merged = format!("{a}:{b}");
+    // The namespace comes from the context.
+    let out = run(&merged, &["get", "cm", "-o", "name"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(
+        &merged,
+        &[
+            "config",
+            "view",
+            "--minify",
+            "-o",
+            "jsonpath={.contexts[0].context.namespace}",
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "kube-system");
+    // --context picks the unreachable cluster; --server puts it right again.
+    let out = run(&merged, &["--context", "other", "get", "ns"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?\n"
+    );
+    let server = format!("https://127.0.0.1:{}", s.port());
+    let out = run(
+        &merged,
+        &[
+            "--context",
+            "other",
+            "--server",
+            &server,
+            "--certificate-authority",
+            &s.scratch().join("ca.crt").display().to_string(),
+            "get",
+            "ns",
+            "default",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "namespace/default\n",
+        "{}",
+        text(&out)
+    );
+    let out = run(
+        &merged,
+        &[
+            "--context",
+            "other",
+            "--server",
+            &server,
+            "--insecure-skip-tls-verify",
+            "get",
+            "ns",
+            "default",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "namespace/default\n",
+        "{}",
+        text(&out)
+    );
+    // Unknown users are refused before anything is sent; a bad token by the server.
+    let out = run(&merged, &["--user", "nobody", "get", "ns"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: auth info \"nobody\" does not exist\n"
+    );
+    let token_only = s.scratch().join("token.yaml");
+    std::fs::write(
+        &token_only,
+        format!("apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster: {{server: \"{server}\", insecure-skip-tls-verify: true}}\ncontexts:\n- name: t\n  context: {{cluster: c, user: t}}\nusers:\n- name: t\n  user: {{token: nope}}\n"),
+    )
+    .expect("write");
+    let out = run(&token_only.display().to_string(), &["get", "ns"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: You must be logged in to the server (Unauthorized)\n"
+    );
+    // use-context writes the file holding current-context.
+    let out = run(&merged, &["config", "use-context", "other"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Switched to context \"other\".\n",
+        "{}",
+        text(&out)
+    );
+    let users = std::fs::read_to_string(&b).expect("read");
+    assert!(users.contains("current-context: other"), "{users}");
+    let out = run(&merged, &["config", "use-context", "nope"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: no context exists with the name: \"nope\"\n"
+    );
+}
+
+#[test]
+fn rollout_and_top_messages() {
+    let s = start();
+    ok(
+        &s,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=registry.local/web:1",
+        ],
+    );
+    assert_eq!(
+        ok(&s, &["rollout", "pause", "deploy/web"]),
+        "deployment.apps/web paused\n"
+    );
+    assert_eq!(
+        fails(&s, &["rollout", "pause", "deploy/web"]),
+        "error: deployments.apps \"web\" is already paused\n"
+    );
+    assert_eq!(
+        ok(&s, &["rollout", "resume", "deploy/web"]),
+        "deployment.apps/web resumed\n"
+    );
+    assert_eq!(
+        fails(&s, &["rollout", "resume", "deploy/web"]),
+        "error: deployments.apps \"web\" is not paused\n"
+    );
+    assert_eq!(
+        ok(&s, &["rollout", "history", "deploy/web"]),
+        "deployment.apps/web \nNo rollout history found.\n"
+    );
+    assert_eq!(
+        fails(&s, &["rollout", "undo", "deploy/web"]),
+        "error: no rollout history found for deployment \"web\"\n"
+    );
+    assert_eq!(
+        fails(&s, &["top", "pod"]),
+        "error: Metrics API not available\n"
+    );
+}

@@ -73,10 +73,9 @@ pub fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
                 cfg.redact();
             }
             let doc = cfg.to_value();
-            match o.output.as_deref() {
-                None | Some("yaml") => out(&output::yaml::to_yaml(&doc)),
-                Some("json") => out(&output::to_json(&doc)),
-                Some(other) => anyhow::bail!("--output {other} is not available in config view"),
+            match output::Format::parse(o.output.as_deref())? {
+                output::Format::Table | output::Format::Wide => out(&output::yaml::to_yaml(&doc)),
+                format => super::get::print_doc(&format, &doc, std::slice::from_ref(&doc), false)?,
             }
         }
         Command::CurrentContext => {

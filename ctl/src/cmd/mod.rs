@@ -238,7 +238,14 @@ pub fn report(e: &anyhow::Error) {
         return;
     }
     if let Some(client::Error::Api(api)) = e.downcast_ref::<client::Error>() {
-        err(&format!("{api}\n"));
+        if api.code == 401 {
+            err(&format!(
+                "error: You must be logged in to the server ({})\n",
+                api.message
+            ));
+        } else {
+            err(&format!("{api}\n"));
+        }
         return;
     }
     if let Some(crate::discovery::Error::Client(client::Error::Api(api))) =
