@@ -199,6 +199,35 @@ impl ServerProcess {
         cmd
     }
 
+    /// Runs rkctl (`target/debug/rkctl`, or `$RKCTL_BIN`) against this server.
+    ///
+    /// # Errors
+    /// If rkctl cannot be found or run.
+    pub fn rkctl(&self, args: &[&str]) -> anyhow::Result<Output> {
+        self.rkctl_with_stdin(args, None)
+    }
+
+    /// Runs rkctl with `stdin` as its standard input.
+    ///
+    /// # Errors
+    /// If rkctl cannot be found or run.
+    pub fn rkctl_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> anyhow::Result<Output> {
+        let mut cmd = self.rkctl_command()?;
+        cmd.args(args);
+        run_with_stdin(cmd, stdin)
+    }
+
+    /// An rkctl command with this server's kubeconfig and a clean environment.
+    ///
+    /// # Errors
+    /// If the rkctl binary is not built.
+    pub fn rkctl_command(&self) -> anyhow::Result<Command> {
+        let mut cmd = clean_command(&rkctl_binary()?);
+        cmd.env("KUBECONFIG", self.kubeconfig())
+            .env("HOME", self.dir.path());
+        Ok(cmd)
+    }
+
     /// Stops the server with SIGTERM and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -237,6 +266,26 @@ pub fn kubectl_binary() -> PathBuf {
     find_on_path("kubectl").unwrap_or_else(|| PathBuf::from("kubectl"))
 }
 
+/// The rkctl binary: `$RKCTL_BIN`, else `rkctl` beside `rkube` (built with
+/// `cargo build --bin rkctl`).
+///
+/// # Errors
+/// When neither exists.
+pub fn rkctl_binary() -> anyhow::Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("RKCTL_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let rkube = rkube_binary()?;
+    let rkctl = rkube.with_file_name("rkctl");
+    if rkctl.is_file() {
+        return Ok(rkctl);
+    }
+    bail!(
+        "the rkctl binary was not found at {}; build it first with `cargo build --bin rkctl`",
+        rkctl.display()
+    )
+}
+
 fn run_with_stdin(mut cmd: Command, stdin: Option<&str>) -> anyhow::Result<Output> {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.stdin(if stdin.is_some() {
@@ -244,11 +293,14 @@ fn run_with_stdin(mut cmd: Command, stdin: Option<&str>) -> anyhow::Result<Outpu
     } else {
         Stdio::null()
     });
-    let mut child = cmd.spawn().context("failed to run kubectl")?;
+    let program = cmd.get_program().to_owned();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("failed to run {}", program.to_string_lossy()))?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
         pipe.write_all(text.as_bytes())?;
     }
     child
         .wait_with_output()
-        .context("failed to wait for kubectl")
+        .with_context(|| format!("failed to wait for {}", program.to_string_lossy()))
 }
