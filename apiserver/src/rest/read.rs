@@ -87,29 +87,56 @@ impl Items {
         }
     }
 
-    /// The items as a JSON array, written straight from the cached encodings where there are.
-    fn write_json(&self, out: &mut Vec<u8>) {
-        out.push(b'[');
+    /// The items as a JSON array in chunks of about [`CHUNK`] bytes, written straight from the
+    /// cached encodings where there are: a large list never needs one buffer of its size.
+    fn write_json(&self, chunks: &mut Chunks) {
+        chunks.push(b"[");
         match self {
             Items::Owned(values) => {
                 for (i, v) in values.iter().enumerate() {
                     if i > 0 {
-                        out.push(b',');
+                        chunks.push(b",");
                     }
-                    // Writing to a Vec cannot fail.
-                    let _ = serde_json::to_writer(&mut *out, v);
+                    chunks.push(&serde_json::to_vec(v).unwrap_or_default());
                 }
             }
             Items::Cached(entries) => {
                 for (i, e) in entries.iter().enumerate() {
                     if i > 0 {
-                        out.push(b',');
+                        chunks.push(b",");
                     }
-                    out.extend_from_slice(&e.json);
+                    chunks.push(&e.json);
                 }
             }
         }
-        out.push(b']');
+        chunks.push(b"]");
+    }
+}
+
+/// The size a list response is sent in.
+const CHUNK: usize = 256 * 1024;
+
+/// A response body gathered in chunks.
+#[derive(Debug, Default)]
+struct Chunks {
+    done: Vec<bytes::Bytes>,
+    current: Vec<u8>,
+}
+
+impl Chunks {
+    fn push(&mut self, data: &[u8]) {
+        self.current.extend_from_slice(data);
+        if self.current.len() >= CHUNK {
+            let full = std::mem::replace(&mut self.current, Vec::with_capacity(CHUNK + 4096));
+            self.done.push(full.into());
+        }
+    }
+
+    fn finish(mut self) -> Vec<bytes::Bytes> {
+        if !self.current.is_empty() {
+            self.done.push(self.current.into());
+        }
+        self.done
     }
 }
 
@@ -169,17 +196,20 @@ pub async fn list(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<Bo
         meta["remainingItemCount"] = json!(r);
     }
     // `{"apiVersion":...,"items":[...],"kind":...,"metadata":{...}}`, items written as bytes.
-    let head = json!({"apiVersion": call.resource.api_version()});
-    let mut out = serde_json::to_vec(&head).unwrap_or_default();
-    out.pop();
-    out.extend_from_slice(b",\"items\":");
-    page.items.write_json(&mut out);
-    out.extend_from_slice(b",\"kind\":");
-    let _ = serde_json::to_writer(&mut out, &call.resource.list_kind());
-    out.extend_from_slice(b",\"metadata\":");
-    let _ = serde_json::to_writer(&mut out, &meta);
-    out.push(b'}');
-    Ok(body::json_bytes(StatusCode::OK, out, "application/json"))
+    let mut head =
+        serde_json::to_vec(&json!({"apiVersion": call.resource.api_version()})).unwrap_or_default();
+    head.pop();
+    let mut chunks = Chunks::default();
+    chunks.push(&head);
+    chunks.push(b",\"items\":");
+    page.items.write_json(&mut chunks);
+    let tail = format!(
+        ",\"kind\":{},\"metadata\":{}}}",
+        Value::String(call.resource.list_kind()),
+        meta
+    );
+    chunks.push(tail.as_bytes());
+    Ok(body::json_chunks(StatusCode::OK, chunks.finish()))
 }
 
 /// Every selected object, for deletecollection.
