@@ -523,6 +523,36 @@ fn workload_and_node_verbs() {
         ok(&s, &["taint", "node/n1", "dedicated:NoSchedule-"]),
         "node/n1 untainted\n"
     );
+
+    // drain: an unmanaged pod needs --force; then it is evicted and the node drained.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bound\n  namespace: default\nspec:\n  nodeName: n1\n  containers: [{name: a, image: b}]\n";
+    let created = s
+        .rkctl_with_stdin(&["create", "-f", "-"], Some(pod))
+        .expect("rkctl runs");
+    assert!(created.status.success(), "{}", text(&created));
+    let out = s.rkctl(&["drain", "n1"]).expect("rkctl runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot delete Pods that declare no controller (use --force to override): default/bound"),
+        "{}",
+        text(&out)
+    );
+    // (Deleted rather than evicted: without a kubelet only an immediate deletion completes.)
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "drain",
+                "n1",
+                "--force",
+                "--grace-period=0",
+                "--disable-eviction",
+                "--timeout=20s"
+            ]
+        ),
+        "node/n1 already cordoned\npod/bound deleted\nnode/n1 drained\n"
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod cordon;
 mod create;
 mod delete;
 mod describe;
+mod drain;
 mod edit;
 mod explain;
 mod expose;
@@ -148,6 +149,8 @@ pub enum Command {
     /// Display resource (CPU/memory) usage.
     #[command(subcommand)]
     Top(top::Command),
+    /// Drain node in preparation for maintenance.
+    Drain(drain::Opts),
 }
 
 /// Process-wide state: flags, and the client and discovery built on first use.
@@ -302,6 +305,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Explain(o) => explain::run(&ctx, o).await,
         Command::Logs(o) => logs::run(&ctx, o).await,
         Command::Top(c) => top::run(&ctx, c).await,
+        Command::Drain(o) => drain::run(&ctx, o).await,
     }
 }
 
