@@ -773,3 +773,35 @@ fn rollout_and_top_messages() {
         "error: Metrics API not available\n"
     );
 }
+
+#[test]
+fn diff_shows_what_apply_would_change() {
+    let s = start();
+    let v1 = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\ndata:\n  k: one\n";
+    let path = s.scratch().join("d.yaml");
+    std::fs::write(&path, v1).expect("write");
+    let path = path.display().to_string();
+    // Not there yet: the whole object is new.
+    let out = s.rkctl(&["diff", "-f", &path]).expect("rkctl runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("+  k: one\n"),
+        "{}",
+        text(&out)
+    );
+    ok(&s, &["apply", "-f", &path]);
+    let out = s.rkctl(&["diff", "-f", &path]).expect("rkctl runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    std::fs::write(s.scratch().join("d.yaml"), v1.replace("one", "two")).expect("write");
+    let out = s.rkctl(&["diff", "-f", &path]).expect("rkctl runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("-  k: one\n+  k: two\n"), "{printed}");
+    assert!(printed.starts_with("diff -u -N "), "{printed}");
+    // Nothing was changed by diff.
+    assert_eq!(
+        ok(&s, &["get", "cm", "d", "-o", "jsonpath={.data.k}"]),
+        "one"
+    );
+}

@@ -9,6 +9,7 @@ mod cordon;
 mod create;
 mod delete;
 mod describe;
+mod diff;
 mod drain;
 mod edit;
 mod explain;
@@ -151,6 +152,8 @@ pub enum Command {
     Top(top::Command),
     /// Drain node in preparation for maintenance.
     Drain(drain::Opts),
+    /// Diff the live version against a would-be applied version.
+    Diff(diff::Opts),
 }
 
 /// Process-wide state: flags, and the client and discovery built on first use.
@@ -306,6 +309,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logs(o) => logs::run(&ctx, o).await,
         Command::Top(c) => top::run(&ctx, c).await,
         Command::Drain(o) => drain::run(&ctx, o).await,
+        Command::Diff(o) => diff::run(&ctx, o).await,
     }
 }
 
