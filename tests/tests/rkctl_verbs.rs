@@ -805,3 +805,38 @@ fn diff_shows_what_apply_would_change() {
         "one"
     );
 }
+
+#[test]
+fn bash_completion_offers_verbs_types_and_names() {
+    let s = start();
+    ok(
+        &s,
+        &["create", "configmap", "complete-me", "--from-literal=a=b"],
+    );
+    let script = s.scratch().join("rkctl.bash");
+    std::fs::write(&script, ok(&s, &["completion", "bash"])).expect("write script");
+    let rkctl = rkube_tests::server_proc::rkctl_binary().expect("rkctl built");
+    let bin_dir = rkctl.parent().expect("directory").display().to_string();
+    let complete = |words: &str, cword: usize| {
+        let program = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD={cword}; _rkctl; echo \"${{COMPREPLY[@]}}\"",
+            script.display()
+        );
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(program)
+            .env("PATH", format!("{bin_dir}:/usr/bin:/bin"))
+            .env("KUBECONFIG", s.kubeconfig())
+            .output()
+            .expect("bash runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(complete("rkctl dele", 1), "delete");
+    assert_eq!(complete("rkctl get configm", 2), "configmaps");
+    assert_eq!(complete("rkctl get configmaps compl", 3), "complete-me");
+    assert_eq!(
+        complete("rkctl -n default describe cm/comp", 4),
+        "cm/complete-me"
+    );
+    assert!(fails(&s, &["completion", "fish"]).contains("Unsupported shell type \"fish\""));
+}

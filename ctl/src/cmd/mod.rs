@@ -4,6 +4,7 @@
 mod api_resources;
 mod apply;
 mod autoscale;
+mod completion;
 mod config;
 mod cordon;
 mod create;
@@ -154,6 +155,8 @@ pub enum Command {
     Drain(drain::Opts),
     /// Diff the live version against a would-be applied version.
     Diff(diff::Opts),
+    /// Output shell completion code for bash or zsh.
+    Completion(completion::Opts),
 }
 
 /// Process-wide state: flags, and the client and discovery built on first use.
@@ -310,6 +313,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Top(c) => top::run(&ctx, c).await,
         Command::Drain(o) => drain::run(&ctx, o).await,
         Command::Diff(o) => diff::run(&ctx, o).await,
+        Command::Completion(o) => completion::run(o),
     }
 }
 
