@@ -8,6 +8,7 @@
 //!   short names, scope, subresources, verbs), kubectl-style name resolution, and the storage key
 //!   layout under `/registry/`.
 //! - [`labels`]: label selectors (string and structured forms), label key and value validation.
+//! - [`gojson`]: JSON text as Go writes it, where users see the exact bytes.
 //! - [`fields`]: field selectors (`metadata.name=x,spec.nodeName!=y`).
 //! - [`quantity`]: exact resource quantities (`100m`, `1.5Gi`, `1e3`) with canonical formatting.
 //! - [`names`]: DNS-1123 and qualified-name validation, `generateName`, well-known names.
@@ -34,6 +35,7 @@
 pub mod convert;
 pub mod defaults;
 pub mod fields;
+pub mod gojson;
 pub mod jsonpath;
 pub mod labels;
 pub mod names;

@@ -1,11 +1,14 @@
-//! Who is asking: a client certificate signed by the cluster CA, or a bearer token from the
-//! static token file (`<data-dir>/tokens.csv`, Kubernetes' `token,user,uid,"group1,group2"`
-//! format). Anonymous requests get 401 except on the health endpoints.
+//! Who is asking: a client certificate signed by the cluster CA, or a bearer token: one from
+//! the static token file (`<data-dir>/tokens.csv`, Kubernetes' `token,user,uid,"group1,group2"`
+//! format) or a service-account token this server signed (see [`crate::satoken`]).
+//! Anonymous requests and unknown tokens get 401 except on the health endpoints.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use http::{header, HeaderMap};
+
+use crate::ApiServer;
 
 /// An authenticated user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,11 +67,36 @@ impl Tokens {
 
     /// The identity a request's `Authorization: Bearer` header names.
     pub fn authenticate(&self, headers: &HeaderMap) -> Option<Identity> {
-        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))?;
-        self.0.get(token.trim()).cloned()
+        self.get(bearer_token(headers)?)
+    }
+
+    /// The identity of a static token.
+    pub fn get(&self, token: &str) -> Option<Identity> {
+        self.0.get(token).cloned()
+    }
+}
+
+/// The token of a request's `Authorization: Bearer` header.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The identity of a request's bearer token: a static token, else a service-account token
+/// whose account (and bound object) still exists. `None` means 401.
+pub async fn authenticate_bearer(server: &ApiServer, headers: &HeaderMap) -> Option<Identity> {
+    let token = bearer_token(headers)?;
+    if let Some(identity) = server.tokens.get(token) {
+        return Some(identity);
+    }
+    match server.service_accounts().authenticate(server, token).await {
+        Ok(identity) => Some(identity),
+        Err(e) => {
+            tracing::debug!(error = %e, "bearer token refused");
+            None
+        }
     }
 }
 
@@ -102,5 +130,21 @@ mod tests {
         assert_eq!(id.groups, vec!["dev", "ops"]);
         h.insert(header::AUTHORIZATION, "Bearer nope".parse().unwrap());
         assert!(t.authenticate(&h).is_none());
+    }
+
+    #[test]
+    fn bearer_header_forms() {
+        let token = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, v.parse().unwrap());
+            bearer_token(&h).map(str::to_owned)
+        };
+        assert_eq!(token("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(token("bearer  abc ").as_deref(), Some("abc"));
+        assert_eq!(token("BEARER abc").as_deref(), Some("abc"));
+        assert_eq!(token("Bearer "), None);
+        assert_eq!(token("Basic YWxpY2U6cHc="), None);
+        assert_eq!(token("abc"), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
     }
 }

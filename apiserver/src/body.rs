@@ -96,6 +96,22 @@ pub fn json_bytes(code: StatusCode, bytes: Vec<u8>, content_type: &'static str) 
     resp
 }
 
+/// A JSON response sent as the given chunks (one HTTP data frame or chunk each).
+pub fn json_chunks(code: StatusCode, chunks: Vec<Bytes>) -> Response<Body> {
+    let frames = futures::stream::iter(
+        chunks
+            .into_iter()
+            .map(|c| Ok::<_, Infallible>(hyper::body::Frame::data(c))),
+    );
+    let mut resp = Response::new(http_body_util::StreamBody::new(frames).boxed());
+    *resp.status_mut() = code;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 /// The Status response for an error.
 pub fn error(e: &ApiError) -> Response<Body> {
     json(e.code, &e.to_status())

@@ -30,12 +30,26 @@ const SUBSCRIBER_BUFFER: usize = 4_096;
 /// How long a consistent read waits for the cache before reading the store directly.
 const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
 
-/// One object as the cache holds it (resourceVersion set).
+/// One object as the cache holds it (resourceVersion set), with its JSON encoding made once so
+/// that lists and watches copy bytes instead of serializing the object for every reader.
 #[derive(Debug)]
 pub struct Entry {
     pub key: String,
     pub obj: Value,
     pub revision: i64,
+    pub json: bytes::Bytes,
+}
+
+impl Entry {
+    pub fn new(key: String, obj: Value, revision: i64) -> Entry {
+        let json = bytes::Bytes::from(serde_json::to_vec(&obj).unwrap_or_default());
+        Entry {
+            key,
+            obj,
+            revision,
+            json,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,11 +247,7 @@ impl WatchCache {
                                 object::set_resource_version(&mut obj, e.record.mod_revision);
                                 Event {
                                     kind: EventType::Deleted,
-                                    obj: Arc::new(Entry {
-                                        key,
-                                        obj,
-                                        revision: e.record.mod_revision,
-                                    }),
+                                    obj: Arc::new(Entry::new(key, obj, e.record.mod_revision)),
                                     prev: Some(prev),
                                 }
                             }
@@ -353,11 +363,11 @@ impl WatchCache {
 
 fn entry_of(key: &[u8], value: &[u8], revision: i64) -> Option<Entry> {
     match object::decode(value, revision) {
-        Ok(obj) => Some(Entry {
-            key: String::from_utf8_lossy(key).into_owned(),
+        Ok(obj) => Some(Entry::new(
+            String::from_utf8_lossy(key).into_owned(),
             obj,
             revision,
-        }),
+        )),
         Err(e) => {
             tracing::warn!(key = %String::from_utf8_lossy(key), error = %e.message, "skipping undecodable object");
             None

@@ -6,12 +6,15 @@
 //! - `rest/`: the verbs on resources (get, list, watch, create, update, patch, delete,
 //!   deletecollection) and the subresources, with Kubernetes' semantics.
 //! - [`cache`]: the watch cache that serves lists and watches from one store watch per resource.
+//! - [`compaction`]: the store's history compacted every five minutes, as Kubernetes does.
 //! - [`discovery`], [`openapi`]: the documents clients read to learn what is served.
 //! - [`admission`], [`structural`]: unknown fields, defaults and validation of every write.
 //! - [`managed`]: `managedFields` and server-side apply.
 //! - [`crd`]: CustomResourceDefinitions and the custom resources they define.
 //! - [`body`], [`protobuf`]: request bodies (JSON, YAML, Kubernetes protobuf) and responses.
 //! - [`tls`], [`kubeconfig`], [`auth`]: the cluster CA, the admin kubeconfig, identities.
+//! - [`satoken`]: service-account tokens: the signer, the TokenRequest subresource, bearer
+//!   authentication with them.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -19,6 +22,7 @@ pub mod admission;
 pub mod auth;
 pub mod body;
 pub mod cache;
+pub mod compaction;
 pub mod crd;
 pub mod discovery;
 pub mod filter;
@@ -31,6 +35,7 @@ pub mod protobuf;
 pub mod request;
 pub mod resources;
 pub(crate) mod rest;
+pub mod satoken;
 pub mod server;
 pub mod status;
 pub mod structural;

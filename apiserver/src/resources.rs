@@ -94,6 +94,16 @@ impl ServedResource {
         self.convert_to(obj, &self.group, &self.version)
     }
 
+    /// Whether objects are stored in exactly this resource's version, so stored objects are
+    /// served as they are.
+    pub fn served_as_stored(&self) -> bool {
+        match &self.custom {
+            Some(c) => c.storage_version == self.version,
+            None => convert::storage_version(&self.group, &self.kind)
+                .is_none_or(|(g, v)| g == self.group && v == self.version),
+        }
+    }
+
     /// An object of this resource's version, in the version it is stored in.
     pub fn to_storage(&self, obj: serde_json::Value) -> ApiResult<serde_json::Value> {
         match &self.custom {

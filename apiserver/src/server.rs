@@ -18,11 +18,12 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{Identity, Tokens};
+use crate::auth::{self, Identity, Tokens};
 use crate::body::{self, Body};
 use crate::cache::WatchCache;
 use crate::request::{self, Query, Target};
 use crate::resources::{Catalog, ServedResource};
+use crate::satoken::{Signer, TokenAuthenticator};
 use crate::status::{ApiError, ApiResult};
 use crate::tls::ClusterCa;
 use crate::{discovery, kubeconfig, object, openapi, rest};
@@ -42,6 +43,8 @@ pub struct Config {
 pub enum ServerError {
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    ServiceAccountKey(#[from] crate::satoken::KeyError),
     #[error("listening on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -71,7 +74,9 @@ pub struct ApiServer {
     pub backend: Arc<dyn Backend>,
     pub catalog: Catalog,
     pub(crate) caches: Mutex<HashMap<String, Arc<WatchCache>>>,
-    tokens: Tokens,
+    pub(crate) tokens: Tokens,
+    /// Service-account tokens: signs them and authenticates them.
+    service_accounts: TokenAuthenticator,
     server_address: String,
     /// The lease new events are attached to, and when it was granted.
     event_lease: tokio::sync::Mutex<Option<(i64, Instant)>>,
@@ -80,6 +85,11 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
+    /// The signer and authenticator of service-account tokens.
+    pub fn service_accounts(&self) -> &TokenAuthenticator {
+        &self.service_accounts
+    }
+
     /// The lease keys of `resource` are stored with: events expire, nothing else does.
     pub(crate) async fn lease_for(&self, resource: &ServedResource) -> ApiResult<i64> {
         if resource.kind != "Event" {
@@ -134,6 +144,11 @@ impl Prepared {
             acceptor,
             ..
         } = self;
+        tokio::spawn(crate::compaction::run(
+            state.backend.clone(),
+            crate::compaction::INTERVAL,
+            shutdown.clone(),
+        ));
         loop {
             let (tcp, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -194,6 +209,7 @@ impl Prepared {
 pub async fn prepare(config: Config, backend: Arc<dyn Backend>) -> Result<Prepared, ServerError> {
     let tls_dir = config.data_dir.join("tls");
     let ca = ClusterCa::load_or_create(&tls_dir)?;
+    let signer = Signer::load_or_create(&tls_dir)?;
     let mut dns = vec![
         "localhost".to_owned(),
         "kubernetes".to_owned(),
@@ -256,11 +272,17 @@ pub async fn prepare(config: Config, backend: Arc<dyn Backend>) -> Result<Prepar
         catalog: Catalog::builtin(),
         caches: Mutex::new(HashMap::new()),
         tokens,
+        service_accounts: TokenAuthenticator::new(signer),
         server_address: SocketAddr::new(host, addr.port()).to_string(),
         event_lease: tokio::sync::Mutex::new(None),
         openapi: Mutex::new(None),
     });
     ensure_namespaces(&state).await?;
+    // Every built-in resource's watch cache starts now, as Kubernetes' do, so no client waits
+    // for a cache to fill on its first list or watch.
+    for resource in state.catalog.all() {
+        crate::rest::cache_of(&state, &resource);
+    }
     crate::crd::start(state.clone());
     tracing::info!(%addr, "API server listening");
     Ok(Prepared {
@@ -319,7 +341,10 @@ async fn handle(
     {
         return body::text(StatusCode::OK, "ok");
     }
-    let identity = cert_identity.or_else(|| state.tokens.authenticate(&parts.headers));
+    let identity = match cert_identity {
+        Some(identity) => Some(identity),
+        None => auth::authenticate_bearer(&state, &parts.headers).await,
+    };
     let Some(identity) = identity else {
         return body::error(&ApiError::unauthorized());
     };

@@ -67,10 +67,30 @@ impl ServerProcess {
     /// # Errors
     /// As [`ServerProcess::start`].
     pub fn start_with(datastore: Option<&str>) -> anyhow::Result<Self> {
+        Self::launch(datastore, |_| Ok(()))
+    }
+
+    /// Starts a server on its embedded store after `seed` has written files into its data
+    /// directory (which exists, empty, when `seed` runs), e.g. `tokens.csv`.
+    ///
+    /// # Errors
+    /// What `seed` returns, or as [`ServerProcess::start`].
+    pub fn start_seeded(seed: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<Self> {
+        Self::launch(None, seed)
+    }
+
+    fn launch(
+        datastore: Option<&str>,
+        seed: impl FnOnce(&Path) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
         let [port, client, peer] = free_ports(3)?[..] else {
             bail!("free_ports returned the wrong count");
         };
         let dir = TestDir::new()?;
+        let data_dir = dir.path().join("data");
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("failed to create {}", data_dir.display()))?;
+        seed(&data_dir).context("failed to seed the data directory")?;
         let log_path = dir.path().join("server.log");
         let log = OpenOptions::new()
             .create(true)

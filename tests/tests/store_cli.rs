@@ -202,8 +202,9 @@ fn version_flag_works() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("rkube "));
     // An unknown subcommand is refused with usage, not ignored.
-    let out = rkube(&["server"], dir.path(), Duration::from_secs(20));
+    let out = rkube(&["frobnicate"], dir.path(), Duration::from_secs(20));
     assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand"));
 }
 
 #[test]

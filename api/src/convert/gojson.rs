@@ -54,42 +54,7 @@ const FIELD_ORDER: &[&str] = &[
 /// `value` as compact JSON text with known fields in Go's order; other fields (map keys such as
 /// `matchLabels`' labels) follow, sorted, as Go sorts map keys.
 pub(super) fn to_string(value: &Value) -> String {
-    let mut out = String::new();
-    write(value, &mut out);
-    out
-}
-
-fn write(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_by_key(|k| (rank(k), k.as_str()));
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(key, out);
-                out.push(':');
-                if let Some(v) = map.get(key) {
-                    write(v, out);
-                }
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write(item, out);
-            }
-            out.push(']');
-        }
-        Value::String(s) => write_string(s, out),
-        scalar => out.push_str(&scalar.to_string()),
-    }
+    crate::gojson::to_string(value, &rank)
 }
 
 /// A field's place in [`FIELD_ORDER`]; unknown fields after all known ones.
@@ -98,22 +63,6 @@ fn rank(key: &str) -> usize {
         .iter()
         .position(|f| *f == key)
         .unwrap_or(FIELD_ORDER.len())
-}
-
-/// A JSON string literal with Go's extra escapes.
-fn write_string(s: &str, out: &mut String) {
-    // serde_json escapes quotes, backslashes and control characters as Go does.
-    let quoted = Value::String(s.to_owned()).to_string();
-    for c in quoted.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,25 +8,9 @@ use serde_json::Value;
 pub fn format_value(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Object(_) | Value::Array(_) => go_json(v),
+        Value::Object(_) | Value::Array(_) => crate::gojson::to_string_sorted(v),
         other => go_value(other),
     }
-}
-
-/// Compact JSON as Go's `json.Marshal` writes it.
-fn go_json(v: &Value) -> String {
-    let mut out = String::new();
-    for c in v.to_string().chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A float as Go's `%v` prints it: shortest digits, exponent form (`1e+06`) from 10^6 up and

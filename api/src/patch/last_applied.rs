@@ -41,7 +41,7 @@ pub fn modified_configuration(config: &Value) -> Value {
             annotations.remove(ANNOTATION_LAST_APPLIED_CONFIGURATION);
         }
     }
-    let serialized = go_json(&Value::Object(modified.clone())) + "\n";
+    let serialized = crate::gojson::to_string_sorted(&Value::Object(modified.clone())) + "\n";
     if let Some(Value::Object(annotations)) = modified
         .get_mut("metadata")
         .and_then(|m| m.get_mut("annotations"))
@@ -98,64 +98,4 @@ pub fn check_apply_preconditions(patch: &Value) -> Result<()> {
         return Err(PatchError::Invalid(PRECONDITION_FAILED.to_owned()));
     }
     Ok(())
-}
-
-/// Compact JSON as Go's encoder writes a decoded object: keys sorted, `<`, `>`, `&`, U+2028 and
-/// U+2029 escaped, whole floats written as integers.
-fn go_json(value: &Value) -> String {
-    let mut out = String::new();
-    write(value, &mut out);
-    out
-}
-
-fn write(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            out.push('{');
-            // Go writes map keys sorted (sorted here too, whatever order the map keeps).
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            for (i, (key, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(key, out);
-                out.push(':');
-                write(v, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write(v, out);
-            }
-            out.push(']');
-        }
-        Value::String(s) => write_string(s, out),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e21 => {
-                out.push_str(&format!("{f:.0}"));
-            }
-            _ => out.push_str(&n.to_string()),
-        },
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-fn write_string(s: &str, out: &mut String) {
-    let quoted = Value::String(s.to_owned()).to_string();
-    for c in quoted.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
 }

@@ -28,8 +28,24 @@
 //! - `io.k8s.api.core.v1.PodCertificateProjection`
 //! - `io.k8s.api.core.v1.PodExtendedResourceClaimStatus`
 //! - `io.k8s.api.core.v1.WorkloadReference`
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.Verbs`
 //! - `io.k8s.apimachinery.pkg.runtime.TypeMeta`
 //! - `io.k8s.apimachinery.pkg.runtime.Unknown`
+//!
+//! Scalar fields the Go sources do not describe (presence guessed):
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.APIGroup.name`
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.APIResource.name`
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.APIResource.namespaced`
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.APIResource.kind`
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.APIResource.singularName`
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.APIResource.group`
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.APIResource.version`
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.APIResource.storageVersionHash`
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList.groupVersion`
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.GroupVersionForDiscovery.groupVersion`
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.GroupVersionForDiscovery.version`
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.ServerAddressByClientCIDR.clientCIDR`
+//! - `io.k8s.apimachinery.pkg.apis.meta.v1.ServerAddressByClientCIDR.serverAddress`
 
 use super::types::Label::{Inline, Omitempty, Present, Repeated};
 use super::types::{Field, Message, Shape, Type};
@@ -419,10 +435,16 @@ pub(super) static MESSAGES: &[&Message] = &[
     &APIEXTENSIONS_APISERVER_PKG_APIS_APIEXTENSIONS_V1_WEBHOOK_CLIENT_CONFIG,
     &APIEXTENSIONS_APISERVER_PKG_APIS_APIEXTENSIONS_V1_WEBHOOK_CONVERSION,
     &APIMACHINERY_PKG_API_RESOURCE_QUANTITY,
+    &APIMACHINERY_PKG_APIS_META_V1_API_GROUP,
+    &APIMACHINERY_PKG_APIS_META_V1_API_GROUP_LIST,
+    &APIMACHINERY_PKG_APIS_META_V1_API_RESOURCE,
+    &APIMACHINERY_PKG_APIS_META_V1_API_RESOURCE_LIST,
+    &APIMACHINERY_PKG_APIS_META_V1_API_VERSIONS,
     &APIMACHINERY_PKG_APIS_META_V1_CONDITION,
     &APIMACHINERY_PKG_APIS_META_V1_DELETE_OPTIONS,
     &APIMACHINERY_PKG_APIS_META_V1_DURATION,
     &APIMACHINERY_PKG_APIS_META_V1_FIELDS_V1,
+    &APIMACHINERY_PKG_APIS_META_V1_GROUP_VERSION_FOR_DISCOVERY,
     &APIMACHINERY_PKG_APIS_META_V1_LABEL_SELECTOR,
     &APIMACHINERY_PKG_APIS_META_V1_LABEL_SELECTOR_REQUIREMENT,
     &APIMACHINERY_PKG_APIS_META_V1_LIST_META,
@@ -431,10 +453,12 @@ pub(super) static MESSAGES: &[&Message] = &[
     &APIMACHINERY_PKG_APIS_META_V1_OBJECT_META,
     &APIMACHINERY_PKG_APIS_META_V1_OWNER_REFERENCE,
     &APIMACHINERY_PKG_APIS_META_V1_PRECONDITIONS,
+    &APIMACHINERY_PKG_APIS_META_V1_SERVER_ADDRESS_BY_CLIENT_CIDR,
     &APIMACHINERY_PKG_APIS_META_V1_STATUS,
     &APIMACHINERY_PKG_APIS_META_V1_STATUS_CAUSE,
     &APIMACHINERY_PKG_APIS_META_V1_STATUS_DETAILS,
     &APIMACHINERY_PKG_APIS_META_V1_TIME,
+    &APIMACHINERY_PKG_APIS_META_V1_VERBS,
     &APIMACHINERY_PKG_RUNTIME_RAW_EXTENSION,
     &APIMACHINERY_PKG_RUNTIME_TYPE_META,
     &APIMACHINERY_PKG_RUNTIME_UNKNOWN,
@@ -4657,6 +4681,60 @@ pub(super) static APIMACHINERY_PKG_API_RESOURCE_QUANTITY: Message = Message {
     ],
 };
 
+pub(super) static APIMACHINERY_PKG_APIS_META_V1_API_GROUP: Message = Message {
+    name: "io.k8s.apimachinery.pkg.apis.meta.v1.APIGroup",
+    shape: Shape::Object,
+    fields: &[
+        Field::new(1, "name", Present, Type::String),
+        Field::new(2, "versions", Repeated, Type::Message(&APIMACHINERY_PKG_APIS_META_V1_GROUP_VERSION_FOR_DISCOVERY)),
+        Field::new(3, "preferredVersion", Present, Type::Message(&APIMACHINERY_PKG_APIS_META_V1_GROUP_VERSION_FOR_DISCOVERY)),
+        Field::new(4, "serverAddressByClientCIDRs", Repeated, Type::Message(&APIMACHINERY_PKG_APIS_META_V1_SERVER_ADDRESS_BY_CLIENT_CIDR)),
+    ],
+};
+
+pub(super) static APIMACHINERY_PKG_APIS_META_V1_API_GROUP_LIST: Message = Message {
+    name: "io.k8s.apimachinery.pkg.apis.meta.v1.APIGroupList",
+    shape: Shape::Object,
+    fields: &[
+        Field::new(1, "groups", Repeated, Type::Message(&APIMACHINERY_PKG_APIS_META_V1_API_GROUP)),
+    ],
+};
+
+pub(super) static APIMACHINERY_PKG_APIS_META_V1_API_RESOURCE: Message = Message {
+    name: "io.k8s.apimachinery.pkg.apis.meta.v1.APIResource",
+    shape: Shape::Object,
+    fields: &[
+        Field::new(1, "name", Present, Type::String),
+        Field::new(2, "namespaced", Present, Type::Bool),
+        Field::new(3, "kind", Present, Type::String),
+        Field::new(4, "verbs", Present, Type::Message(&APIMACHINERY_PKG_APIS_META_V1_VERBS)),
+        Field::new(5, "shortNames", Repeated, Type::String),
+        Field::new(6, "singularName", Present, Type::String),
+        Field::new(7, "categories", Repeated, Type::String),
+        Field::new(8, "group", Omitempty, Type::String),
+        Field::new(9, "version", Omitempty, Type::String),
+        Field::new(10, "storageVersionHash", Omitempty, Type::String),
+    ],
+};
+
+pub(super) static APIMACHINERY_PKG_APIS_META_V1_API_RESOURCE_LIST: Message = Message {
+    name: "io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList",
+    shape: Shape::Object,
+    fields: &[
+        Field::new(1, "groupVersion", Present, Type::String),
+        Field::new(2, "resources", Repeated, Type::Message(&APIMACHINERY_PKG_APIS_META_V1_API_RESOURCE)),
+    ],
+};
+
+pub(super) static APIMACHINERY_PKG_APIS_META_V1_API_VERSIONS: Message = Message {
+    name: "io.k8s.apimachinery.pkg.apis.meta.v1.APIVersions",
+    shape: Shape::Object,
+    fields: &[
+        Field::new(1, "versions", Repeated, Type::String),
+        Field::new(2, "serverAddressByClientCIDRs", Repeated, Type::Message(&APIMACHINERY_PKG_APIS_META_V1_SERVER_ADDRESS_BY_CLIENT_CIDR)),
+    ],
+};
+
 pub(super) static APIMACHINERY_PKG_APIS_META_V1_CONDITION: Message = Message {
     name: "io.k8s.apimachinery.pkg.apis.meta.v1.Condition",
     shape: Shape::Object,
@@ -4696,6 +4774,15 @@ pub(super) static APIMACHINERY_PKG_APIS_META_V1_FIELDS_V1: Message = Message {
     shape: Shape::RawJson,
     fields: &[
         Field::new(1, "raw", Present, Type::Bytes),
+    ],
+};
+
+pub(super) static APIMACHINERY_PKG_APIS_META_V1_GROUP_VERSION_FOR_DISCOVERY: Message = Message {
+    name: "io.k8s.apimachinery.pkg.apis.meta.v1.GroupVersionForDiscovery",
+    shape: Shape::Object,
+    fields: &[
+        Field::new(1, "groupVersion", Present, Type::String),
+        Field::new(2, "version", Present, Type::String),
     ],
 };
 
@@ -4796,6 +4883,15 @@ pub(super) static APIMACHINERY_PKG_APIS_META_V1_PRECONDITIONS: Message = Message
     ],
 };
 
+pub(super) static APIMACHINERY_PKG_APIS_META_V1_SERVER_ADDRESS_BY_CLIENT_CIDR: Message = Message {
+    name: "io.k8s.apimachinery.pkg.apis.meta.v1.ServerAddressByClientCIDR",
+    shape: Shape::Object,
+    fields: &[
+        Field::new(1, "clientCIDR", Present, Type::String),
+        Field::new(2, "serverAddress", Present, Type::String),
+    ],
+};
+
 pub(super) static APIMACHINERY_PKG_APIS_META_V1_STATUS: Message = Message {
     name: "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
     shape: Shape::Object,
@@ -4838,6 +4934,14 @@ pub(super) static APIMACHINERY_PKG_APIS_META_V1_TIME: Message = Message {
     fields: &[
         Field::new(1, "seconds", Present, Type::Int64),
         Field::new(2, "nanos", Present, Type::Int32),
+    ],
+};
+
+pub(super) static APIMACHINERY_PKG_APIS_META_V1_VERBS: Message = Message {
+    name: "io.k8s.apimachinery.pkg.apis.meta.v1.Verbs",
+    shape: Shape::Object,
+    fields: &[
+        Field::new(1, "items", Repeated, Type::String),
     ],
 };
 

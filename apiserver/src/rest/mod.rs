@@ -3,6 +3,7 @@
 
 mod lifecycle;
 mod read;
+mod subresource;
 mod table;
 mod watch;
 mod write;
@@ -134,7 +135,7 @@ async fn dispatch(
         warnings: Default::default(),
     };
     if let Some(sub) = call.subresource {
-        return lifecycle::subresource(server, &call, sub, method, &bytes).await;
+        return subresource::subresource(server, &call, sub, method, &bytes).await;
     }
     // A namespaced resource named without a namespace is only listed or watched.
     if call.resource.namespaced && call.namespace.is_none() && !matches!(verb, "list" | "watch") {

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::{cache_of, table, Call};
 use crate::body::{self, Body};
+use crate::cache::Entry;
 use crate::filter::Filter;
 use crate::object;
 use crate::status::{ApiError, ApiResult};
@@ -64,10 +65,85 @@ fn decode_continue(token: &str) -> ApiResult<ContinueToken> {
     Ok(token)
 }
 
+/// The objects of a list: built for this request, or the watch cache's own entries (which
+/// carry their JSON already).
+#[derive(Debug)]
+pub enum Items {
+    Owned(Vec<Value>),
+    Cached(Vec<Arc<Entry>>),
+}
+
+impl Default for Items {
+    fn default() -> Self {
+        Items::Owned(Vec::new())
+    }
+}
+
+impl Items {
+    pub fn into_values(self) -> Vec<Value> {
+        match self {
+            Items::Owned(v) => v,
+            Items::Cached(entries) => entries.iter().map(|e| e.obj.clone()).collect(),
+        }
+    }
+
+    /// The items as a JSON array in chunks of about [`CHUNK`] bytes, written straight from the
+    /// cached encodings where there are: a large list never needs one buffer of its size.
+    fn write_json(&self, chunks: &mut Chunks) {
+        chunks.push(b"[");
+        match self {
+            Items::Owned(values) => {
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        chunks.push(b",");
+                    }
+                    chunks.push(&serde_json::to_vec(v).unwrap_or_default());
+                }
+            }
+            Items::Cached(entries) => {
+                for (i, e) in entries.iter().enumerate() {
+                    if i > 0 {
+                        chunks.push(b",");
+                    }
+                    chunks.push(&e.json);
+                }
+            }
+        }
+        chunks.push(b"]");
+    }
+}
+
+/// The size a list response is sent in.
+const CHUNK: usize = 256 * 1024;
+
+/// A response body gathered in chunks.
+#[derive(Debug, Default)]
+struct Chunks {
+    done: Vec<bytes::Bytes>,
+    current: Vec<u8>,
+}
+
+impl Chunks {
+    fn push(&mut self, data: &[u8]) {
+        self.current.extend_from_slice(data);
+        if self.current.len() >= CHUNK {
+            let full = std::mem::replace(&mut self.current, Vec::with_capacity(CHUNK + 4096));
+            self.done.push(full.into());
+        }
+    }
+
+    fn finish(mut self) -> Vec<bytes::Bytes> {
+        if !self.current.is_empty() {
+            self.done.push(self.current.into());
+        }
+        self.done
+    }
+}
+
 /// One page of a list.
 #[derive(Debug, Default)]
 struct Page {
-    items: Vec<Value>,
+    items: Items,
     revision: i64,
     continue_token: Option<String>,
     remaining: Option<i64>,
@@ -103,9 +179,10 @@ pub async fn list(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<Bo
         }
     };
     if table::wanted(&call.headers) {
+        let items = page.items.into_values();
         let t = table::of_objects(
             call,
-            &page.items,
+            &items,
             Some(page.revision),
             page.continue_token.as_deref(),
         );
@@ -118,13 +195,21 @@ pub async fn list(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<Bo
     if let Some(r) = page.remaining {
         meta["remainingItemCount"] = json!(r);
     }
-    let list = json!({
-        "kind": call.resource.list_kind(),
-        "apiVersion": call.resource.api_version(),
-        "metadata": meta,
-        "items": page.items,
-    });
-    Ok(body::json(StatusCode::OK, &list))
+    // `{"apiVersion":...,"items":[...],"kind":...,"metadata":{...}}`, items written as bytes.
+    let mut head =
+        serde_json::to_vec(&json!({"apiVersion": call.resource.api_version()})).unwrap_or_default();
+    head.pop();
+    let mut chunks = Chunks::default();
+    chunks.push(&head);
+    chunks.push(b",\"items\":");
+    page.items.write_json(&mut chunks);
+    let tail = format!(
+        ",\"kind\":{},\"metadata\":{}}}",
+        Value::String(call.resource.list_kind()),
+        meta
+    );
+    chunks.push(tail.as_bytes());
+    Ok(body::json_chunks(StatusCode::OK, chunks.finish()))
 }
 
 /// Every selected object, for deletecollection.
@@ -133,7 +218,8 @@ pub async fn list_objects(
     call: &Call,
     filter: &Filter,
 ) -> ApiResult<(Vec<Value>, i64)> {
-    cached_list(server, call, filter, None).await
+    let (items, revision) = cached_list(server, call, filter, None).await?;
+    Ok((items.into_values(), revision))
 }
 
 /// A list served by the watch cache: at least as new as `rv`, or consistent when `rv` is not
@@ -143,7 +229,7 @@ async fn cached_list(
     call: &Call,
     filter: &Filter,
     rv: Option<i64>,
-) -> ApiResult<(Vec<Value>, i64)> {
+) -> ApiResult<(Items, i64)> {
     let cache = cache_of(server, &call.resource);
     let fresh = match rv {
         Some(0) => cache.ready(std::time::Duration::from_secs(10)).await,
@@ -163,7 +249,11 @@ async fn cached_list(
         return Ok((page.items, page.revision));
     }
     let prefix = call.resource.prefix(call.namespace.as_deref());
-    let (entries, revision) = cache.list(&prefix);
+    let (mut entries, revision) = cache.list(&prefix);
+    if call.resource.served_as_stored() {
+        entries.retain(|e| filter.matches(&e.obj));
+        return Ok((Items::Cached(entries), revision));
+    }
     let mut items = Vec::new();
     for e in entries.iter() {
         let obj = call.resource.present(e.obj.clone())?;
@@ -171,7 +261,7 @@ async fn cached_list(
             items.push(obj);
         }
     }
-    Ok((items, revision))
+    Ok((Items::Owned(items), revision))
 }
 
 /// A list read from the store at `revision` (0: now), from `start` (relative to the prefix),
@@ -234,7 +324,7 @@ async fn paged_from_store(
                 if full {
                     let remaining = (!filter.has_selectors()).then_some(resp.remaining);
                     return Ok(Page {
-                        items,
+                        items: Items::Owned(items),
                         revision,
                         continue_token: Some(encode_continue(revision, &after, &prefix)),
                         remaining,
@@ -244,7 +334,7 @@ async fn paged_from_store(
             }
             _ => {
                 return Ok(Page {
-                    items,
+                    items: Items::Owned(items),
                     revision,
                     ..Default::default()
                 })

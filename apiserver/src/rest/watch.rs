@@ -13,7 +13,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{cache_of, table, Call};
 use crate::body::Body;
-use crate::cache::{Event, EventType};
+use crate::cache::{Entry, Event, EventType};
 use crate::filter::Filter;
 use crate::object;
 use crate::resources::ServedResource;
@@ -23,20 +23,41 @@ use crate::ApiServer;
 /// How often a watch that asked for bookmarks gets one.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 
+/// The object of an event as a watcher gets it: the cache's entry when the resource is served
+/// as stored (its JSON is already made), else converted to the watched version.
+enum Seen {
+    Entry(Arc<Entry>),
+    Converted(Value),
+}
+
+impl Seen {
+    fn value(&self) -> &Value {
+        match self {
+            Seen::Entry(e) => &e.obj,
+            Seen::Converted(v) => v,
+        }
+    }
+}
+
 /// What one event looks like to a watcher with `filter`: objects moving in or out of the
 /// selection are ADDED or DELETED for it, as Kubernetes reports them.
-fn as_seen(
-    resource: &ServedResource,
-    event: &Event,
-    filter: &Filter,
-) -> Option<(EventType, Value)> {
-    let obj = resource.present(event.obj.obj.clone()).ok()?;
-    let now = event.kind != EventType::Deleted && filter.matches(&obj);
-    let before = event
-        .prev
-        .as_ref()
-        .and_then(|p| resource.present(p.obj.clone()).ok())
-        .is_some_and(|p| filter.matches(&p));
+fn as_seen(resource: &ServedResource, event: &Event, filter: &Filter) -> Option<(EventType, Seen)> {
+    let (obj, prev) = if resource.served_as_stored() {
+        (
+            Seen::Entry(event.obj.clone()),
+            event.prev.as_ref().map(|p| Seen::Entry(p.clone())),
+        )
+    } else {
+        let obj = Seen::Converted(resource.present(event.obj.obj.clone()).ok()?);
+        let prev = event
+            .prev
+            .as_ref()
+            .and_then(|p| resource.present(p.obj.clone()).ok())
+            .map(Seen::Converted);
+        (obj, prev)
+    };
+    let now = event.kind != EventType::Deleted && filter.matches(obj.value());
+    let before = prev.as_ref().is_some_and(|p| filter.matches(p.value()));
     let kind = match (before, now) {
         (false, true) => EventType::Added,
         (true, true) => EventType::Modified,
@@ -107,20 +128,26 @@ pub async fn watch(server: &Arc<ApiServer>, call: &Call) -> ApiResult<Response<B
         },
         ..filter
     };
-    let encode = move |kind: &str, obj: Value, first: &mut bool| -> Bytes {
-        let obj = if tables {
-            let mut t = table::of_objects(&table_call, std::slice::from_ref(&obj), None, None);
+    let encode = move |kind: &str, obj: Seen, first: &mut bool| -> Bytes {
+        // `{"type":"ADDED","object":...}` and a newline, the object as bytes where it can be.
+        let mut line = format!("{{\"type\":\"{kind}\",\"object\":").into_bytes();
+        if tables {
+            let mut t =
+                table::of_objects(&table_call, std::slice::from_ref(obj.value()), None, None);
             if !*first {
                 t["columnDefinitions"] = Value::Null;
             }
             *first = false;
-            t
+            let _ = serde_json::to_writer(&mut line, &t);
         } else {
-            obj
-        };
-        let mut line =
-            serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
-        line.push(b'\n');
+            match &obj {
+                Seen::Entry(e) => line.extend_from_slice(&e.json),
+                Seen::Converted(v) => {
+                    let _ = serde_json::to_writer(&mut line, v);
+                }
+            }
+        }
+        line.extend_from_slice(b"}\n");
         Bytes::from(line)
     };
     let bookmark = {
