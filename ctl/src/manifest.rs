@@ -149,10 +149,20 @@ fn is_blank(doc: &str) -> bool {
 /// missing.
 pub fn parse_stream(source: &str, text: &str) -> Result<Vec<Document>, Error> {
     let mut out = Vec::new();
-    for (doc, start) in split_documents(text) {
+    let documents = split_documents(text);
+    let several = documents.iter().filter(|(d, _)| !is_blank(d)).count() > 1;
+    for (index, (doc, start)) in documents.into_iter().enumerate() {
         if is_blank(&doc) {
             continue;
         }
+        let where_ = if several {
+            format!(
+                "\n  in document {} of {source}, which starts at line {start}",
+                index + 1
+            )
+        } else {
+            String::new()
+        };
         if let Some((offset, _)) = doc
             .lines()
             .enumerate()
@@ -163,7 +173,7 @@ pub fn parse_stream(source: &str, text: &str) -> Result<Vec<Document>, Error> {
                 line: start + offset,
                 message: "found character that cannot start any token".into(),
                 hint: format!(
-                    "\n  line {} is indented with a tab: YAML does not allow tabs for indentation, use spaces",
+                    "\n  line {} is indented with a tab: YAML does not allow tabs for indentation, use spaces{where_}",
                     start + offset
                 ),
             });
@@ -189,7 +199,7 @@ pub fn parse_stream(source: &str, text: &str) -> Result<Vec<Document>, Error> {
                     .split_once(" at line ")
                     .map(|(m, _)| m.to_owned())
                     .unwrap_or(message),
-                hint: String::new(),
+                hint: where_.clone(),
             }
         })?;
         if value.is_null() {
@@ -261,6 +271,10 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("tab"), "{e}");
+        assert!(
+            e.ends_with("\n  in document 2 of pod.yaml, which starts at line 4"),
+            "{e}"
+        );
     }
 
     #[test]

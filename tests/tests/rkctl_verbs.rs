@@ -523,6 +523,36 @@ fn workload_and_node_verbs() {
         ok(&s, &["taint", "node/n1", "dedicated:NoSchedule-"]),
         "node/n1 untainted\n"
     );
+
+    // drain: an unmanaged pod needs --force; then it is evicted and the node drained.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bound\n  namespace: default\nspec:\n  nodeName: n1\n  containers: [{name: a, image: b}]\n";
+    let created = s
+        .rkctl_with_stdin(&["create", "-f", "-"], Some(pod))
+        .expect("rkctl runs");
+    assert!(created.status.success(), "{}", text(&created));
+    let out = s.rkctl(&["drain", "n1"]).expect("rkctl runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot delete Pods that declare no controller (use --force to override): default/bound"),
+        "{}",
+        text(&out)
+    );
+    // (Deleted rather than evicted: without a kubelet only an immediate deletion completes.)
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "drain",
+                "n1",
+                "--force",
+                "--grace-period=0",
+                "--disable-eviction",
+                "--timeout=20s"
+            ]
+        ),
+        "node/n1 already cordoned\npod/bound deleted\nnode/n1 drained\n"
+    );
 }
 
 #[test]
@@ -742,4 +772,71 @@ fn rollout_and_top_messages() {
         fails(&s, &["top", "pod"]),
         "error: Metrics API not available\n"
     );
+}
+
+#[test]
+fn diff_shows_what_apply_would_change() {
+    let s = start();
+    let v1 = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\ndata:\n  k: one\n";
+    let path = s.scratch().join("d.yaml");
+    std::fs::write(&path, v1).expect("write");
+    let path = path.display().to_string();
+    // Not there yet: the whole object is new.
+    let out = s.rkctl(&["diff", "-f", &path]).expect("rkctl runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("+  k: one\n"),
+        "{}",
+        text(&out)
+    );
+    ok(&s, &["apply", "-f", &path]);
+    let out = s.rkctl(&["diff", "-f", &path]).expect("rkctl runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    std::fs::write(s.scratch().join("d.yaml"), v1.replace("one", "two")).expect("write");
+    let out = s.rkctl(&["diff", "-f", &path]).expect("rkctl runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("-  k: one\n+  k: two\n"), "{printed}");
+    assert!(printed.starts_with("diff -u -N "), "{printed}");
+    // Nothing was changed by diff.
+    assert_eq!(
+        ok(&s, &["get", "cm", "d", "-o", "jsonpath={.data.k}"]),
+        "one"
+    );
+}
+
+#[test]
+fn bash_completion_offers_verbs_types_and_names() {
+    let s = start();
+    ok(
+        &s,
+        &["create", "configmap", "complete-me", "--from-literal=a=b"],
+    );
+    let script = s.scratch().join("rkctl.bash");
+    std::fs::write(&script, ok(&s, &["completion", "bash"])).expect("write script");
+    let rkctl = rkube_tests::server_proc::rkctl_binary().expect("rkctl built");
+    let bin_dir = rkctl.parent().expect("directory").display().to_string();
+    let complete = |words: &str, cword: usize| {
+        let program = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD={cword}; _rkctl; echo \"${{COMPREPLY[@]}}\"",
+            script.display()
+        );
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(program)
+            .env("PATH", format!("{bin_dir}:/usr/bin:/bin"))
+            .env("KUBECONFIG", s.kubeconfig())
+            .output()
+            .expect("bash runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(complete("rkctl dele", 1), "delete");
+    assert_eq!(complete("rkctl get configm", 2), "configmaps");
+    assert_eq!(complete("rkctl get configmaps compl", 3), "complete-me");
+    assert_eq!(
+        complete("rkctl -n default describe cm/comp", 4),
+        "cm/complete-me"
+    );
+    assert!(fails(&s, &["completion", "fish"]).contains("Unsupported shell type \"fish\""));
 }

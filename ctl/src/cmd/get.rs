@@ -63,6 +63,9 @@ pub struct Opts {
     /// Accepted for kubectl compatibility (`get --raw PATH`).
     #[arg(long)]
     raw: Option<String>,
+    /// Sort by a JSONPath expression (e.g. `.metadata.name`, `{.spec.replicas}`).
+    #[arg(long)]
+    sort_by: Option<String>,
 }
 
 /// One fetched group: the resource and either its Table or its objects.
@@ -163,6 +166,9 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
                 if !cont.is_empty() {
                     q.push(("continue", &cont));
                 }
+                if o.sort_by.is_some() && !format.wants_objects() {
+                    q.push(("includeObject", "Object"));
+                }
                 let path = format!("{}{}", r.collection_path(namespace.as_deref()), query(&q));
                 let page = client
                     .json_accept(Method::GET, &path, accept, None, None)
@@ -200,6 +206,24 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
             }
         }
         fetched.push(f);
+    }
+    if let Some(expr) = &o.sort_by {
+        let template = rkube_api::jsonpath::relaxed_expression(expr)
+            .ok_or_else(|| anyhow::anyhow!("unexpected path string, expected a 'name1.name2' or '.name1.name2' or '{{name1.name2}}' or '{{.name1.name2}}'"))?;
+        let path = rkube_api::jsonpath::JsonPath::parse(&template)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{}",
+                    rkube_api::jsonpath::parse_error_message(&template, &e).trim_end()
+                )
+            })?
+            .allow_missing_keys(true);
+        for f in &mut fetched {
+            sort_objects(&path, &mut f.objects, |v| v);
+            if let Some(Value::Array(rows)) = f.table.as_mut().and_then(|t| t.get_mut("rows")) {
+                sort_objects(&path, rows, |row| row.get("object").unwrap_or(&Value::Null));
+            }
+        }
     }
     let prefix = |r: &ApiResource| several_types.then(|| r.kind_group());
     let total: usize = fetched
@@ -246,6 +270,33 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         return Err(Reported.into());
     }
     Ok(())
+}
+
+/// Sorts by the value `path` finds on each item: numbers as numbers, the rest as text.
+fn sort_objects(
+    path: &rkube_api::jsonpath::JsonPath,
+    items: &mut [Value],
+    object: impl Fn(&Value) -> &Value,
+) {
+    let key = |v: &Value| -> (Option<f64>, String) {
+        let found = path
+            .find_results(object(v))
+            .ok()
+            .and_then(|groups| groups.into_iter().flatten().next());
+        match found {
+            Some(Value::Number(n)) => (n.as_f64(), String::new()),
+            Some(Value::String(s)) => (None, s),
+            Some(other) => (None, other.to_string()),
+            None => (None, String::new()),
+        }
+    };
+    items.sort_by(|a, b| {
+        let (ka, kb) = (key(a), key(b));
+        match (ka.0, kb.0) {
+            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+            _ => ka.1.cmp(&kb.1),
+        }
+    });
 }
 
 fn absorb(f: &mut Fetched, v: Value) {

@@ -4,11 +4,14 @@
 mod api_resources;
 mod apply;
 mod autoscale;
+mod completion;
 mod config;
 mod cordon;
 mod create;
 mod delete;
 mod describe;
+mod diff;
+mod drain;
 mod edit;
 mod explain;
 mod expose;
@@ -148,6 +151,12 @@ pub enum Command {
     /// Display resource (CPU/memory) usage.
     #[command(subcommand)]
     Top(top::Command),
+    /// Drain node in preparation for maintenance.
+    Drain(drain::Opts),
+    /// Diff the live version against a would-be applied version.
+    Diff(diff::Opts),
+    /// Output shell completion code for bash or zsh.
+    Completion(completion::Opts),
 }
 
 /// Process-wide state: flags, and the client and discovery built on first use.
@@ -302,6 +311,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Explain(o) => explain::run(&ctx, o).await,
         Command::Logs(o) => logs::run(&ctx, o).await,
         Command::Top(c) => top::run(&ctx, c).await,
+        Command::Drain(o) => drain::run(&ctx, o).await,
+        Command::Diff(o) => diff::run(&ctx, o).await,
+        Command::Completion(o) => completion::run(o),
     }
 }
 

@@ -60,7 +60,7 @@ pub fn with_last_applied(object: &Value) -> Value {
 
 /// The patch from the last applied configuration, the new one and the live object: a strategic
 /// merge patch for built-in kinds (with their OpenAPI schemas), a JSON merge patch otherwise.
-fn three_way(
+pub(super) fn three_way(
     t: &Target,
     modified: &Value,
     current: &Value,
