@@ -50,6 +50,15 @@ pub fn admit(
             .and_then(|d| Schemas::builtin().definition(d))
             .cloned(),
     };
+    if let (Some(schema), None) = (&schema, &resource.custom) {
+        if let Some(message) = structural::type_mismatch(schema, obj) {
+            return Err(ApiError::bad_request(format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: {message}",
+                kind = resource.kind,
+                version = resource.version,
+            )));
+        }
+    }
     if let Some(schema) = &schema {
         let unknown = structural::prune(schema, obj);
         if !unknown.is_empty() {

@@ -143,6 +143,104 @@ fn prune_object(
     }
 }
 
+/// The first value whose JSON type a built-in kind's Go type cannot take (a quoted number for
+/// `replicas`, an object where a list belongs), as Go's decoder reports it:
+/// `json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32`.
+pub fn type_mismatch(schema: &Value, obj: &Value) -> Option<String> {
+    let resolved = schemas().resolve(schema);
+    let owner = definition_short_name(schema).unwrap_or_default();
+    let props = resolved.get("properties")?.as_object()?;
+    for (k, v) in obj.as_object()? {
+        if let Some(sub) = props.get(k) {
+            if let Some(m) = mismatch_at(sub, v, k, &owner) {
+                return Some(m);
+            }
+        }
+    }
+    None
+}
+
+/// `DeploymentSpec` for a reference to `io.k8s.api.apps.v1.DeploymentSpec`.
+fn definition_short_name(schema: &Value) -> Option<String> {
+    let reference = schema
+        .get("$ref")
+        .or_else(|| schema.get("allOf")?.get(0)?.get("$ref"))?
+        .as_str()?;
+    Some(reference.rsplit('.').next()?.to_owned())
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn mismatch_at(schema: &Value, value: &Value, path: &str, owner: &str) -> Option<String> {
+    let resolved = schemas().resolve(schema);
+    let owner_here = definition_short_name(schema).unwrap_or_else(|| owner.to_owned());
+    if value.is_null() || ext_true(resolved, "x-kubernetes-int-or-string") {
+        return None;
+    }
+    let go_type = match (
+        resolved.get("type").and_then(Value::as_str),
+        resolved.get("format").and_then(Value::as_str),
+    ) {
+        (Some("integer"), Some(f)) => f.to_owned(),
+        (Some("integer"), None) => "int64".to_owned(),
+        (Some("number"), _) => "float64".to_owned(),
+        (Some("boolean"), _) => "bool".to_owned(),
+        (Some("array"), _) => {
+            "[]".to_owned()
+                + &resolved
+                    .get("items")
+                    .and_then(definition_short_name)
+                    .unwrap_or_else(|| "string".into())
+        }
+        (Some("object"), _) if resolved.get("properties").is_some() => owner_here.clone(),
+        // Strings (quantities take numbers too) and untyped values are not checked.
+        _ => return None,
+    };
+    let ok = match go_type.as_str() {
+        "bool" => value.is_boolean(),
+        "float64" => value.is_number(),
+        t if t.starts_with("int") => value.as_i64().is_some() || value.as_u64().is_some(),
+        t if t.starts_with("[]") => value.is_array(),
+        _ => value.is_object(),
+    };
+    if !ok {
+        return Some(format!(
+            "json: cannot unmarshal {} into Go struct field {owner}.{path} of type {go_type}",
+            json_type(value)
+        ));
+    }
+    match value {
+        Value::Object(map) => {
+            let props = resolved.get("properties").and_then(Value::as_object)?;
+            for (k, v) in map {
+                if let Some(sub) = props.get(k) {
+                    if let Some(m) = mismatch_at(sub, v, &child_path(path, k), &owner_here) {
+                        return Some(m);
+                    }
+                }
+            }
+            None
+        }
+        Value::Array(items) => {
+            let item_schema = resolved.get("items")?;
+            let item_owner = definition_short_name(item_schema).unwrap_or(owner_here);
+            items
+                .iter()
+                .find_map(|v| mismatch_at(item_schema, v, path, &item_owner))
+        }
+        _ => None,
+    }
+}
+
 /// Fills in the `default` of every absent property whose parent object exists.
 pub fn apply_defaults(schema: &Value, value: &mut Value) {
     let schema = schemas().resolve(schema);
@@ -449,6 +547,24 @@ mod tests {
             .map(|(_, f, m)| format!("{f}: {m}"))
             .collect();
         assert_eq!(missing, vec!["spec.image: Required value"]);
+    }
+
+    #[test]
+    fn built_in_type_mismatches_read_as_go_reports_them() {
+        let def = schemas()
+            .definition(
+                schemas()
+                    .definition_for_kind("apps", "v1", "Deployment")
+                    .unwrap(),
+            )
+            .unwrap();
+        let quoted = json!({"spec": {"replicas": "3"}});
+        assert_eq!(
+            type_mismatch(def, &quoted).unwrap(),
+            "json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"
+        );
+        let fine = json!({"spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "a", "resources": {"limits": {"cpu": 1}}}]}}}});
+        assert_eq!(type_mismatch(def, &fine), None);
     }
 
     #[test]

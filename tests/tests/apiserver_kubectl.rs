@@ -739,6 +739,17 @@ fn unknown_fields_and_bad_bodies(s: &ServerProcess) {
     std::fs::write(&path, big).expect("write");
     let e = fails(s, &["create", "-f", path.to_str().expect("utf-8 path")]);
     assert!(e.contains("Request entity too large"), "{e}");
+    // A quoted number where Kubernetes' Go type is an integer: 400, as Go's decoder words it.
+    let quoted = APP.replace("replicas: 2", "replicas: \"3\"");
+    let out = s
+        .kubectl_with_stdin(&["apply", "--validate=false", "-f", "-"], Some(&quoted))
+        .expect("kubectl runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"),
+        "{err}"
+    );
     // Malformed JSON: 400 with the parser's position, and nothing stored.
     let broken = s.scratch().join("broken.json");
     std::fs::write(

@@ -61,7 +61,12 @@ pub async fn subresource(
         }
         // An eviction is a delete (disruption budgets are checked once a controller keeps them).
         (Subresource::Eviction, Method::POST) => {
-            delete_object(server, call, call.name(), &json!({})).await?;
+            let eviction = body::parse(&call.headers, bytes)?;
+            let opts = eviction
+                .get("deleteOptions")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+            delete_object(server, call, call.name(), &opts).await?;
             Ok(body::json(StatusCode::CREATED, &status::success()))
         }
         _ => Err(unsupported()),
