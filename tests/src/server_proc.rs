@@ -304,3 +304,38 @@ fn run_with_stdin(mut cmd: Command, stdin: Option<&str>) -> anyhow::Result<Outpu
         .wait_with_output()
         .with_context(|| format!("failed to wait for {}", program.to_string_lossy()))
 }
+
+/// Both streams of a finished command, for failure messages.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The stdout of `program args` that must have succeeded.
+///
+/// # Panics
+/// When it failed, with everything it printed.
+pub fn expect_success(program: &str, args: &[&str], out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed:\n{}",
+        output_text(out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The stderr of `program args` that must have failed.
+///
+/// # Panics
+/// When it succeeded, with everything it printed.
+pub fn expect_failure(program: &str, args: &[&str], out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "{program} {args:?} should fail:\n{}",
+        output_text(out)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

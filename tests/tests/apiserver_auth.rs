@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use base64::Engine as _;
-use rkube_tests::server_proc::ServerProcess;
+use rkube_tests::server_proc::{expect_success, output_text, ServerProcess};
 use serde_json::Value;
 
 const STATIC_TOKEN: &str = "0123456789abcdef-static";
@@ -26,23 +26,9 @@ fn start() -> ServerProcess {
     .expect("rkube server starts")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// kubectl as the admin (client certificate).
 fn admin(s: &ServerProcess, args: &[&str]) -> String {
-    let out = s.kubectl(args).expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed:\n{}",
-        text(&out)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    expect_success("kubectl", args, &s.kubectl(args).expect("kubectl runs"))
 }
 
 /// A kubeconfig naming the server and its CA but no credentials.
@@ -72,7 +58,11 @@ fn as_token(s: &ServerProcess, token: Option<&str>, args: &[&str]) -> Output {
 }
 
 fn unauthorized(out: &Output) {
-    assert!(!out.status.success(), "should be refused:\n{}", text(out));
+    assert!(
+        !out.status.success(),
+        "should be refused:\n{}",
+        output_text(out)
+    );
     // "(Unauthorized)", or on discovery "(the server has asked for the client to provide
     // credentials)", as against Kubernetes.
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -120,7 +110,7 @@ fn apply(s: &ServerProcess, manifest: &str) {
     assert!(
         out.status.success(),
         "kubectl apply failed:\n{}",
-        text(&out)
+        output_text(&out)
     );
 }
 
@@ -205,7 +195,7 @@ fn static_token_from_the_token_file() {
         Some(STATIC_TOKEN),
         &["get", "configmaps", "-n", "kube-system"],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     unauthorized(&as_token(
         &s,
         Some("0123456789abcdef-wrong"),
@@ -250,7 +240,7 @@ fn service_account_token_works_until_the_account_is_gone() {
         r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg"},"data":{"a":"1"}}"#,
     );
     let out = as_token(&s, Some(&token), &["get", "configmaps", "-o", "name"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("configmap/cfg"));
 
     // A token meant for another audience is not for the API server.
@@ -267,7 +257,7 @@ fn service_account_token_works_until_the_account_is_gone() {
     unauthorized(&as_token(&s, Some(&token), &["get", "configmaps"]));
     let fresh = create_token(&s, "bot", &[]);
     let out = as_token(&s, Some(&fresh), &["get", "configmaps"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
 }
 
 #[test]
@@ -291,7 +281,7 @@ fn token_bound_to_a_secret_dies_with_it() {
     assert_eq!(c["kubernetes.io"]["secret"]["name"], "s1");
     assert_eq!(c["kubernetes.io"]["secret"]["uid"], secret_uid.as_str());
     let out = as_token(&s, Some(&token), &["get", "secrets", "-o", "name"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     admin(&s, &["delete", "secret", "s1"]);
     unauthorized(&as_token(&s, Some(&token), &["get", "configmaps"]));
 }
@@ -334,7 +324,7 @@ fn token_requests_kubernetes_refuses() {
     assert_eq!(c["kubernetes.io"]["pod"]["uid"], pod_uid.as_str());
     assert_eq!(c["sub"], "system:serviceaccount:default:default");
     let out = as_token(&s, Some(&token), &["get", "pods", "-o", "name"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     admin(&s, &["delete", "pod", "web", "--grace-period=0", "--force"]);
     unauthorized(&as_token(&s, Some(&token), &["get", "pods"]));
 }
@@ -397,7 +387,7 @@ fn token_request_as_json() {
         .expect("a timestamp");
     assert!(stamp.ends_with('Z') && stamp.len() == 20, "{stamp}");
     let out = as_token(&s, Some(token), &["get", "configmaps"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
 
     // A reference naming another uid is a conflict; other kinds cannot be bound to.
     let mut stale = request.clone();
@@ -460,7 +450,7 @@ fn expired_and_forged_tokens_are_refused() {
     // Signed with the server's own key: valid now, then expired an hour ago.
     let valid = encode(&es256, &bot_claims(&uid, now - 60, now + 600), &key).unwrap();
     let out = as_token(&s, Some(&valid), &["get", "configmaps"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let expired = encode(&es256, &bot_claims(&uid, now - 7200, now - 3600), &key).unwrap();
     unauthorized(&as_token(&s, Some(&expired), &["get", "configmaps"]));
     let early = encode(&es256, &bot_claims(&uid, now + 3600, now + 7200), &key).unwrap();

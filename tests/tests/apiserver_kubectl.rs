@@ -4,10 +4,11 @@
 //! Every scenario runs three times: on the server's embedded store, on a separate `rkube store`
 //! over the etcd API, and on Debian's etcd 3.4 (`--datastore-endpoint`).
 
-use std::process::Output;
 use std::time::Duration;
 
-use rkube_tests::server_proc::{Datastore, ServerProcess};
+use rkube_tests::server_proc::{
+    expect_failure, expect_success, output_text, Datastore, ServerProcess,
+};
 use serde_json::Value;
 
 /// Runs each scenario against each datastore: `scenario::embedded`, `::rkube_store`, `::etcd`.
@@ -56,46 +57,21 @@ fn start(datastore: Datastore) -> ServerProcess {
     ServerProcess::on(datastore).expect("rkube server starts")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// Runs kubectl and returns stdout, failing the test (with everything printed) otherwise.
 fn ok(s: &ServerProcess, args: &[&str]) -> String {
-    let out = s.kubectl(args).expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed:\n{}",
-        text(&out)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    expect_success("kubectl", args, &s.kubectl(args).expect("kubectl runs"))
 }
 
 /// Runs kubectl expecting failure and returns stderr.
 fn fails(s: &ServerProcess, args: &[&str]) -> String {
-    let out = s.kubectl(args).expect("kubectl runs");
-    assert!(
-        !out.status.success(),
-        "kubectl {args:?} should fail:\n{}",
-        text(&out)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    expect_failure("kubectl", args, &s.kubectl(args).expect("kubectl runs"))
 }
 
 fn apply_stdin(s: &ServerProcess, args: &[&str], manifest: &str) -> String {
     let out = s
         .kubectl_with_stdin(args, Some(manifest))
         .expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed:\n{}",
-        text(&out)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    expect_success("kubectl", args, &out)
 }
 
 const APP: &str = "\
@@ -469,7 +445,7 @@ fn edit_verbs(s: &ServerProcess) {
     cmd.args(["edit", "cm", "cfg", "-n", "demo"])
         .env("EDITOR", "sed -i s/tier:\\ backend/tier:\\ edited/");
     let out = cmd.output().expect("kubectl edit runs");
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let tier = ok(
         s,
         &[

@@ -6,18 +6,10 @@
 
 use std::process::Output;
 
-use rkube_tests::server_proc::ServerProcess;
+use rkube_tests::server_proc::{output_text, ServerProcess};
 
 fn start() -> ServerProcess {
     ServerProcess::start().expect("rkube server starts")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// stdout, stderr and exit code, as one comparable value.
@@ -156,7 +148,7 @@ fn output_matches_kubectl() {
     let applied = s
         .rkctl_with_stdin(&["apply", "-f", "-"], Some(APP))
         .expect("rkctl runs");
-    assert!(applied.status.success(), "{}", text(&applied));
+    assert!(applied.status.success(), "{}", output_text(&applied));
     for args in [
         &["get", "ns"][..],
         &["get", "all", "-n", "demo"],
@@ -246,7 +238,11 @@ fn apply_messages_match_kubectl() {
     let s = start();
     let run = |args: &[&str], stdin: Option<&str>| {
         let out = s.rkctl_with_stdin(args, stdin).expect("rkctl runs");
-        assert!(out.status.success(), "rkctl {args:?}:\n{}", text(&out));
+        assert!(
+            out.status.success(),
+            "rkctl {args:?}:\n{}",
+            output_text(&out)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let first = run(&["apply", "-f", "-"], Some(APP));
@@ -269,7 +265,7 @@ fn apply_messages_match_kubectl() {
         String::from_utf8_lossy(&theirs.stdout),
         again,
         "{}",
-        text(&theirs)
+        output_text(&theirs)
     );
 
     let scaled = APP.replace("replicas: 2", "replicas: 6");

@@ -3,31 +3,16 @@
 //!
 //! Needs `target/debug/rkube` and `target/debug/rkctl` (`cargo build --bin rkube -p rkube-ctl`).
 
-use std::process::Output;
 use std::time::Duration;
 
-use rkube_tests::server_proc::ServerProcess;
+use rkube_tests::server_proc::{expect_success, output_text, ServerProcess};
 
 fn start() -> ServerProcess {
     ServerProcess::start().expect("rkube server starts")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn ok(s: &ServerProcess, args: &[&str]) -> String {
-    let out = s.rkctl(args).expect("rkctl runs");
-    assert!(
-        out.status.success(),
-        "rkctl {args:?} failed:\n{}",
-        text(&out)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    expect_success("rkctl", args, &s.rkctl(args).expect("rkctl runs"))
 }
 
 /// Runs rkctl expecting exit code 1 and nothing on stdout; returns stderr.
@@ -37,7 +22,7 @@ fn fails(s: &ServerProcess, args: &[&str]) -> String {
         out.status.code(),
         Some(1),
         "rkctl {args:?} should fail:\n{}",
-        text(&out)
+        output_text(&out)
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -476,7 +461,7 @@ fn workload_and_node_verbs() {
         String::from_utf8_lossy(&out.stdout),
         "deployment.apps/web edited\n",
         "{}",
-        text(&out)
+        output_text(&out)
     );
     assert_eq!(
         ok(
@@ -498,7 +483,7 @@ fn workload_and_node_verbs() {
     let created = s
         .rkctl_with_stdin(&["create", "-f", "-"], Some(node))
         .expect("rkctl runs");
-    assert!(created.status.success(), "{}", text(&created));
+    assert!(created.status.success(), "{}", output_text(&created));
     assert_eq!(ok(&s, &["cordon", "n1"]), "node/n1 cordoned\n");
     assert_eq!(ok(&s, &["cordon", "n1"]), "node/n1 already cordoned\n");
     assert_eq!(ok(&s, &["uncordon", "n1"]), "node/n1 uncordoned\n");
@@ -529,14 +514,14 @@ fn workload_and_node_verbs() {
     let created = s
         .rkctl_with_stdin(&["create", "-f", "-"], Some(pod))
         .expect("rkctl runs");
-    assert!(created.status.success(), "{}", text(&created));
+    assert!(created.status.success(), "{}", output_text(&created));
     let out = s.rkctl(&["drain", "n1"]).expect("rkctl runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains("cannot delete Pods that declare no controller (use --force to override): default/bound"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     // (Deleted rather than evicted: without a kubelet only an immediate deletion completes.)
     assert_eq!(
@@ -563,7 +548,7 @@ fn apply_prune_removes_what_the_files_dropped() {
     let out = s
         .rkctl_with_stdin(&["apply", "-f", "-"], Some(two))
         .expect("rkctl runs");
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     // Not applied, so never pruned.
     ok(&s, &["create", "configmap", "c", "--from-literal=x=y"]);
     ok(&s, &["label", "cm", "c", "app=p"]);
@@ -574,7 +559,7 @@ fn apply_prune_removes_what_the_files_dropped() {
         String::from_utf8_lossy(&out.stdout),
         "configmap/a unchanged\nconfigmap/b pruned\n",
         "{}",
-        text(&out)
+        output_text(&out)
     );
     let names = ok(&s, &["get", "cm", "-l", "app=p", "-o", "name"]);
     assert_eq!(names, "configmap/a\nconfigmap/c\n");
@@ -635,7 +620,7 @@ fn kubeconfig_files_merge_and_flags_override() {
     let merged = format!("{a}:{b}");
     // The namespace comes from the context.
     let out = run(&merged, &["get", "cm", "-o", "name"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let out = run(
         &merged,
         &[
@@ -674,7 +659,7 @@ fn kubeconfig_files_merge_and_flags_override() {
         String::from_utf8_lossy(&out.stdout),
         "namespace/default\n",
         "{}",
-        text(&out)
+        output_text(&out)
     );
     let out = run(
         &merged,
@@ -695,7 +680,7 @@ fn kubeconfig_files_merge_and_flags_override() {
         String::from_utf8_lossy(&out.stdout),
         "namespace/default\n",
         "{}",
-        text(&out)
+        output_text(&out)
     );
     // Unknown users are refused before anything is sent; a bad token by the server.
     let out = run(&merged, &["--user", "nobody", "get", "ns"]);
@@ -710,7 +695,7 @@ fn kubeconfig_files_merge_and_flags_override() {
     )
     .expect("write");
     let out = run(&token_only.display().to_string(), &["get", "ns"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "error: You must be logged in to the server (Unauthorized)\n"
@@ -721,7 +706,7 @@ fn kubeconfig_files_merge_and_flags_override() {
         String::from_utf8_lossy(&out.stdout),
         "Switched to context \"other\".\n",
         "{}",
-        text(&out)
+        output_text(&out)
     );
     let users = std::fs::read_to_string(&b).expect("read");
     assert!(users.contains("current-context: other"), "{users}");
@@ -783,19 +768,19 @@ fn diff_shows_what_apply_would_change() {
     let path = path.display().to_string();
     // Not there yet: the whole object is new.
     let out = s.rkctl(&["diff", "-f", &path]).expect("rkctl runs");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("+  k: one\n"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     ok(&s, &["apply", "-f", &path]);
     let out = s.rkctl(&["diff", "-f", &path]).expect("rkctl runs");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
     std::fs::write(s.scratch().join("d.yaml"), v1.replace("one", "two")).expect("write");
     let out = s.rkctl(&["diff", "-f", &path]).expect("rkctl runs");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.contains("-  k: one\n+  k: two\n"), "{printed}");
     assert!(printed.starts_with("diff -u -N "), "{printed}");
