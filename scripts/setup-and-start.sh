@@ -14,9 +14,10 @@ ensure_rust
 ensure_debian_packages "${RKUBE_BUILD_PACKAGES[@]}" "${RKUBE_CLIENT_PACKAGES[@]}"
 ensure_kubectl
 
-echo "==> cargo build --release --bin rkube"
-cargo build --release --bin rkube
+echo "==> cargo build --release (rkube, rkctl)"
+cargo build --release -p rkube --bin rkube -p rkube-ctl --bin rkctl
 RKUBE="$PWD/target/release/rkube"
+RKCTL="$PWD/target/release/rkctl"
 
 if [ "$(id -u)" -eq 0 ]; then
     DATA_DIR="${RKUBE_DATA_DIR:-/var/lib/rkube}"
@@ -37,9 +38,9 @@ rkube server is starting: data in $DATA_DIR, the API at https://127.0.0.1:$PORT.
 Stop it with Ctrl-C. From another shell:
 
     export KUBECONFIG=$DATA_DIR/admin.kubeconfig
-    kubectl get namespaces
-    kubectl create deployment web --image=registry.local/web:1
-    kubectl get deployments -o wide
+    $RKCTL get namespaces                       # or the stock kubectl
+    $RKCTL create deployment web --image=registry.local/web:1
+    $RKCTL get deployments -o wide
 
 USAGE
     exec "$RKUBE" server --data-dir "$DATA_DIR" --https-listen-port "$PORT" "${extra[@]}"
