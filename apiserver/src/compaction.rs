@@ -65,24 +65,7 @@ mod tests {
 
     #[tokio::test]
     async fn compacts_to_the_previous_interval() {
-        let dir = tempfile::tempdir().unwrap();
-        let client = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let peer = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let config = rkube_store::StoreConfig::single_member(
-            "t",
-            dir.path().to_path_buf(),
-            format!("http://{}", client.local_addr().unwrap()),
-            format!("http://{}", peer.local_addr().unwrap()),
-        );
-        let stop = CancellationToken::new();
-        let running = rkube_store::start(
-            config,
-            rkube_store::Listeners { client, peer },
-            stop.clone(),
-        )
-        .await
-        .unwrap();
-        let backend: Arc<dyn Backend> = Arc::new(backend::Embedded::new(running.member.clone()));
+        let (backend, stop, _dir) = crate::testing::embedded_backend().await;
         for i in 0..5 {
             backend
                 .create(format!("/k{i}").as_bytes(), b"v".to_vec(), 0)

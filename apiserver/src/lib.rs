@@ -10,6 +10,7 @@
 //! - [`discovery`], [`openapi`]: the documents clients read to learn what is served.
 //! - [`admission`], [`structural`]: unknown fields, defaults and validation of every write.
 //! - [`managed`]: `managedFields` and server-side apply.
+//! - [`alloc`]: Service cluster IPs and node ports.
 //! - [`crd`]: CustomResourceDefinitions and the custom resources they define.
 //! - [`body`], [`protobuf`]: request bodies (JSON, YAML, Kubernetes protobuf) and responses.
 //! - [`tls`], [`kubeconfig`], [`auth`]: the cluster CA, the admin kubeconfig, identities.
@@ -19,6 +20,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod admission;
+pub mod alloc;
 pub mod auth;
 pub mod body;
 pub mod cache;
@@ -39,6 +41,8 @@ pub mod satoken;
 pub mod server;
 pub mod status;
 pub mod structural;
+#[cfg(test)]
+mod testing;
 pub mod tls;
 
 pub use server::{ApiServer, Config, ServerError};

@@ -144,6 +144,11 @@ impl Prepared {
             acceptor,
             ..
         } = self;
+        tokio::spawn(crate::alloc::repair(
+            state.backend.clone(),
+            Duration::from_secs(180),
+            shutdown.clone(),
+        ));
         tokio::spawn(crate::compaction::run(
             state.backend.clone(),
             crate::compaction::INTERVAL,
@@ -278,6 +283,7 @@ pub async fn prepare(config: Config, backend: Arc<dyn Backend>) -> Result<Prepar
         openapi: Mutex::new(None),
     });
     ensure_namespaces(&state).await?;
+    ensure_kubernetes_service(&state, addr.port()).await?;
     // Every built-in resource's watch cache starts now, as Kubernetes' do, so no client waits
     // for a cache to fill on its first list or watch.
     for resource in state.catalog.all() {
@@ -320,6 +326,56 @@ async fn ensure_namespaces(state: &ApiServer) -> Result<(), ServerError> {
         }
     }
     Ok(())
+}
+
+/// The `kubernetes` Service in `default`: the API at the first service IP, port 443.
+async fn ensure_kubernetes_service(state: &ApiServer, port: u16) -> Result<(), ServerError> {
+    let key = format!(
+        "{}/services/specs/default/kubernetes",
+        rkube_api::registry::STORAGE_ROOT
+    );
+    let fail = |message: String| ServerError::Bootstrap {
+        namespace: "default".into(),
+        message,
+    };
+    let (existing, _) = state
+        .backend
+        .get(key.as_bytes(), 0)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    if existing.is_some() {
+        return Ok(());
+    }
+    let mut svc = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "uid": uuid::Uuid::new_v4().to_string(),
+            "creationTimestamp": object::now_rfc3339(),
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": "10.96.0.1",
+            "clusterIPs": ["10.96.0.1"],
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+            "internalTrafficPolicy": "Cluster",
+            "sessionAffinity": "None",
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+        },
+        "status": {"loadBalancer": {}},
+    });
+    crate::alloc::ensure(state.backend.as_ref(), &mut svc)
+        .await
+        .map_err(|e| fail(e.message))?;
+    let bytes = serde_json::to_vec(&svc).unwrap_or_default();
+    match state.backend.create(key.as_bytes(), bytes, 0).await {
+        Ok(_) | Err(rkube_store::backend::Error::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(fail(e.to_string())),
+    }
 }
 
 /// Paths anyone may read: probes need them before credentials exist.

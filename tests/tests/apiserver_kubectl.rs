@@ -51,6 +51,7 @@ on_every_datastore!(
     describe_explain_paging_and_dry_run,
     versions_share_storage,
     imperative_creates,
+    services_get_cluster_ips_and_node_ports,
 );
 
 fn start(datastore: Datastore) -> ServerProcess {
@@ -982,4 +983,77 @@ fn imperative_creates(s: &ServerProcess) {
         ],
     );
     assert_eq!(pod, "Pending Always");
+}
+
+fn services_get_cluster_ips_and_node_ports(s: &ServerProcess) {
+    let ip = ok(
+        s,
+        &[
+            "get",
+            "svc",
+            "kubernetes",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.spec.clusterIP} {.spec.ports[0].port}",
+        ],
+    );
+    assert_eq!(ip, "10.96.0.1 443");
+    apply_stdin(s, &["apply", "-f", "-"], APP);
+    let ip = ok(
+        s,
+        &[
+            "get",
+            "svc",
+            "web",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ],
+    );
+    let parsed: std::net::Ipv4Addr = ip.parse().expect("an IPv4 cluster IP");
+    // Inside the service CIDR, 10.96.0.0/12.
+    assert!(
+        parsed.octets()[0] == 10 && (96..=111).contains(&parsed.octets()[1]),
+        "{ip}"
+    );
+    // Re-applying the manifest (which names no IP) keeps it; kubectl reports unchanged.
+    let again = apply_stdin(s, &["apply", "-f", "-"], APP);
+    assert!(again.contains("service/web unchanged"), "{again}");
+    // A NodePort service gets a port from 30000-32767; asking for a taken port or IP is refused.
+    let np = "apiVersion: v1\nkind: Service\nmetadata: {name: np, namespace: demo}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 8000}]\n";
+    apply_stdin(s, &["apply", "-f", "-"], np);
+    let port: u16 = ok(
+        s,
+        &[
+            "get",
+            "svc",
+            "np",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ],
+    )
+    .parse()
+    .expect("a node port");
+    assert!((30000..=32767).contains(&port), "{port}");
+    let clash = format!("apiVersion: v1\nkind: Service\nmetadata: {{name: clash, namespace: demo}}\nspec:\n  clusterIP: {ip}\n  ports: [{{port: 80}}]\n");
+    let out = s
+        .kubectl_with_stdin(&["apply", "-f", "-"], Some(&clash))
+        .expect("kubectl runs");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("provided IP is already allocated"),
+        "{}",
+        output_text(&out)
+    );
+    let table = ok(s, &["get", "svc", "-n", "demo"]);
+    assert!(table.contains(&ip), "{table}");
+    assert!(table.contains(&format!("80:{port}/TCP")), "{table}");
+    // Deleted, its IP can be asked for again.
+    ok(s, &["delete", "svc", "web", "-n", "demo"]);
+    let reuse = clash.replace("name: clash", "name: reuse");
+    apply_stdin(s, &["apply", "-f", "-"], &reuse);
 }

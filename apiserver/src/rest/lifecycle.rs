@@ -181,6 +181,9 @@ pub fn prepare_for_update(call: &Call, cur: &Value, proposed: Value) -> ApiResul
         };
     }
     meta.remove("selfLink");
+    if super::write::is_service(resource) {
+        keep_allocations(cur, &mut new);
+    }
     if tracks_generation(resource) && object::spec_part(cur) != object::spec_part(&new) {
         let generation = cur
             .get("metadata")
@@ -190,6 +193,46 @@ pub fn prepare_for_update(call: &Call, cur: &Value, proposed: Value) -> ApiResul
         object::meta_mut(&mut new)?.insert("generation".into(), json!(generation + 1));
     }
     Ok(new)
+}
+
+/// A Service update that leaves out its cluster IP or node ports keeps the allocated ones, as
+/// Kubernetes does (a manifest re-applied or replaced never names them).
+fn keep_allocations(cur: &Value, new: &mut Value) {
+    let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let same_kind = spec.get("type") == cur["spec"].get("type") || spec.get("type").is_none();
+    for field in ["clusterIP", "clusterIPs"] {
+        let missing = spec.get(field).is_none_or(|v| v.is_null() || v == "");
+        if missing && spec.get("type").and_then(Value::as_str) != Some("ExternalName") {
+            if let Some(v) = cur["spec"].get(field) {
+                spec.insert(field.into(), v.clone());
+            }
+        }
+    }
+    if !same_kind {
+        return;
+    }
+    let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for p in ports.iter_mut() {
+        if p.get("nodePort").is_some() {
+            continue;
+        }
+        let found = cur["spec"]["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|old| {
+                old["port"] == p["port"]
+                    && old.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+                        == p.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+            });
+        if let Some(n) = found.and_then(|old| old.get("nodePort")) {
+            p["nodePort"] = n.clone();
+        }
+    }
 }
 
 /// Whether nothing keeps a deleting object: no finalizers (for namespaces, no spec
@@ -334,6 +377,10 @@ pub(super) async fn delete_object(
             .await
         {
             Ok(_) => {
+                if super::write::is_service(resource) {
+                    let keys: Vec<String> = crate::alloc::claims_of(&cur).into_iter().collect();
+                    crate::alloc::release(server.backend.as_ref(), &keys).await;
+                }
                 let mut st = status::success();
                 st["details"] = json!({
                     "name": name,

@@ -8,11 +8,11 @@ use serde_json::{json, Value};
 
 use super::{check_namespace, check_type, lifecycle, respond_object, Call};
 use crate::body::{self, Body};
-use crate::managed;
 use crate::object;
 use crate::patch::{self, PatchType};
 use crate::status::{ApiError, ApiResult};
 use crate::ApiServer;
+use crate::{alloc, managed};
 
 /// How many times a write without a resourceVersion precondition retries after losing a race.
 const MAX_ATTEMPTS: usize = 16;
@@ -35,6 +35,11 @@ pub enum Fields {
     Update,
     /// Server-side apply already recorded it.
     Applied,
+}
+
+/// Core Services, whose cluster IPs and node ports the server allocates.
+pub fn is_service(resource: &crate::resources::ServedResource) -> bool {
+    resource.group.is_empty() && resource.kind == "Service"
 }
 
 /// The field manager of the call.
@@ -92,17 +97,33 @@ pub async fn create_object(
     if call.query.dry_run() {
         return Ok(obj);
     }
+    let claimed = if is_service(resource) {
+        alloc::ensure(server.backend.as_ref(), &mut obj).await?
+    } else {
+        Vec::new()
+    };
     let lease = server.lease_for(resource).await?;
     let key = resource.key(namespace.as_deref(), &name);
-    let rec = server
+    let created = server
         .backend
         .create(
             key.as_bytes(),
             object::encode(&resource.to_storage(obj.clone())?)?,
             lease,
         )
-        .await
-        .map_err(|e| ApiError::from_storage(e, &resource.group, &resource.plural, &name))?;
+        .await;
+    let rec = match created {
+        Ok(rec) => rec,
+        Err(e) => {
+            alloc::release(server.backend.as_ref(), &claimed).await;
+            return Err(ApiError::from_storage(
+                e,
+                &resource.group,
+                &resource.plural,
+                &name,
+            ));
+        }
+    };
     object::set_resource_version(&mut obj, rec.mod_revision);
     crate::crd::written(server, resource, &obj);
     Ok(obj)
@@ -262,6 +283,9 @@ where
         if call.query.dry_run() {
             return Ok(new);
         }
+        if is_service(&call.resource) && !object::is_deleting(&new) {
+            alloc::ensure(server.backend.as_ref(), &mut new).await?;
+        }
         if object::is_deleting(&new) && lifecycle::nothing_holds(&call.resource, &new) {
             // The last finalizer is gone: the object goes.
             match server
@@ -271,6 +295,10 @@ where
             {
                 Ok((_, revision)) => {
                     object::set_resource_version(&mut new, revision);
+                    if is_service(&call.resource) {
+                        let keys: Vec<String> = alloc::claims_of(&cur).into_iter().collect();
+                        alloc::release(server.backend.as_ref(), &keys).await;
+                    }
                     return Ok(new);
                 }
                 Err(backend::Error::Conflict { .. }) if precondition.is_none() => continue,
@@ -290,6 +318,13 @@ where
             Ok(written) => {
                 object::set_resource_version(&mut new, written.mod_revision);
                 crate::crd::written(server, &call.resource, &new);
+                if is_service(&call.resource) {
+                    let unused: Vec<String> = alloc::claims_of(&cur)
+                        .difference(&alloc::claims_of(&new))
+                        .cloned()
+                        .collect();
+                    alloc::release(server.backend.as_ref(), &unused).await;
+                }
                 return Ok(new);
             }
             Err(backend::Error::Conflict { .. } | backend::Error::NotFound { .. })
