@@ -17,6 +17,19 @@ pub fn to_string_sorted(value: &Value) -> String {
     to_string(value, &|_| 0)
 }
 
+/// The name Go's decoder gives a JSON value's type in its errors (`cannot unmarshal string
+/// into ...`).
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 fn write(value: &Value, out: &mut String, rank: &dyn Fn(&str) -> usize) {
     match value {
         Value::Object(map) => {

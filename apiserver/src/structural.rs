@@ -169,17 +169,6 @@ fn definition_short_name(schema: &Value) -> Option<String> {
     Some(reference.rsplit('.').next()?.to_owned())
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 fn mismatch_at(schema: &Value, value: &Value, path: &str, owner: &str) -> Option<String> {
     let resolved = schemas().resolve(schema);
     let owner_here = definition_short_name(schema).unwrap_or_else(|| owner.to_owned());
@@ -215,7 +204,7 @@ fn mismatch_at(schema: &Value, value: &Value, path: &str, owner: &str) -> Option
     if !ok {
         return Some(format!(
             "json: cannot unmarshal {} into Go struct field {owner}.{path} of type {go_type}",
-            json_type(value)
+            rkube_api::gojson::type_name(value)
         ));
     }
     match value {
@@ -549,15 +538,16 @@ mod tests {
         assert_eq!(missing, vec!["spec.image: Required value"]);
     }
 
+    fn deployment_schema() -> &'static Value {
+        let name = schemas()
+            .definition_for_kind("apps", "v1", "Deployment")
+            .unwrap();
+        schemas().definition(name).unwrap()
+    }
+
     #[test]
     fn built_in_type_mismatches_read_as_go_reports_them() {
-        let def = schemas()
-            .definition(
-                schemas()
-                    .definition_for_kind("apps", "v1", "Deployment")
-                    .unwrap(),
-            )
-            .unwrap();
+        let def = deployment_schema();
         let quoted = json!({"spec": {"replicas": "3"}});
         assert_eq!(
             type_mismatch(def, &quoted).unwrap(),
@@ -569,13 +559,7 @@ mod tests {
 
     #[test]
     fn built_in_unknown_fields() {
-        let def = schemas()
-            .definition(
-                schemas()
-                    .definition_for_kind("apps", "v1", "Deployment")
-                    .unwrap(),
-            )
-            .unwrap();
+        let def = deployment_schema();
         let mut d = json!({
             "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"},
             "spec": {"replicas": 1, "foo": 1, "template": {"spec": {"containers": [{"name": "a", "image": "b", "bar": 2}]}}},

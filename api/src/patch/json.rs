@@ -20,7 +20,7 @@ pub fn apply_json_patch(doc: &Value, patch: &Value) -> Result<Value> {
     let Value::Array(operations) = patch else {
         return Err(PatchError::Invalid(format!(
             "json: cannot unmarshal {} into Go value of type jsonpatch.Patch",
-            json_kind(patch)
+            crate::gojson::type_name(patch)
         )));
     };
     if operations.len() > MAX_OPERATIONS {
@@ -36,22 +36,11 @@ pub fn apply_json_patch(doc: &Value, patch: &Value) -> Result<Value> {
     Ok(doc)
 }
 
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 fn apply_operation(doc: &mut Value, operation: &Value) -> Result<()> {
     let Value::Object(op) = operation else {
         return Err(PatchError::Invalid(format!(
             "json: cannot unmarshal {} into Go value of type jsonpatch.Operation",
-            json_kind(operation)
+            crate::gojson::type_name(operation)
         )));
     };
     let kind = op.get("op").and_then(Value::as_str).unwrap_or("unknown");
