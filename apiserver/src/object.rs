@@ -79,21 +79,6 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
     )
 }
 
-/// Micro-second timestamps (`MicroTime`, used by leases and events.k8s.io).
-pub fn now_rfc3339_micros() -> String {
-    let t = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
-}
-
 /// The bytes stored for an object: its JSON without `metadata.resourceVersion`.
 pub fn encode(obj: &Value) -> ApiResult<Vec<u8>> {
     let mut stored = obj.clone();

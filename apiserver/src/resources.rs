@@ -163,15 +163,6 @@ impl ServedResource {
         key.push_str(name);
         key
     }
-
-    /// The collection's path (`/api/v1/namespaces/ns/pods`) for selfLinks and messages.
-    pub fn group_path(&self) -> String {
-        if self.group.is_empty() {
-            format!("/api/{}", self.version)
-        } else {
-            format!("/apis/{}/{}", self.group, self.version)
-        }
-    }
 }
 
 /// Every served resource, by (group, version, plural).
@@ -242,20 +233,6 @@ impl Catalog {
         self.resources
             .read()
             .get(&(group.to_owned(), version.to_owned(), plural.to_owned()))
-            .cloned()
-    }
-
-    /// The resource of `kind` in `group/version`.
-    pub fn lookup_kind(
-        &self,
-        group: &str,
-        version: &str,
-        kind: &str,
-    ) -> Option<Arc<ServedResource>> {
-        self.resources
-            .read()
-            .values()
-            .find(|r| r.group == group && r.version == version && r.kind == kind)
             .cloned()
     }
 

@@ -116,7 +116,6 @@ pub struct Prepared {
     state: Arc<ApiServer>,
     listener: TcpListener,
     acceptor: TlsAcceptor,
-    ca: ClusterCa,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -128,14 +127,6 @@ impl std::fmt::Debug for Prepared {
 }
 
 impl Prepared {
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    pub fn ca(&self) -> &ClusterCa {
-        &self.ca
-    }
-
     /// Serves until `shutdown` is cancelled.
     pub async fn serve(self, shutdown: CancellationToken) {
         let Prepared {
@@ -295,7 +286,6 @@ pub async fn prepare(config: Config, backend: Arc<dyn Backend>) -> Result<Prepar
         state,
         listener,
         acceptor,
-        ca,
     })
 }
 

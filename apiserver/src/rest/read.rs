@@ -97,7 +97,7 @@ impl Items {
                     if i > 0 {
                         chunks.push(b",");
                     }
-                    chunks.push(&serde_json::to_vec(v).unwrap_or_default());
+                    chunks.push_json(v);
                 }
             }
             Items::Cached(entries) => {
@@ -130,6 +130,12 @@ impl Chunks {
             let full = std::mem::replace(&mut self.current, Vec::with_capacity(CHUNK + 4096));
             self.done.push(full.into());
         }
+    }
+
+    fn push_json(&mut self, value: &Value) {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.current, value);
+        self.push(b"");
     }
 
     fn finish(mut self) -> Vec<bytes::Bytes> {

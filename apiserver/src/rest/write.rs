@@ -283,7 +283,8 @@ where
         if call.query.dry_run() {
             return Ok(new);
         }
-        if is_service(&call.resource) && !object::is_deleting(&new) {
+        // Status writes keep the spec, so its allocations stand as they are.
+        if is_service(&call.resource) && call.subresource.is_none() && !object::is_deleting(&new) {
             alloc::ensure(server.backend.as_ref(), &mut new).await?;
         }
         if object::is_deleting(&new) && lifecycle::nothing_holds(&call.resource, &new) {
