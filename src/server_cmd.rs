@@ -1,5 +1,6 @@
 //! `rkube server`: the control plane of one node: an embedded store member (or an external
-//! etcd with `--datastore-endpoint`) and the Kubernetes API server on `:6443`.
+//! etcd with `--datastore-endpoint`), the Kubernetes API server on `:6443`, the scheduler and
+//! the controller-manager (each leader-elected, talking to the API server as clients).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -59,16 +60,33 @@ pub struct ServerArgs {
     /// Peer (raft) address of the embedded store.
     #[arg(long, default_value = "127.0.0.1:2380", value_name = "ADDR")]
     pub store_peer_address: SocketAddr,
+
+    /// This node's name (default: the host name).
+    #[arg(long, env = "RKUBE_NODE_NAME", value_name = "NAME")]
+    pub node_name: Option<String>,
+
+    /// Do not run the scheduler.
+    #[arg(long)]
+    pub disable_scheduler: bool,
+
+    /// Do not run the controller-manager.
+    #[arg(long)]
+    pub disable_controller_manager: bool,
+
+    /// Controllers the controller-manager does not run (comma-separated, e.g. `namespace`).
+    #[arg(long = "disable-controllers", value_name = "NAMES", value_delimiter = ',')]
+    pub disabled_controllers: Vec<String>,
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("failed to create the data dir {}", args.data_dir.display()))?;
     let shutdown = CancellationToken::new();
+    let node_name = args.node_name.clone().unwrap_or_else(host_name);
     let (backend, store_done): (Arc<dyn Backend>, Option<_>) = if args.datastore_endpoint.is_empty()
     {
         let config = StoreConfig::single_member(
-            &node_name(),
+            &node_name,
             args.data_dir.join("store"),
             format!("http://{}", args.store_client_address),
             format!("http://{}", args.store_peer_address),
@@ -104,10 +122,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         kubeconfig = %args.data_dir.join("admin.kubeconfig").display(),
         "rkube server is ready"
     );
+    let components = start_components(&args, &node_name, shutdown.clone()).await?;
     let work = {
         let shutdown = shutdown.clone();
         async move {
             prepared.serve(shutdown).await;
+            for component in components {
+                component.await.context("a control-plane component failed")??;
+            }
             if let Some(done) = store_done {
                 done.await
                     .context("the store task failed")?
@@ -125,8 +147,50 @@ async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("{flag}: failed to listen on {addr}"))
 }
 
+type Component = tokio::task::JoinHandle<anyhow::Result<()>>;
+
+/// Starts the scheduler and the controller-manager, unless disabled, as clients of this
+/// server through its admin kubeconfig.
+async fn start_components(
+    args: &ServerArgs,
+    node_name: &str,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Vec<Component>> {
+    let mut components = Vec::new();
+    if args.disable_scheduler && args.disable_controller_manager {
+        return Ok(components);
+    }
+    let kubeconfig = args.data_dir.join("admin.kubeconfig");
+    let client = rkube_api::client::from_kubeconfig(&kubeconfig).await?;
+    if !args.disable_scheduler {
+        let config = rkube_scheduler::Config {
+            host: node_name.to_owned(),
+            ..rkube_scheduler::Config::default()
+        };
+        let (client, shutdown) = (client.clone(), shutdown.clone());
+        components.push(tokio::spawn(async move {
+            rkube_scheduler::run(client, config, shutdown)
+                .await
+                .context("the scheduler stopped")
+        }));
+    }
+    if !args.disable_controller_manager {
+        let config = rkube_controller_manager::Config {
+            host: node_name.to_owned(),
+            disabled: args.disabled_controllers.clone(),
+            ..rkube_controller_manager::Config::default()
+        };
+        components.push(tokio::spawn(async move {
+            rkube_controller_manager::run(client, config, shutdown)
+                .await
+                .context("the controller-manager stopped")
+        }));
+    }
+    Ok(components)
+}
+
 /// This machine's host name, the default node and store member name.
-fn node_name() -> String {
+fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .ok()

@@ -1,6 +1,7 @@
 //! The shared Kubernetes object model every rkube component builds on.
 //!
-//! This crate does no I/O: it holds pure data and pure functions.
+//! This crate does no I/O: it holds pure data and pure functions, except [`client`] (the
+//! `client` feature): helpers on kube-rs for rkube's own components.
 //!
 //! # Layout
 //!
@@ -32,6 +33,8 @@
 //!   (`autoscaling/v1` and `v2` HorizontalPodAutoscalers, core and `events.k8s.io` Events),
 //!   lossless both ways, and each such resource's storage version.
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod convert;
 pub mod defaults;
 pub mod fields;

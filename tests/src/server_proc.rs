@@ -67,7 +67,16 @@ impl ServerProcess {
     /// # Errors
     /// As [`ServerProcess::start`].
     pub fn start_with(datastore: Option<&str>) -> anyhow::Result<Self> {
-        Self::launch(datastore, |_| Ok(()))
+        Self::launch(datastore, &[], |_| Ok(()))
+    }
+
+    /// Starts a server on its embedded store with extra `rkube server` flags, e.g.
+    /// `--disable-controller-manager`.
+    ///
+    /// # Errors
+    /// As [`ServerProcess::start`].
+    pub fn start_args(args: &[&str]) -> anyhow::Result<Self> {
+        Self::launch(None, args, |_| Ok(()))
     }
 
     /// Starts a server on its embedded store after `seed` has written files into its data
@@ -76,11 +85,12 @@ impl ServerProcess {
     /// # Errors
     /// What `seed` returns, or as [`ServerProcess::start`].
     pub fn start_seeded(seed: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<Self> {
-        Self::launch(None, seed)
+        Self::launch(None, &[], seed)
     }
 
     fn launch(
         datastore: Option<&str>,
+        extra_args: &[&str],
         seed: impl FnOnce(&Path) -> anyhow::Result<()>,
     ) -> anyhow::Result<Self> {
         let [port, client, peer] = free_ports(3)?[..] else {
@@ -105,6 +115,7 @@ impl ServerProcess {
             .args(["--https-listen-port", &port.to_string()])
             .args(["--store-client-address", &format!("127.0.0.1:{client}")])
             .args(["--store-peer-address", &format!("127.0.0.1:{peer}")])
+            .args(extra_args)
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
@@ -157,6 +168,14 @@ impl ServerProcess {
 
     pub fn kubeconfig(&self) -> PathBuf {
         self.data_dir().join("admin.kubeconfig")
+    }
+
+    /// A kube-rs client for this server (as the admin).
+    ///
+    /// # Errors
+    /// When the kubeconfig cannot be loaded.
+    pub async fn client(&self) -> anyhow::Result<kube::Client> {
+        Ok(rkube_api::client::from_kubeconfig(&self.kubeconfig()).await?)
     }
 
     /// A scratch directory beside the server's, for manifests.

@@ -1,0 +1,53 @@
+//! Client helpers on kube-rs for rkube's own components (the `client` feature): a client
+//! from a kubeconfig file, and leader election on a `coordination.k8s.io/v1` Lease.
+//!
+//! The scheduler and the controller-manager talk to the API server through the public
+//! Kubernetes API exactly as any other client does; these helpers are what they share.
+
+pub mod leader;
+
+use std::path::Path;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+pub use leader::{LeaderElection, LeaderError};
+
+/// Why a client could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("failed to read the kubeconfig {path}: {source}")]
+    Read {
+        path: String,
+        source: kube::config::KubeconfigError,
+    },
+    #[error("the kubeconfig {path} is not usable: {source}")]
+    Config {
+        path: String,
+        source: kube::config::KubeconfigError,
+    },
+    #[error("failed to make a client from the kubeconfig {path}: {source}")]
+    Client { path: String, source: kube::Error },
+}
+
+/// A client for the current context of the kubeconfig at `path`.
+///
+/// # Errors
+/// When the file cannot be read or parsed, names no usable context, or its credentials
+/// cannot be loaded.
+pub async fn from_kubeconfig(path: &Path) -> Result<kube::Client, ClientError> {
+    let shown = path.display().to_string();
+    let kubeconfig = Kubeconfig::read_from(path).map_err(|source| ClientError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .map_err(|source| ClientError::Config {
+            path: shown.clone(),
+            source,
+        })?;
+    kube::Client::try_from(config).map_err(|source| ClientError::Client {
+        path: shown,
+        source,
+    })
+}
