@@ -141,6 +141,16 @@ impl ApiError {
         .with_details(d)
     }
 
+    /// 429 with causes, e.g. an eviction a disruption budget does not allow.
+    pub fn too_many_requests(message: &str, causes: Vec<(String, String)>) -> Self {
+        let causes: Vec<Value> = causes
+            .into_iter()
+            .map(|(reason, message)| json!({ "reason": reason, "message": message }))
+            .collect();
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message)
+            .with_details(json!({ "causes": causes }))
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
     }

@@ -12,6 +12,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 pub use leader::{LeaderElection, LeaderError};
 
+use crate::labels::{self, ExpressionOperator, LabelSelectorRequirement, Selector};
+
 /// Why a client could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -50,4 +52,31 @@ pub async fn from_kubeconfig(path: &Path) -> Result<kube::Client, ClientError> {
         path: shown,
         source,
     })
+}
+
+/// The selector a k8s-openapi `LabelSelector` means (empty: everything). A *missing*
+/// selector means nothing in most places; callers decide that before converting.
+///
+/// # Errors
+/// When a key, value or operator is invalid (the API server's validation refuses those, so
+/// this is rare for stored objects).
+pub fn label_selector(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+) -> Result<Selector, labels::Error> {
+    let structured = labels::LabelSelector {
+        match_labels: selector.match_labels.clone().unwrap_or_default(),
+        match_expressions: selector
+            .match_expressions
+            .iter()
+            .flatten()
+            .map(|e| {
+                Ok(LabelSelectorRequirement {
+                    key: e.key.clone(),
+                    operator: e.operator.parse::<ExpressionOperator>()?,
+                    values: e.values.clone().unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_, labels::Error>>()?,
+    };
+    Selector::try_from(&structured)
 }

@@ -1,6 +1,7 @@
 //! The REST verbs on resources: dispatch by method, and what every verb shares (finding the
 //! resource, its cache, the namespace checks).
 
+mod eviction;
 mod lifecycle;
 mod read;
 mod subresource;

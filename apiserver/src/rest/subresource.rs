@@ -1,5 +1,6 @@
 //! The subresources: `/status`, `/finalize`, `/scale` (an `autoscaling/v1` Scale view of the
-//! replicas), `/binding` (the scheduler's node assignment), `/eviction` and `/token`.
+//! replicas), `/binding` (the scheduler's node assignment), `/eviction` (in `eviction`) and
+//! `/token`.
 
 use std::sync::Arc;
 
@@ -8,7 +9,6 @@ use http::{Method, Response, StatusCode};
 use rkube_api::registry::Subresource;
 use serde_json::{json, Map, Value};
 
-use super::lifecycle::delete_object;
 use super::write::{change, check_identity, Fields};
 use super::{check_type, respond_object, Call};
 use crate::body::{self, Body};
@@ -59,16 +59,7 @@ pub async fn subresource(
         (Subresource::Token, Method::POST) => {
             crate::satoken::request::create(server, call, bytes).await
         }
-        // An eviction is a delete (disruption budgets are checked once a controller keeps them).
-        (Subresource::Eviction, Method::POST) => {
-            let eviction = body::parse(&call.headers, bytes)?;
-            let opts = eviction
-                .get("deleteOptions")
-                .cloned()
-                .unwrap_or_else(|| json!({}));
-            delete_object(server, call, call.name(), &opts).await?;
-            Ok(body::json(StatusCode::CREATED, &status::success()))
-        }
+        (Subresource::Eviction, Method::POST) => super::eviction::evict(server, call, bytes).await,
         _ => Err(unsupported()),
     }
 }
