@@ -153,6 +153,8 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
             daemon.join(", ")
         ));
     }
+    let timeout = parse_duration(&o.timeout)?;
+    let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
     let mut waiting = Vec::new();
     for p in &evict {
         let ns = p
@@ -168,36 +170,25 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         if o.grace_period >= 0 {
             options["gracePeriodSeconds"] = json!(o.grace_period);
         }
-        if !o.disable_eviction {
-            out(&format!("evicting pod {ns}/{name}\n"));
-            let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction",
-                "metadata": {"name": name, "namespace": ns}, "deleteOptions": options});
-            match client
-                .json(
-                    Method::POST,
-                    &format!("{pod_path}/eviction"),
-                    None,
-                    Some(&eviction),
-                )
-                .await
-            {
-                Ok(_) => {}
-                Err(ClientError::Api(e))
-                    if e.code == 404 && e.status.pointer("/details/name").is_some() =>
-                {
-                    continue
-                }
-                Err(ClientError::Api(e)) if e.code == 404 || e.code == 405 => {
-                    client
-                        .json(Method::DELETE, &pod_path, None, Some(&options))
-                        .await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        } else {
+        if o.disable_eviction {
             client
                 .json(Method::DELETE, &pod_path, None, Some(&options))
                 .await?;
+        } else {
+            out(&format!("evicting pod {ns}/{name}\n"));
+            let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction",
+                "metadata": {"name": name, "namespace": ns}, "deleteOptions": options});
+            let gone = evict_pod(client, &pod_path, &eviction, &options, deadline, &o)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "unable to drain node \"{}\" due to error: error when evicting pods/\"{name}\" -n \"{ns}\": {e}",
+                        o.node
+                    )
+                })?;
+            if gone {
+                continue;
+            }
         }
         waiting.push((
             pod_path,
@@ -205,8 +196,6 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
             p.pointer("/metadata/uid").cloned(),
         ));
     }
-    let timeout = parse_duration(&o.timeout)?;
-    let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
     for (path, display, uid) in waiting {
         loop {
             match client.get(&path).await {
@@ -230,3 +219,63 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     out(&format!("node/{} drained\n", o.node));
     Ok(())
 }
+
+/// Evicts one pod, retrying every 5 s while a disruption budget refuses (429), as kubectl
+/// does; deletes it instead where the server has no eviction. `Ok(true)`: the pod was gone.
+async fn evict_pod(
+    client: &crate::client::Client,
+    pod_path: &str,
+    eviction: &Value,
+    options: &Value,
+    deadline: Option<Instant>,
+    o: &Opts,
+) -> anyhow::Result<bool> {
+    loop {
+        match client
+            .json(
+                Method::POST,
+                &format!("{pod_path}/eviction"),
+                None,
+                Some(eviction),
+            )
+            .await
+        {
+            Ok(_) => return Ok(false),
+            Err(ClientError::Api(e))
+                if e.code == 404 && e.status.pointer("/details/name").is_some() =>
+            {
+                return Ok(true)
+            }
+            Err(ClientError::Api(e)) if e.code == 404 || e.code == 405 => {
+                client
+                    .json(Method::DELETE, pod_path, None, Some(options))
+                    .await?;
+                return Ok(false);
+            }
+            Err(ClientError::Api(e)) if e.code == 429 => {
+                if deadline.is_some_and(|d| Instant::now() + RETRY >= d) {
+                    anyhow::bail!("global timeout reached: {}", o.timeout);
+                }
+                let (ns, name) = (
+                    eviction
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    eviction
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                );
+                err(&format!(
+                    "error when evicting pods/\"{name}\" -n \"{ns}\" (will retry after 5s): {}\n",
+                    e.message
+                ));
+                tokio::time::sleep(RETRY).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// How long kubectl waits before retrying an eviction a disruption budget refused.
+const RETRY: Duration = Duration::from_secs(5);

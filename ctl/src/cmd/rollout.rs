@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::delete::parse_duration;
 use super::target;
 use super::{out, Ctx};
+use crate::output::progress::StatusLine;
 
 /// The `rollout` subcommands.
 #[derive(Debug, Subcommand)]
@@ -194,6 +195,63 @@ pub fn daemonset_progress(d: &Value) -> Progress {
     Progress::Done(format!("daemon set \"{name}\" successfully rolled out"))
 }
 
+/// `rollout status` of a StatefulSet, in kubectl's words.
+pub fn statefulset_progress(s: &Value) -> Progress {
+    let strategy = s
+        .pointer("/spec/updateStrategy/type")
+        .and_then(Value::as_str)
+        .unwrap_or("RollingUpdate");
+    if strategy != "RollingUpdate" {
+        return Progress::Failed(
+            "rollout status is only available for RollingUpdate strategy type".into(),
+        );
+    }
+    let observed = num(s, "/status/observedGeneration");
+    if observed == 0 || num(s, "/metadata/generation") > observed {
+        return Progress::Waiting("Waiting for statefulset spec update to be observed...".into());
+    }
+    let replicas = s
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let ready = num(s, "/status/readyReplicas");
+    if ready < replicas {
+        return Progress::Waiting(format!(
+            "Waiting for {} pods to be ready...",
+            replicas - ready
+        ));
+    }
+    let updated = num(s, "/status/updatedReplicas");
+    let partition = num(s, "/spec/updateStrategy/rollingUpdate/partition");
+    if partition > 0 {
+        if updated < replicas - partition {
+            return Progress::Waiting(format!(
+                "Waiting for partitioned roll out to finish: {updated} out of {} new pods have been updated...",
+                replicas - partition
+            ));
+        }
+        return Progress::Done(format!(
+            "partitioned roll out complete: {updated} new pods have been updated..."
+        ));
+    }
+    let revision = |field: &str| {
+        s.pointer(&format!("/status/{field}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (update, current) = (revision("updateRevision"), revision("currentRevision"));
+    if update != current {
+        return Progress::Waiting(format!(
+            "waiting for statefulset rolling update to complete {updated} pods at revision {update}..."
+        ));
+    }
+    Progress::Done(format!(
+        "statefulset rolling update complete {} pods at revision {current}...",
+        num(s, "/status/currentReplicas")
+    ))
+}
+
 /// Runs a `rollout` subcommand.
 ///
 /// # Errors
@@ -210,25 +268,23 @@ pub async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
                     match (t.resource.group.as_str(), t.resource.kind.as_str()) {
                         ("apps", "Deployment") => deployment_progress,
                         ("apps", "DaemonSet") => daemonset_progress,
+                        ("apps", "StatefulSet") => statefulset_progress,
                         _ => anyhow::bail!(
                             "no status viewer has been implemented for {}",
                             t.resource.kind
                         ),
                     };
-                let mut last = String::new();
+                let mut shown = StatusLine::new();
                 loop {
                     let obj = client.get(&t.path()).await?;
                     match progress(&obj) {
                         Progress::Done(line) => {
-                            out(&format!("{line}\n"));
+                            shown.finish(Some(&line));
                             break;
                         }
                         Progress::Failed(line) => anyhow::bail!("{line}"),
                         Progress::Waiting(line) => {
-                            if line != last {
-                                out(&format!("{line}\n"));
-                                last = line;
-                            }
+                            shown.update(&line);
                             if !o.watch {
                                 break;
                             }
@@ -369,6 +425,48 @@ async fn pause(ctx: &Ctx, args: &[String], paused: bool) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statefulset_lines_as_kubectl() {
+        let sts = |status: Value, partition: i64| {
+            json!({"metadata": {"generation": 2},
+                   "spec": {"replicas": 3, "updateStrategy": {"type": "RollingUpdate",
+                            "rollingUpdate": {"partition": partition}}},
+                   "status": status})
+        };
+        assert_eq!(
+            statefulset_progress(&sts(json!({"observedGeneration": 1}), 0)),
+            Progress::Waiting("Waiting for statefulset spec update to be observed...".into())
+        );
+        assert_eq!(
+            statefulset_progress(&sts(
+                json!({"observedGeneration": 2, "readyReplicas": 1}),
+                0
+            )),
+            Progress::Waiting("Waiting for 2 pods to be ready...".into())
+        );
+        let rolling = json!({"observedGeneration": 2, "readyReplicas": 3, "updatedReplicas": 1,
+                             "currentReplicas": 2, "updateRevision": "web-2", "currentRevision": "web-1"});
+        assert_eq!(
+            statefulset_progress(&sts(rolling.clone(), 0)),
+            Progress::Waiting(
+                "waiting for statefulset rolling update to complete 1 pods at revision web-2..."
+                    .into()
+            )
+        );
+        assert_eq!(
+            statefulset_progress(&sts(rolling, 2)),
+            Progress::Done("partitioned roll out complete: 1 new pods have been updated...".into())
+        );
+        let done = json!({"observedGeneration": 2, "readyReplicas": 3, "updatedReplicas": 3,
+                          "currentReplicas": 3, "updateRevision": "web-2", "currentRevision": "web-2"});
+        assert_eq!(
+            statefulset_progress(&sts(done, 0)),
+            Progress::Done(
+                "statefulset rolling update complete 3 pods at revision web-2...".into()
+            )
+        );
+    }
 
     #[test]
     fn deployment_lines_as_kubectl() {

@@ -1,6 +1,7 @@
 //! Printing objects the ways `-o` asks: name, json, yaml, jsonpath, custom-columns (tables are in
 //! [`table`]).
 
+pub mod progress;
 pub mod table;
 pub mod tabwriter;
 pub mod yaml;
