@@ -12,6 +12,7 @@ use super::target::{self, Target};
 use super::{err, out, query, Ctx, Reported};
 use crate::client::Error as ClientError;
 use crate::manifest;
+use crate::output::progress::StatusLine;
 
 /// Flags of `rkctl delete`.
 #[derive(Debug, Args)]
@@ -193,6 +194,8 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         };
         let deadline = Instant::now() + timeout;
         for (t, uid) in &deleted {
+            let shown = StatusLine::new();
+            shown.spin(&format!("waiting for {} to be deleted", t.display()));
             loop {
                 match client.get(&t.path()).await {
                     Err(ClientError::Api(e)) if e.code == 404 => break,
@@ -215,6 +218,7 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
+            shown.finish(None);
         }
     }
     let _ = query;

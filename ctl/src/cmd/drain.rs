@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::delete::parse_duration;
 use super::{err, out, query, Ctx};
 use crate::client::Error as ClientError;
+use crate::output::progress::StatusLine;
 
 /// Flags of `rkctl drain`.
 #[derive(Debug, Args)]
@@ -197,6 +198,8 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         ));
     }
     for (path, display, uid) in waiting {
+        let shown = StatusLine::new();
+        shown.spin(&format!("waiting for {display} to go"));
         loop {
             match client.get(&path).await {
                 Err(ClientError::Api(e)) if e.code == 404 => break,
@@ -214,7 +217,7 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         } else {
             "evicted"
         };
-        out(&format!("{display} {verb}\n"));
+        shown.finish(Some(&format!("{display} {verb}")));
     }
     out(&format!("node/{} drained\n", o.node));
     Ok(())

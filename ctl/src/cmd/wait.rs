@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use super::delete::parse_duration;
 use super::target::{self, Target};
-use super::{out, Ctx};
+use super::Ctx;
 use crate::client::Error as ClientError;
+use crate::output::progress::StatusLine;
 
 /// Flags of `rkctl wait`.
 #[derive(Debug, Args)]
@@ -158,6 +159,8 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     for t in targets {
+        let shown = StatusLine::new();
+        shown.spin(&format!("waiting for {} ({})", t.display(), o.condition));
         loop {
             let met = match client.get(&t.path()).await {
                 Ok(obj) => holds(&cond, &obj),
@@ -174,7 +177,7 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
                 Err(e) => return Err(e.into()),
             };
             if met {
-                out(&format!("{} condition met\n", t.display()));
+                shown.finish(Some(&format!("{} condition met", t.display())));
                 break;
             }
             if Instant::now() >= deadline {

@@ -46,6 +46,13 @@ impl StatusLine {
         }
     }
 
+    /// What is being waited on, shown by the spinner only (kubectl prints nothing for it).
+    pub fn spin(&self, message: &str) {
+        if let Some(spinner) = &self.spinner {
+            spinner.set_message(message.to_owned());
+        }
+    }
+
     /// The wait is over: the spinner goes and `line` (if any) is printed.
     pub fn finish(self, line: Option<&str>) {
         if let Some(spinner) = &self.spinner {
