@@ -220,6 +220,9 @@ fn output_matches_kubectl() {
         &["config", "view", "--minify", "--raw"],
         &["explain", "deploy"],
         &["explain", "deploy.spec.replicas"],
+        &["explain", "deploy", "--recursive"],
+        &["explain", "pod.spec.volumes", "--recursive"],
+        &["explain", "crd", "--recursive"],
         &["explain", "pod.spec.containers"],
         &["explain", "svc.spec.ports.targetPort"],
         &[

@@ -11,7 +11,7 @@ use super::{out, Ctx};
 pub struct Opts {
     /// TYPE[.FIELD[.FIELD...]], e.g. `deploy.spec.replicas`.
     path: String,
-    /// Accepted for kubectl compatibility (`--recursive` is not supported yet).
+    /// List every field beneath, indented, without descriptions.
     #[arg(long)]
     recursive: bool,
 }
@@ -108,7 +108,68 @@ fn description_lines(text: &str) -> String {
         .collect()
 }
 
-/// Renders the explanation of `schema` (the field `field` with type `ty`, or the kind itself).
+/// The object schema a field's values have: its own, its items' or its map values', resolved.
+fn value_schema<'a>(schemas: &'a Value, schema: &'a Value) -> &'a Value {
+    let item = match schema.get("items") {
+        Some(i) => i,
+        None => schema
+            .get("additionalProperties")
+            .filter(|a| a.is_object())
+            .unwrap_or(schema),
+    };
+    resolve(schemas, item)
+}
+
+/// `--recursive`: every field under `target`, two spaces deeper per level, each schema
+/// entered once per path (so self-referencing schemas end).
+fn field_tree(
+    schemas: &Value,
+    target: &Value,
+    depth: usize,
+    path: &mut Vec<String>,
+    text: &mut String,
+) {
+    let Some(props) = target.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    let required: Vec<&str> = target
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut names: Vec<&String> = props.keys().collect();
+    names.sort();
+    for name in names {
+        let p = &props[name];
+        let req = if required.contains(&name.as_str()) {
+            " -required-"
+        } else {
+            ""
+        };
+        let indent = "  ".repeat(depth);
+        text.push_str(&format!(
+            "{indent}{name}\t<{}>{req}\n",
+            type_name(schemas, p)
+        ));
+        let inner = p
+            .get("items")
+            .or_else(|| p.get("additionalProperties").filter(|a| a.is_object()))
+            .unwrap_or(p);
+        let Some(r) = reference(inner) else {
+            field_tree(schemas, value_schema(schemas, p), depth + 1, path, text);
+            continue;
+        };
+        if path.iter().any(|seen| seen == r) {
+            continue;
+        }
+        path.push(r.to_owned());
+        field_tree(schemas, value_schema(schemas, p), depth + 1, path, text);
+        path.pop();
+    }
+}
+
+/// Renders the explanation of `schema` (the field `field` with type `ty`, or the kind itself),
+/// with every field beneath (no descriptions) when `recursive`.
 pub fn render(
     schemas: &Value,
     group: &str,
@@ -116,6 +177,7 @@ pub fn render(
     version: &str,
     field: Option<(&str, &Value)>,
     kind_schema: &Value,
+    recursive: bool,
 ) -> String {
     let mut text = String::new();
     if !group.is_empty() {
@@ -159,7 +221,12 @@ pub fn render(
         text.push_str(&description_lines(d));
     }
     text.push_str("    \n");
-    if let Some(props) = target.get("properties").and_then(Value::as_object) {
+    if recursive {
+        if target.get("properties").is_some() {
+            text.push_str("FIELDS:\n");
+            field_tree(schemas, target, 1, &mut Vec::new(), &mut text);
+        }
+    } else if let Some(props) = target.get("properties").and_then(Value::as_object) {
         let required: Vec<&str> = target
             .get("required")
             .and_then(Value::as_array)
@@ -269,6 +336,7 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         &r.version,
         field,
         kind_schema,
+        o.recursive,
     ));
     Ok(())
 }
