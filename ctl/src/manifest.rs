@@ -1,5 +1,5 @@
-//! Reading manifests (`-f FILE|DIR|-`, `-R`): YAML streams and JSON, `List` kinds expanded, every
-//! document parsed before anything is sent, errors naming the file, document and line.
+//! Reading manifests (`-f FILE|DIR|URL|-`, `-R`): YAML streams and JSON, `List` kinds expanded,
+//! every document parsed before anything is sent, errors naming the file, document and line.
 
 use std::path::{Path, PathBuf};
 
@@ -36,15 +36,23 @@ pub enum Error {
     Invalid(String, String),
     #[error("must specify one of -f and -k")]
     NoFiles,
-    #[error("reading manifests from URLs is not supported by rkctl: {0}")]
-    Url(String),
+    #[error("unable to read URL \"{url}\", server reported {status}, status code={code}")]
+    UrlStatus {
+        url: String,
+        status: String,
+        code: u16,
+    },
+    #[error("Get \"{url}\": {message}")]
+    UrlFetch { url: String, message: String },
 }
 
-/// Reads every source, in order, expanding directories (recursively with `recursive`).
+/// Reads every source, in order, expanding directories (recursively with `recursive`) and
+/// fetching `http://` and `https://` URLs.
 ///
 /// # Errors
-/// Missing files, unreadable files, documents that do not parse or lack `apiVersion`/`kind`.
-pub fn read(files: &[String], recursive: bool) -> Result<Vec<Document>, Error> {
+/// Missing files, unreadable files or URLs, documents that do not parse or lack
+/// `apiVersion`/`kind`.
+pub async fn read(files: &[String], recursive: bool) -> Result<Vec<Document>, Error> {
     if files.is_empty() {
         return Err(Error::NoFiles);
     }
@@ -62,7 +70,9 @@ pub fn read(files: &[String], recursive: bool) -> Result<Vec<Document>, Error> {
             continue;
         }
         if f.starts_with("http://") || f.starts_with("https://") {
-            return Err(Error::Url(f.clone()));
+            let text = fetch(f).await?;
+            docs.extend(parse_stream(f, &text)?);
+            continue;
         }
         let path = Path::new(f);
         if !path.exists() {
@@ -79,6 +89,40 @@ pub fn read(files: &[String], recursive: bool) -> Result<Vec<Document>, Error> {
         }
     }
     Ok(docs)
+}
+
+/// Where Debian keeps the trusted roots for HTTPS URLs.
+const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The body of `GET url` (a manifest on a web server), checked against the system's roots.
+async fn fetch(url: &str) -> Result<String, Error> {
+    let failed = |message: String| Error::UrlFetch {
+        url: url.to_owned(),
+        message,
+    };
+    let uri: http::Uri = url.parse().map_err(|e| failed(format!("{e}")))?;
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return Err(failed("not an absolute URL".into()));
+    };
+    let conn = crate::kubeconfig::Connection {
+        server: format!("{scheme}://{authority}"),
+        ca_pem: std::fs::read(SYSTEM_ROOTS).ok(),
+        ..crate::kubeconfig::Connection::default()
+    };
+    let client = crate::client::Client::new(&conn).map_err(|e| failed(e.to_string()))?;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let resp = client
+        .send(http::Method::GET, path, "*/*", None, Vec::new())
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    if !resp.status.is_success() {
+        return Err(Error::UrlStatus {
+            url: url.to_owned(),
+            status: resp.status.to_string(),
+            code: resp.status.as_u16(),
+        });
+    }
+    String::from_utf8(resp.body.to_vec()).map_err(|_| failed("the body is not UTF-8 text".into()))
 }
 
 fn read_file(path: &Path) -> Result<String, Error> {

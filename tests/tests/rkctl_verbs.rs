@@ -825,3 +825,65 @@ fn bash_completion_offers_verbs_types_and_names() {
     );
     assert!(fails(&s, &["completion", "fish"]).contains("Unsupported shell type \"fish\""));
 }
+
+/// A web server on loopback serving `dir` (Python's http.server), stopped on drop.
+struct WebServer(std::process::Child, u16);
+
+impl WebServer {
+    fn start(dir: &std::path::Path) -> Option<WebServer> {
+        let port = rkube_tests::store_proc::free_ports(1).ok()?[0];
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .arg("--directory")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(WebServer(child, port))
+    }
+}
+
+impl Drop for WebServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn manifests_from_urls() {
+    let s = start();
+    let dir = s.scratch().join("www");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.yaml"), FIRST).unwrap();
+    let Some(web) = WebServer::start(&dir) else {
+        eprintln!("SKIPPED: python3 cannot serve files on loopback here");
+        return;
+    };
+    let url = format!("http://127.0.0.1:{}/app.yaml", web.1);
+    assert_eq!(ok(&s, &["apply", "-f", &url]), "configmap/first created\n");
+    assert_eq!(
+        ok(&s, &["apply", "-f", &url]),
+        "configmap/first unchanged\n"
+    );
+    let missing = format!("http://127.0.0.1:{}/missing.yaml", web.1);
+    let stderr = fails(&s, &["apply", "-f", &missing]);
+    assert_eq!(
+        stderr,
+        format!("error: unable to read URL \"{missing}\", server reported 404 Not Found, status code=404\n")
+    );
+}

@@ -299,7 +299,7 @@ impl Client {
         let req = self.build(Method::GET, path, accept, None, Vec::new())?;
         let mut sender = self.dial().await?;
         let resp = match &mut sender {
-            Sender::H1(s) => s.send_request(req).await,
+            Sender::H1(s) => s.send_request(origin_form(req)).await,
             Sender::H2(s) => s.send_request(req).await,
         }
         .map_err(|e| Error::Connect(e.to_string()))?;
@@ -339,7 +339,7 @@ impl Client {
             *guard = Some(self.dial().await?);
         }
         let resp = match guard.as_mut() {
-            Some(Sender::H1(s)) => s.send_request(req).await,
+            Some(Sender::H1(s)) => s.send_request(origin_form(req)).await,
             Some(Sender::H2(s)) => s.send_request(req).await,
             None => return Err(Error::Connect("no connection".into())),
         }
@@ -403,6 +403,24 @@ impl Client {
     pub async fn get(&self, path: &str) -> Result<Value> {
         self.json(Method::GET, path, None, None).await
     }
+}
+
+/// HTTP/1.1 requests name the path only, with the authority in `Host` (HTTP/2 keeps the
+/// absolute URI for its pseudo-headers).
+fn origin_form(mut req: Request<Full<Bytes>>) -> Request<Full<Bytes>> {
+    if let Some(authority) = req.uri().authority().cloned() {
+        if let Ok(host) = http::HeaderValue::from_str(authority.as_str()) {
+            req.headers_mut().insert(http::header::HOST, host);
+        }
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        if let Ok(uri) = path.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
 }
 
 fn tls_message(e: &std::io::Error) -> String {

@@ -124,7 +124,7 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
             source: String::new(),
             object: imperative_object(what)?,
         }],
-        None => manifest::read(&o.files, o.recursive)?,
+        None => manifest::read(&o.files, o.recursive).await?,
     };
     let discovery = ctx.discovery().await?;
     let client = ctx.client().await?;
@@ -274,7 +274,7 @@ pub fn invalid_message(status: &Value) -> Option<String> {
 pub async fn replace(ctx: &Ctx, o: ReplaceOpts) -> anyhow::Result<()> {
     let dry_run = DryRun::parse(o.dry_run.as_deref())?;
     let validation = target::field_validation(&o.validate)?;
-    let docs = manifest::read(&o.files, o.recursive)?;
+    let docs = manifest::read(&o.files, o.recursive).await?;
     let discovery = ctx.discovery().await?;
     let client = ctx.client().await?;
     let targets = target::from_documents(

@@ -103,7 +103,7 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
 pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     let client = ctx.client().await?;
     let targets: Vec<Target> = if !o.files.is_empty() {
-        let docs = manifest::read(&o.files, o.recursive)?;
+        let docs = manifest::read(&o.files, o.recursive).await?;
         let discovery = ctx.discovery().await?;
         target::from_documents(ctx, discovery, docs, &client.namespace, false)?
     } else {

@@ -115,7 +115,7 @@ async fn merged(
 /// # Errors
 /// Manifest and server errors; [`Reported`] (exit 1) when the objects differ.
 pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
-    let docs = manifest::read(&o.files, o.recursive)?;
+    let docs = manifest::read(&o.files, o.recursive).await?;
     let discovery = ctx.discovery().await?;
     let client = ctx.client().await?;
     let targets = target::from_documents(ctx, discovery, docs, &client.namespace, true)?;

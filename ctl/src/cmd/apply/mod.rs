@@ -97,7 +97,7 @@ pub(super) fn three_way(
 pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     let dry_run = DryRun::parse(o.dry_run.as_deref())?;
     let validation = target::field_validation(&o.validate)?;
-    let docs = manifest::read(&o.files, o.recursive)?;
+    let docs = manifest::read(&o.files, o.recursive).await?;
     let discovery = ctx.discovery().await?;
     let client = ctx.client().await?;
     let targets = target::from_documents(
