@@ -868,8 +868,8 @@ impl Drop for WebServer {
 fn manifests_from_urls() {
     let s = start();
     let dir = s.scratch().join("www");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("app.yaml"), FIRST).unwrap();
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    std::fs::write(dir.join("app.yaml"), FIRST).expect("manifest written");
     let Some(web) = WebServer::start(&dir) else {
         eprintln!("SKIPPED: python3 cannot serve files on loopback here");
         return;
