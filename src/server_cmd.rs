@@ -184,6 +184,7 @@ async fn start_components(
         let config = rkube_controller_manager::Config {
             host: node_name.to_owned(),
             disabled: args.disabled_controllers.clone(),
+            storage_dir: args.data_dir.join("storage").display().to_string(),
             ..rkube_controller_manager::Config::default()
         };
         components.push(tokio::spawn(async move {

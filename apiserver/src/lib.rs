@@ -10,7 +10,8 @@
 //! - [`discovery`], [`openapi`]: the documents clients read to learn what is served.
 //! - [`admission`], [`structural`]: unknown fields, defaults and validation of every write.
 //! - [`managed`]: `managedFields` and server-side apply.
-//! - [`alloc`]: Service cluster IPs and node ports.
+//! - [`alloc`]: Service cluster IPs and node ports; [`storageclass`]: claims get the default
+//!   StorageClass.
 //! - [`crd`]: CustomResourceDefinitions and the custom resources they define.
 //! - [`body`], [`protobuf`]: request bodies (JSON, YAML, Kubernetes protobuf) and responses.
 //! - [`tls`], [`kubeconfig`], [`auth`]: the cluster CA, the admin kubeconfig, identities.
@@ -40,6 +41,7 @@ pub(crate) mod rest;
 pub mod satoken;
 pub mod server;
 pub mod status;
+pub mod storageclass;
 pub mod structural;
 #[cfg(test)]
 mod testing;

@@ -5,7 +5,9 @@
 //! It runs inside `rkube server`, leader-elected on the Lease
 //! `kube-system/kube-controller-manager`, so several servers run one active set of loops.
 
+mod batch;
 mod disruption;
+mod persistentvolume;
 
 use rkube_api::client::LeaderElection;
 use tokio::task::JoinSet;
@@ -21,6 +23,8 @@ pub struct Config {
     pub leader_elect: bool,
     /// Controllers not to run, by name (e.g. `namespace`).
     pub disabled: Vec<String>,
+    /// Where the local-path provisioner puts volumes on each node.
+    pub storage_dir: String,
 }
 
 impl Default for Config {
@@ -29,6 +33,7 @@ impl Default for Config {
             host: "localhost".to_owned(),
             leader_elect: true,
             disabled: Vec::new(),
+            storage_dir: "/var/lib/rkube/storage".to_owned(),
         }
     }
 }
@@ -40,10 +45,11 @@ pub enum Error {
     Leader(#[from] rkube_api::client::LeaderError),
 }
 
-/// What every controller gets: a client and the token that stops it.
+/// What every controller gets: a client, the configuration and the token that stops it.
 #[derive(Clone)]
 pub struct Context {
     pub client: kube::Client,
+    pub config: std::sync::Arc<Config>,
     pub stop: CancellationToken,
 }
 
@@ -57,7 +63,10 @@ impl std::fmt::Debug for Context {
 type Start = fn(Context) -> futures::future::BoxFuture<'static, ()>;
 
 /// Every controller, by name.
-const CONTROLLERS: &[(&str, Start)] = &[("disruption", disruption::start)];
+const CONTROLLERS: &[(&str, Start)] = &[
+    ("disruption", disruption::start),
+    ("persistentvolume-binder", persistentvolume::start),
+];
 
 /// Runs the enabled controllers until `shutdown`.
 ///
@@ -84,6 +93,7 @@ pub async fn run(
 /// Runs every enabled controller while `stop` is not cancelled, and waits for them to end.
 async fn run_controllers(client: kube::Client, config: Config, stop: CancellationToken) {
     let mut tasks = JoinSet::new();
+    let shared = std::sync::Arc::new(config.clone());
     for (name, start) in CONTROLLERS {
         if config.disabled.iter().any(|d| d == name) {
             info!(controller = name, "controller disabled");
@@ -91,6 +101,7 @@ async fn run_controllers(client: kube::Client, config: Config, stop: Cancellatio
         }
         let ctx = Context {
             client: client.clone(),
+            config: shared.clone(),
             stop: stop.clone(),
         };
         info!(controller = name, "starting controller");

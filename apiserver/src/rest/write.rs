@@ -85,6 +85,9 @@ pub async fn create_object(
     };
     let name = lifecycle::assign_name(call, &mut obj)?;
     lifecycle::prepare_for_create(resource, &mut obj)?;
+    if crate::storageclass::is_claim(resource) {
+        crate::storageclass::default_class(server, &mut obj);
+    }
     let warnings =
         crate::admission::admit(resource, None, &mut obj, None, call.field_validation()?)?;
     call.warnings.lock().extend(warnings);

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt, TryStreamExt};
+use futures::{FutureExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
@@ -22,7 +22,6 @@ use kube::api::{Api, PostParams};
 use kube::runtime::reflector::{self, reflector, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Client, Resource, ResourceExt};
-use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::Context;
@@ -30,8 +29,6 @@ use budget::{BudgetError, Counts};
 
 /// How often every budget is recomputed even without a change.
 const RESYNC: Duration = Duration::from_secs(30);
-/// How long changes are gathered before the affected budgets are synced.
-const BATCH: Duration = Duration::from_millis(100);
 
 /// Runs the disruption controller until `ctx.stop`.
 pub fn start(ctx: Context) -> BoxFuture<'static, ()> {
@@ -55,52 +52,39 @@ async fn run(ctx: Context) {
     .default_backoff()
     .touched_objects()
     .map_ok(|p: Pod| p.namespace().unwrap_or_default());
-    let mut changes = std::pin::pin!(futures::stream::select(budget_changes, pod_changes));
-    let mut dirty = BTreeSet::new();
-    let mut due: Option<Instant> = None;
-    let mut resync = tokio::time::interval(RESYNC);
+    let changes = futures::stream::select(budget_changes, pod_changes);
     let sync = Syncer {
         client: ctx.client.clone(),
         budgets,
         pods,
     };
-    loop {
-        let wait = async {
-            match due {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => futures::future::pending().await,
+    let all = || {
+        sync.budgets
+            .state()
+            .iter()
+            .filter_map(|b| b.namespace())
+            .collect()
+    };
+    crate::batch::run(
+        "disruption",
+        ctx.stop.clone(),
+        changes,
+        RESYNC,
+        all,
+        |namespaces| async {
+            if !(crate::batch::ready(&sync.budgets) && crate::batch::ready(&sync.pods)) {
+                return namespaces;
             }
-        };
-        tokio::select! {
-            () = ctx.stop.cancelled() => return,
-            change = changes.next() => match change {
-                Some(Ok(namespace)) => {
-                    dirty.insert(namespace);
-                    due.get_or_insert_with(|| Instant::now() + BATCH);
-                }
-                Some(Err(error)) => warn!(%error, "disruption controller watch failed; retrying"),
-                None => return,
-            },
-            _ = resync.tick() => {
-                dirty.extend(sync.budgets.state().iter().filter_map(|b| b.namespace()));
-                due.get_or_insert_with(Instant::now);
-            }
-            () = wait => {
-                due = None;
-                if sync.ready() {
-                    let namespaces = std::mem::take(&mut dirty);
-                    for namespace in namespaces {
-                        if !sync.namespace(&namespace).await {
-                            dirty.insert(namespace);
-                        }
-                    }
-                }
-                if !dirty.is_empty() {
-                    due = Some(Instant::now() + Duration::from_secs(1));
+            let mut retry = BTreeSet::new();
+            for namespace in namespaces {
+                if !sync.namespace(&namespace).await {
+                    retry.insert(namespace);
                 }
             }
-        }
-    }
+            retry
+        },
+    )
+    .await;
 }
 
 struct Syncer {
@@ -110,13 +94,6 @@ struct Syncer {
 }
 
 impl Syncer {
-    fn ready(&self) -> bool {
-        // A store is ready once its first list arrived.
-        futures::FutureExt::now_or_never(self.budgets.wait_until_ready()).is_some_and(|r| r.is_ok())
-            && futures::FutureExt::now_or_never(self.pods.wait_until_ready())
-                .is_some_and(|r| r.is_ok())
-    }
-
     /// Syncs every budget in `namespace`; false when one must be retried.
     async fn namespace(&self, namespace: &str) -> bool {
         let budgets: Vec<_> = self
