@@ -5,10 +5,17 @@
 //! It runs inside `rkube server`, leader-elected on the Lease
 //! `kube-system/kube-controller-manager`, so several servers run one active set of loops.
 
+use std::time::Duration;
+
 use rkube_api::client::LeaderElection;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
+
+mod endpoints;
+mod endpointslice;
+mod nodelifecycle;
+mod podgc;
 
 /// How the controller-manager runs.
 #[derive(Debug, Clone)]
@@ -19,6 +26,13 @@ pub struct Config {
     pub leader_elect: bool,
     /// Controllers not to run, by name (e.g. `namespace`).
     pub disabled: Vec<String>,
+    /// How long a node may go without renewing its Lease or posting its Ready condition
+    /// before the node lifecycle controller marks it Unknown (kube-controller-manager's
+    /// `--node-monitor-grace-period`, 40 s).
+    pub node_monitor_grace_period: Duration,
+    /// Terminated pods kept before the pod garbage collector deletes the oldest
+    /// (`--terminated-pod-gc-threshold`, 12500).
+    pub terminated_pod_gc_threshold: usize,
 }
 
 impl Default for Config {
@@ -27,6 +41,8 @@ impl Default for Config {
             host: "localhost".to_owned(),
             leader_elect: true,
             disabled: Vec::new(),
+            node_monitor_grace_period: Duration::from_secs(40),
+            terminated_pod_gc_threshold: 12_500,
         }
     }
 }
@@ -43,6 +59,8 @@ pub enum Error {
 pub struct Context {
     pub client: kube::Client,
     pub stop: CancellationToken,
+    /// The controller-manager's configuration (timings and thresholds some controllers read).
+    pub config: Config,
 }
 
 impl std::fmt::Debug for Context {
@@ -55,7 +73,12 @@ impl std::fmt::Debug for Context {
 type Start = fn(Context) -> futures::future::BoxFuture<'static, ()>;
 
 /// Every controller, by name.
-const CONTROLLERS: &[(&str, Start)] = &[];
+const CONTROLLERS: &[(&str, Start)] = &[
+    ("endpointslice", endpointslice::start),
+    ("endpoints", endpoints::start),
+    ("nodelifecycle", nodelifecycle::start),
+    ("podgc", podgc::start),
+];
 
 /// Runs the enabled controllers until `shutdown`.
 ///
@@ -90,6 +113,7 @@ async fn run_controllers(client: kube::Client, config: Config, stop: Cancellatio
         let ctx = Context {
             client: client.clone(),
             stop: stop.clone(),
+            config: config.clone(),
         };
         info!(controller = name, "starting controller");
         tasks.spawn(start(ctx));
