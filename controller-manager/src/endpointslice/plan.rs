@@ -132,8 +132,20 @@ pub(crate) fn plan(svc: &Service, desired: Desired, current: Vec<EndpointSlice>)
         let slices = by_key.remove(&key).unwrap_or_default();
         place(svc, &group.ports, group.endpoints, slices, &mut plan);
     }
-    // Slices whose ports no pod resolves to any more.
+    // Slices whose ports no pod resolves to any more; a placeholder becomes a slice that
+    // would otherwise be created (one write instead of two).
     for w in by_key.into_values().flatten() {
+        let placeholder =
+            w.slice.endpoints.is_empty() && w.slice.ports.as_ref().is_none_or(Vec::is_empty);
+        if placeholder && !plan.create.is_empty() {
+            let mut reused = plan.create.remove(0);
+            let mut metadata = w.slice.metadata;
+            metadata.labels = reused.metadata.labels.take();
+            metadata.owner_references = reused.metadata.owner_references.take();
+            reused.metadata = metadata;
+            plan.update.push(reused);
+            continue;
+        }
         plan.delete
             .push(w.slice.metadata.name.clone().unwrap_or_default());
     }
@@ -326,6 +338,18 @@ mod tests {
             .unwrap();
         assert_eq!(no_ports.endpoints[0].addresses, vec!["10.0.0.3".to_owned()]);
         assert_eq!(no_ports.endpoints[0].zone.as_deref(), Some("z1"));
+    }
+
+    #[test]
+    fn placeholder_is_reused_for_the_first_endpoints() {
+        let s = svc();
+        let mut n = 0;
+        let slices = apply(Vec::new(), plan(&s, Desired::new(), Vec::new()), &mut n);
+        let pods = vec![pod(1, true, "http")];
+        let p = plan(&s, desired(&s, &pods, |_| None), slices);
+        assert_eq!((p.create.len(), p.update.len(), p.delete.len()), (0, 1, 0));
+        assert_eq!(p.update[0].metadata.name.as_deref(), Some("web-1"));
+        assert_eq!(p.update[0].endpoints.len(), 1);
     }
 
     #[test]
