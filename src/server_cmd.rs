@@ -80,6 +80,32 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub disabled_controllers: Vec<String>,
+
+    /// How long a node may stay silent (no Lease renewal, no status) before it is marked
+    /// NotReady (Unknown), e.g. `40s`, `5s`, `2m`.
+    #[arg(long, default_value = "40s", value_name = "DURATION", value_parser = parse_duration)]
+    pub node_monitor_grace_period: std::time::Duration,
+}
+
+/// Parses `500ms`, `40s`, `2m` or `1h` (a bare number is seconds).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}: expected e.g. 40s, 500ms, 2m"))?;
+    let d = std::time::Duration::from_millis;
+    match unit {
+        "ms" => Ok(d(n)),
+        "" | "s" => Ok(d(n.saturating_mul(1_000))),
+        "m" => Ok(d(n.saturating_mul(60_000))),
+        "h" => Ok(d(n.saturating_mul(3_600_000))),
+        _ => Err(format!(
+            "invalid duration {text:?}: expected e.g. 40s, 500ms, 2m"
+        )),
+    }
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -185,6 +211,7 @@ async fn start_components(
             host: node_name.to_owned(),
             disabled: args.disabled_controllers.clone(),
             storage_dir: args.data_dir.join("storage").display().to_string(),
+            node_monitor_grace_period: args.node_monitor_grace_period,
             ..rkube_controller_manager::Config::default()
         };
         components.push(tokio::spawn(async move {

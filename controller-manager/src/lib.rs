@@ -7,7 +7,13 @@
 
 mod batch;
 mod disruption;
+mod endpoints;
+mod endpointslice;
+mod nodelifecycle;
 mod persistentvolume;
+mod podgc;
+
+use std::time::Duration;
 
 use rkube_api::client::LeaderElection;
 use tokio::task::JoinSet;
@@ -25,6 +31,13 @@ pub struct Config {
     pub disabled: Vec<String>,
     /// Where the local-path provisioner puts volumes on each node.
     pub storage_dir: String,
+    /// How long a node may go without renewing its Lease or posting its Ready condition
+    /// before the node lifecycle controller marks it Unknown (kube-controller-manager's
+    /// `--node-monitor-grace-period`, 40 s).
+    pub node_monitor_grace_period: Duration,
+    /// Terminated pods kept before the pod garbage collector deletes the oldest
+    /// (`--terminated-pod-gc-threshold`, 12500).
+    pub terminated_pod_gc_threshold: usize,
 }
 
 impl Default for Config {
@@ -34,6 +47,8 @@ impl Default for Config {
             leader_elect: true,
             disabled: Vec::new(),
             storage_dir: "/var/lib/rkube/storage".to_owned(),
+            node_monitor_grace_period: Duration::from_secs(40),
+            terminated_pod_gc_threshold: 12_500,
         }
     }
 }
@@ -49,6 +64,7 @@ pub enum Error {
 #[derive(Clone)]
 pub struct Context {
     pub client: kube::Client,
+    /// The controller-manager's configuration (timings and thresholds some controllers read).
     pub config: std::sync::Arc<Config>,
     pub stop: CancellationToken,
 }
@@ -66,6 +82,10 @@ type Start = fn(Context) -> futures::future::BoxFuture<'static, ()>;
 const CONTROLLERS: &[(&str, Start)] = &[
     ("disruption", disruption::start),
     ("persistentvolume-binder", persistentvolume::start),
+    ("endpointslice", endpointslice::start),
+    ("endpoints", endpoints::start),
+    ("nodelifecycle", nodelifecycle::start),
+    ("podgc", podgc::start),
 ];
 
 /// Runs the enabled controllers until `shutdown`.

@@ -26,6 +26,7 @@ pub(crate) fn default_pod(obj: &mut Value) {
         default_resize_policy(c);
     }
     set(spec, "enableServiceLinks", true.into());
+    default_toleration_seconds(spec);
     if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
         for field in ["containers", "initContainers"] {
             for c in items(spec, field) {
@@ -56,6 +57,47 @@ pub(crate) fn default_pod(obj: &mut Value) {
         if status.get("phase").is_none_or(Value::is_null) {
             set(status, "phase", "Pending".into());
             set(status, "qosClass", qos.into());
+        }
+    }
+}
+
+/// How long a pod stays on a node that is not ready or unreachable, unless it says otherwise.
+pub const DEFAULT_TOLERATION_SECONDS: i64 = 300;
+
+/// Kubernetes' `DefaultTolerationSeconds` admission: a pod that does not tolerate the
+/// `not-ready` and `unreachable` NoExecute taints gets tolerations for them of
+/// [`DEFAULT_TOLERATION_SECONDS`], so the node lifecycle controller evicts it only after 5 min.
+fn default_toleration_seconds(spec: &mut Value) {
+    for key in [
+        crate::names::TAINT_NODE_NOT_READY,
+        crate::names::TAINT_NODE_UNREACHABLE,
+    ] {
+        let tolerated = spec
+            .get("tolerations")
+            .and_then(Value::as_array)
+            .is_some_and(|ts| {
+                ts.iter().any(|t| {
+                    let k = t.get("key").and_then(Value::as_str).unwrap_or("");
+                    let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+                    (k.is_empty() || k == key) && (effect.is_empty() || effect == "NoExecute")
+                })
+            });
+        if tolerated {
+            continue;
+        }
+        let toleration = json!({"key": key, "operator": "Exists", "effect": "NoExecute",
+            "tolerationSeconds": DEFAULT_TOLERATION_SECONDS});
+        let Some(m) = spec.as_object_mut() else {
+            return;
+        };
+        let list = m
+            .entry("tolerations")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if !list.is_array() {
+            *list = Value::Array(Vec::new());
+        }
+        if let Some(list) = list.as_array_mut() {
+            list.push(toleration);
         }
     }
 }
@@ -350,10 +392,41 @@ mod tests {
                     "securityContext": {},
                     "schedulerName": "default-scheduler",
                     "enableServiceLinks": true,
+                    "tolerations": [
+                        {"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                            "effect": "NoExecute", "tolerationSeconds": 300},
+                        {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                            "effect": "NoExecute", "tolerationSeconds": 300}],
                     "priority": 0,
                     "preemptionPolicy": "PreemptLowerPriority"},
                 "status": {"phase": "Pending", "qosClass": "Guaranteed"}})
         );
+    }
+
+    #[test]
+    fn default_toleration_seconds_only_where_missing() {
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web"},
+            "spec": {"containers": [{"name": "web", "image": "nginx"}],
+                "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                    "effect": "NoExecute", "tolerationSeconds": 5}]}});
+        apply_defaults("", "v1", "Pod", &mut pod);
+        assert_eq!(
+            pod["spec"]["tolerations"],
+            json!([
+                {"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                    "effect": "NoExecute", "tolerationSeconds": 5},
+                {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                    "effect": "NoExecute", "tolerationSeconds": 300}])
+        );
+        // Defaulting again (an update) adds nothing.
+        let before = pod.clone();
+        apply_defaults("", "v1", "Pod", &mut pod);
+        assert_eq!(pod, before);
+        // A toleration of every taint covers both.
+        let mut pod = json!({"spec": {"containers": [], "tolerations": [{"operator": "Exists"}]}});
+        apply_defaults("", "v1", "Pod", &mut pod);
+        assert_eq!(pod["spec"]["tolerations"], json!([{"operator": "Exists"}]));
     }
 
     #[test]
