@@ -5,6 +5,10 @@
 //! It runs inside `rkube server`, leader-elected on the Lease
 //! `kube-system/kube-controller-manager`, so several servers run one active set of loops.
 
+pub mod cronjob;
+pub mod job;
+pub mod ttlafterfinished;
+
 use rkube_api::client::LeaderElection;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -55,7 +59,11 @@ impl std::fmt::Debug for Context {
 type Start = fn(Context) -> futures::future::BoxFuture<'static, ()>;
 
 /// Every controller, by name.
-const CONTROLLERS: &[(&str, Start)] = &[];
+const CONTROLLERS: &[(&str, Start)] = &[
+    ("job", job::start),
+    ("cronjob", cronjob::start),
+    ("ttl-after-finished", ttlafterfinished::start),
+];
 
 /// Runs the enabled controllers until `shutdown`.
 ///
