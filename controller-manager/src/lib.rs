@@ -6,12 +6,15 @@
 //! `kube-system/kube-controller-manager`, so several servers run one active set of loops.
 
 mod batch;
+pub mod cronjob;
 mod disruption;
 mod endpoints;
 mod endpointslice;
+pub mod job;
 mod nodelifecycle;
 mod persistentvolume;
 mod podgc;
+pub mod ttlafterfinished;
 
 use std::time::Duration;
 
@@ -86,6 +89,9 @@ const CONTROLLERS: &[(&str, Start)] = &[
     ("endpoints", endpoints::start),
     ("nodelifecycle", nodelifecycle::start),
     ("podgc", podgc::start),
+    ("job", job::start),
+    ("cronjob", cronjob::start),
+    ("ttl-after-finished", ttlafterfinished::start),
 ];
 
 /// Runs the enabled controllers until `shutdown`.
