@@ -178,6 +178,7 @@ async fn start_components(
         let config = rkube_controller_manager::Config {
             host: node_name.to_owned(),
             disabled: args.disabled_controllers.clone(),
+            root_ca: std::fs::read_to_string(args.data_dir.join("tls").join("ca.crt")).ok(),
             ..rkube_controller_manager::Config::default()
         };
         components.push(tokio::spawn(async move {

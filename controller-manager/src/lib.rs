@@ -5,6 +5,10 @@
 //! It runs inside `rkube server`, leader-elected on the Lease
 //! `kube-system/kube-controller-manager`, so several servers run one active set of loops.
 
+mod garbagecollector;
+mod namespace;
+mod serviceaccount;
+
 use rkube_api::client::LeaderElection;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +23,8 @@ pub struct Config {
     pub leader_elect: bool,
     /// Controllers not to run, by name (e.g. `namespace`).
     pub disabled: Vec<String>,
+    /// The cluster CA certificate (PEM) published in every namespace as `kube-root-ca.crt`.
+    pub root_ca: Option<String>,
 }
 
 impl Default for Config {
@@ -27,6 +33,7 @@ impl Default for Config {
             host: "localhost".to_owned(),
             leader_elect: true,
             disabled: Vec::new(),
+            root_ca: None,
         }
     }
 }
@@ -43,6 +50,8 @@ pub enum Error {
 pub struct Context {
     pub client: kube::Client,
     pub stop: CancellationToken,
+    /// The cluster CA certificate (PEM), when the server knows it.
+    pub root_ca: Option<String>,
 }
 
 impl std::fmt::Debug for Context {
@@ -55,7 +64,12 @@ impl std::fmt::Debug for Context {
 type Start = fn(Context) -> futures::future::BoxFuture<'static, ()>;
 
 /// Every controller, by name.
-const CONTROLLERS: &[(&str, Start)] = &[];
+const CONTROLLERS: &[(&str, Start)] = &[
+    ("garbagecollector", garbagecollector::start),
+    ("namespace", namespace::start),
+    ("serviceaccount", serviceaccount::start),
+    ("root-ca-cert-publisher", serviceaccount::rootca::start),
+];
 
 /// Runs the enabled controllers until `shutdown`.
 ///
@@ -90,6 +104,7 @@ async fn run_controllers(client: kube::Client, config: Config, stop: Cancellatio
         let ctx = Context {
             client: client.clone(),
             stop: stop.clone(),
+            root_ca: config.root_ca.clone(),
         };
         info!(controller = name, "starting controller");
         tasks.spawn(start(ctx));
