@@ -74,7 +74,11 @@ pub struct ServerArgs {
     pub disable_controller_manager: bool,
 
     /// Controllers the controller-manager does not run (comma-separated, e.g. `namespace`).
-    #[arg(long = "disable-controllers", value_name = "NAMES", value_delimiter = ',')]
+    #[arg(
+        long = "disable-controllers",
+        value_name = "NAMES",
+        value_delimiter = ','
+    )]
     pub disabled_controllers: Vec<String>,
 }
 
@@ -128,7 +132,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         async move {
             prepared.serve(shutdown).await;
             for component in components {
-                component.await.context("a control-plane component failed")??;
+                component
+                    .await
+                    .context("a control-plane component failed")??;
             }
             if let Some(done) = store_done {
                 done.await

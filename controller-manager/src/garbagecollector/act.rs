@@ -43,7 +43,12 @@ impl Collector {
 
     /// One pass over the graph. Returns whether everything needed was done (else the
     /// caller retries soon).
-    pub async fn pass(&mut self, graph: &Mutex<Graph>, resources: &Resources, synced: bool) -> bool {
+    pub async fn pass(
+        &mut self,
+        graph: &Mutex<Graph>,
+        resources: &Resources,
+        synced: bool,
+    ) -> bool {
         let first = {
             let g = lock(graph);
             graph::plan(&g, resources, &HashMap::new(), synced)
@@ -77,7 +82,11 @@ impl Collector {
     }
 
     /// Asks the server whether an owner the graph has not seen exists.
-    async fn look_up(&self, lookup: &Lookup, resources: &Resources) -> Result<Checked, kube::Error> {
+    async fn look_up(
+        &self,
+        lookup: &Lookup,
+        resources: &Resources,
+    ) -> Result<Checked, kube::Error> {
         let Some(served) = resources.get(&lookup.resource) else {
             return Ok(Checked::Absent);
         };
@@ -143,7 +152,8 @@ impl Collector {
                 let Some(api) = api_for(&self.client, resources, &node) else {
                     return Ok(());
                 };
-                let kept: Vec<&String> = node.finalizers.iter().filter(|f| *f != finalizer).collect();
+                let kept: Vec<&String> =
+                    node.finalizers.iter().filter(|f| *f != finalizer).collect();
                 info!(kind = %node.kind, namespace = node.namespace.as_deref().unwrap_or(""), name = %node.name, finalizer, "garbage collector: removing a finalizer");
                 let patch = json!({"metadata": {
                     "resourceVersion": node.resource_version,
@@ -183,7 +193,11 @@ impl Collector {
     }
 }
 
-fn api_for(client: &kube::Client, resources: &Resources, node: &Node) -> Option<Api<DynamicObject>> {
+fn api_for(
+    client: &kube::Client,
+    resources: &Resources,
+    node: &Node,
+) -> Option<Api<DynamicObject>> {
     let served = resources.get(&node.resource)?;
     Some(match &node.namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &served.resource),

@@ -54,7 +54,10 @@ impl Resources {
                 .all(|v| caps.supports_operation(v)),
             resource,
         };
-        let plural = (served.resource.group.clone(), served.resource.plural.clone());
+        let plural = (
+            served.resource.group.clone(),
+            served.resource.plural.clone(),
+        );
         self.by_kind.insert(
             (served.resource.group.clone(), served.resource.kind.clone()),
             plural.clone(),
@@ -107,7 +110,10 @@ mod tests {
         };
         r.insert(
             rs,
-            &caps(Scope::Namespaced, &["list", "watch", "delete", "deletecollection"]),
+            &caps(
+                Scope::Namespaced,
+                &["list", "watch", "delete", "deletecollection"],
+            ),
         );
         let found = r.by_kind("apps/v1beta2", "ReplicaSet").unwrap();
         assert!(found.namespaced && found.collectable && found.delete_collection);

@@ -332,7 +332,10 @@ fn ref_state(
         });
     }
     let lookup = Lookup {
-        resource: (served.resource.group.clone(), served.resource.plural.clone()),
+        resource: (
+            served.resource.group.clone(),
+            served.resource.plural.clone(),
+        ),
         namespace,
         name: owner.name.clone(),
         uid: owner.uid.clone(),

@@ -56,7 +56,12 @@ fn node(kind: &str, ns: Option<&str>, name: &str, uid: &str) -> Node {
 
 fn owner_ref(kind: &str, name: &str, uid: &str, block: bool) -> OwnerReference {
     OwnerReference {
-        api_version: if kind == "ReplicaSet" { "apps/v1" } else { "v1" }.into(),
+        api_version: if kind == "ReplicaSet" {
+            "apps/v1"
+        } else {
+            "v1"
+        }
+        .into(),
         kind: kind.into(),
         name: name.into(),
         uid: uid.into(),
@@ -234,7 +239,10 @@ fn cluster_scoped_dependents_of_namespaced_kinds_and_unknown_kinds_stay() {
     ));
     let mut unknown = owner_ref("Widget", "w", "u9", false);
     unknown.api_version = "example.com/v1".into();
-    g.upsert(owned(node("ConfigMap", Some("a"), "cm", "u3"), vec![unknown]));
+    g.upsert(owned(
+        node("ConfigMap", Some("a"), "cm", "u3"),
+        vec![unknown],
+    ));
     let p = plan(&g, &resources(), &HashMap::new(), true);
     assert!(deletes(&p).is_empty());
     assert!(p.lookups.is_empty());

@@ -66,9 +66,7 @@ async fn run(ctx: Context) {
         }
         retry_at = None;
         let synced = watches.synced();
-        let done = collector
-            .pass(&graph, &resources, synced)
-            .await;
+        let done = collector.pass(&graph, &resources, synced).await;
         if !done {
             retry_at = Some(Instant::now() + RETRY);
         }
