@@ -212,6 +212,7 @@ async fn start_components(
             disabled: args.disabled_controllers.clone(),
             storage_dir: args.data_dir.join("storage").display().to_string(),
             node_monitor_grace_period: args.node_monitor_grace_period,
+            root_ca: std::fs::read_to_string(args.data_dir.join("tls").join("ca.crt")).ok(),
             ..rkube_controller_manager::Config::default()
         };
         components.push(tokio::spawn(async move {

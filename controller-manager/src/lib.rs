@@ -10,10 +10,13 @@ pub mod cronjob;
 mod disruption;
 mod endpoints;
 mod endpointslice;
+mod garbagecollector;
 pub mod job;
+mod namespace;
 mod nodelifecycle;
 mod persistentvolume;
 mod podgc;
+mod serviceaccount;
 pub mod ttlafterfinished;
 
 use std::time::Duration;
@@ -41,6 +44,8 @@ pub struct Config {
     /// Terminated pods kept before the pod garbage collector deletes the oldest
     /// (`--terminated-pod-gc-threshold`, 12500).
     pub terminated_pod_gc_threshold: usize,
+    /// The cluster CA certificate (PEM) published in every namespace as `kube-root-ca.crt`.
+    pub root_ca: Option<String>,
 }
 
 impl Default for Config {
@@ -52,6 +57,7 @@ impl Default for Config {
             storage_dir: "/var/lib/rkube/storage".to_owned(),
             node_monitor_grace_period: Duration::from_secs(40),
             terminated_pod_gc_threshold: 12_500,
+            root_ca: None,
         }
     }
 }
@@ -92,6 +98,10 @@ const CONTROLLERS: &[(&str, Start)] = &[
     ("job", job::start),
     ("cronjob", cronjob::start),
     ("ttl-after-finished", ttlafterfinished::start),
+    ("garbagecollector", garbagecollector::start),
+    ("namespace", namespace::start),
+    ("serviceaccount", serviceaccount::start),
+    ("root-ca-cert-publisher", serviceaccount::rootca::start),
 ];
 
 /// Runs the enabled controllers until `shutdown`.
