@@ -250,7 +250,8 @@ async fn reconcile(ds: Arc<DaemonSet>, state: Arc<State>) -> Result<Action, Erro
             name: name.clone(),
             source,
         })?;
-    history::truncate(client, &owner, &revisions, &live, spec.revision_history_limit)
+    let is_live = |r: &ControllerRevision| live.contains(&history::hash_of(r));
+    history::truncate(client, &owner, &revisions, &is_live, spec.revision_history_limit)
         .await
         .map_err(|source| Error::History {
             name: name.clone(),

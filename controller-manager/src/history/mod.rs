@@ -236,7 +236,7 @@ pub async fn ensure(
     })
 }
 
-/// Deletes the oldest revisions not in `live` (by hash) beyond `limit`.
+/// Deletes the oldest revisions not `live` beyond `limit`.
 ///
 /// # Errors
 /// When a delete fails (other than the revision being gone already).
@@ -244,13 +244,13 @@ pub async fn truncate(
     client: &kube::Client,
     owner: &Owner,
     revisions: &[ControllerRevision],
-    live: &[String],
+    live: &(dyn Fn(&ControllerRevision) -> bool + Sync),
     limit: Option<i32>,
 ) -> Result<()> {
     let limit = usize::try_from(limit.unwrap_or(DEFAULT_HISTORY_LIMIT).max(0)).unwrap_or(0);
     let mut old: Vec<&ControllerRevision> = revisions
         .iter()
-        .filter(|r| !live.contains(&hash_of(r)))
+        .filter(|r| !live(r))
         .collect();
     if old.len() <= limit {
         return Ok(());
