@@ -7,16 +7,19 @@
 
 mod batch;
 pub mod cronjob;
+pub mod daemonset;
 mod disruption;
 mod endpoints;
 mod endpointslice;
 mod garbagecollector;
+pub mod history;
 pub mod job;
 mod namespace;
 mod nodelifecycle;
 mod persistentvolume;
 mod podgc;
 mod serviceaccount;
+pub mod statefulset;
 pub mod ttlafterfinished;
 
 use std::time::Duration;
@@ -102,6 +105,8 @@ const CONTROLLERS: &[(&str, Start)] = &[
     ("namespace", namespace::start),
     ("serviceaccount", serviceaccount::start),
     ("root-ca-cert-publisher", serviceaccount::rootca::start),
+    ("daemonset", daemonset::start),
+    ("statefulset", statefulset::start),
 ];
 
 /// Runs the enabled controllers until `shutdown`.
