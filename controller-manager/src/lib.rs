@@ -5,6 +5,10 @@
 //! It runs inside `rkube server`, leader-elected on the Lease
 //! `kube-system/kube-controller-manager`, so several servers run one active set of loops.
 
+pub mod common;
+pub mod deployment;
+pub mod replicaset;
+
 use rkube_api::client::LeaderElection;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -55,7 +59,10 @@ impl std::fmt::Debug for Context {
 type Start = fn(Context) -> futures::future::BoxFuture<'static, ()>;
 
 /// Every controller, by name.
-const CONTROLLERS: &[(&str, Start)] = &[];
+const CONTROLLERS: &[(&str, Start)] = &[
+    ("deployment", deployment::start),
+    ("replicaset", replicaset::start),
+];
 
 /// Runs the enabled controllers until `shutdown`.
 ///
