@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use kube::runtime::events::{Recorder, Reporter};
+use crate::common::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Api;
 
@@ -50,13 +50,7 @@ async fn run(ctx: Context) {
     let shared = Arc::new(Shared {
         client: client.clone(),
         sets: Arc::new(OwnerIndex::default()),
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "deployment-controller".into(),
-                instance: None,
-            },
-        ),
+        recorder: Recorder::new(client.clone(), "deployment-controller"),
         failures: Failures::default(),
     });
     let (tx, rx) = futures::channel::mpsc::unbounded();

@@ -7,12 +7,12 @@ use k8s_openapi::api::apps::v1::{DeploymentStatus, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::ResourceExt;
 use serde_json::json;
 
 use super::sync::{all_of, split, Error, Result, Step};
 use super::{hash, revision, rolling, status};
+use crate::common::events::EventType;
 use crate::common::owner;
 
 impl Step<'_> {

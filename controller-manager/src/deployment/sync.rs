@@ -9,13 +9,13 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
 
 use super::{hash, revision, rolling, status, Shared};
-use crate::common::{events, owner, selector};
+use crate::common::events::EventType;
+use crate::common::{owner, selector};
 
 /// Why a Deployment sync failed; it is retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -269,7 +269,7 @@ impl<'a> Step<'a> {
 
     /// Records an Event on the Deployment.
     pub(super) fn event(&self, kind: EventType, reason: &str, note: String) {
-        events::publish(&self.shared.recorder, self.d.object_ref(&()), kind, reason, note);
+        self.shared.recorder.publish(self.d.object_ref(&()), kind, reason, note);
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::events::{Recorder, Reporter};
+use crate::common::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Api;
 
@@ -48,13 +48,7 @@ async fn run(ctx: Context) {
         client: client.clone(),
         pods: Arc::new(OwnerIndex::default()),
         expectations: Expectations::default(),
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "replicaset-controller".into(),
-                instance: None,
-            },
-        ),
+        recorder: Recorder::new(client.clone(), "replicaset-controller"),
         failures: crate::common::backoff::Failures::default(),
     });
     let (tx, rx) = futures::channel::mpsc::unbounded();

@@ -10,13 +10,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::{json, Value};
 use tracing::{debug, info, warn};
 
 use super::{decide, Shared};
-use crate::common::{events, owner, pods, selector};
+use crate::common::events::EventType;
+use crate::common::{owner, pods, selector};
 
 /// Why a ReplicaSet sync failed; it is retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -311,5 +311,5 @@ async fn delete(
 
 /// Records an event on the ReplicaSet without holding up the sync.
 fn publish(shared: &Shared, rs: &ReplicaSet, kind: EventType, reason: &str, note: String) {
-    events::publish(&shared.recorder, rs.object_ref(&()), kind, reason, note);
+    shared.recorder.publish(rs.object_ref(&()), kind, reason, note);
 }
