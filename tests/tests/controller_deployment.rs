@@ -4,6 +4,8 @@
 //!
 //! Needs `target/debug/rkube` (`cargo build --bin rkube`) and kubectl.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -28,7 +30,9 @@ fn ok(s: &ServerProcess, args: &[&str]) -> String {
 
 fn apply(s: &ServerProcess, manifest: &str) {
     let args = ["apply", "-f", "-"];
-    let out = s.kubectl_with_stdin(&args, Some(manifest)).expect("kubectl runs");
+    let out = s
+        .kubectl_with_stdin(&args, Some(manifest))
+        .expect("kubectl runs");
     expect_success("kubectl", &args, &out);
 }
 
@@ -86,7 +90,10 @@ async fn get_deploy(client: &Client, name: &str) -> Deployment {
 }
 
 fn image(pod: &Pod) -> String {
-    pod.spec.as_ref().unwrap().containers[0].image.clone().unwrap_or_default()
+    pod.spec.as_ref().unwrap().containers[0]
+        .image
+        .clone()
+        .unwrap_or_default()
 }
 
 fn is_ready(pod: &Pod) -> bool {
@@ -97,7 +104,13 @@ fn is_ready(pod: &Pod) -> bool {
 }
 
 fn condition(d: &Deployment, kind: &str) -> Option<(String, String)> {
-    let c = d.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == kind)?;
+    let c = d
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == kind)?;
     Some((c.status.clone(), c.reason.clone().unwrap_or_default()))
 }
 
@@ -133,7 +146,19 @@ async fn finish_rollout(client: &Client, app: &str) -> Deployment {
 }
 
 fn events(s: &ServerProcess, name: &str) -> String {
-    ok(s, &["get", "events", "-n", NS, "--field-selector", &format!("involvedObject.name={name}"), "-o", "custom-columns=REASON:.reason,MESSAGE:.message"])
+    ok(
+        s,
+        &[
+            "get",
+            "events",
+            "-n",
+            NS,
+            "--field-selector",
+            &format!("involvedObject.name={name}"),
+            "-o",
+            "custom-columns=REASON:.reason,MESSAGE:.message",
+        ],
+    )
 }
 
 #[tokio::test]
@@ -148,31 +173,75 @@ async fn deployment_creates_replicaset_and_pods_and_becomes_available() {
     let hash = rs.labels()["pod-template-hash"].clone();
     assert_eq!(rs.name_any(), format!("web-{hash}"));
     assert_eq!(rs.annotations()["deployment.kubernetes.io/revision"], "1");
-    assert_eq!(rs.annotations()["deployment.kubernetes.io/desired-replicas"], "3");
-    assert_eq!(rs.annotations()["deployment.kubernetes.io/max-replicas"], "4");
+    assert_eq!(
+        rs.annotations()["deployment.kubernetes.io/desired-replicas"],
+        "3"
+    );
+    assert_eq!(
+        rs.annotations()["deployment.kubernetes.io/max-replicas"],
+        "4"
+    );
     let owner = &rs.owner_references()[0];
-    assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("Deployment", "web", Some(true)));
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.controller),
+        ("Deployment", "web", Some(true))
+    );
     for pod in &pods {
         let name = pod.name_any();
-        let suffix = name.strip_prefix(&format!("web-{hash}-")).expect("pod named after its ReplicaSet");
+        let suffix = name
+            .strip_prefix(&format!("web-{hash}-"))
+            .expect("pod named after its ReplicaSet");
         assert_eq!(suffix.len(), 5, "{name}");
         let owner = &pod.owner_references()[0];
         assert_eq!(owner.name, rs.name_any());
-        assert_eq!((owner.controller, owner.block_owner_deletion), (Some(true), Some(true)));
+        assert_eq!(
+            (owner.controller, owner.block_owner_deletion),
+            (Some(true), Some(true))
+        );
         assert_eq!(pod.labels()["pod-template-hash"], hash);
     }
     let d = finish_rollout(&client, "web").await;
-    assert_eq!(condition(&d, "Available"), Some(("True".into(), "MinimumReplicasAvailable".into())));
-    assert_eq!(condition(&d, "Progressing"), Some(("True".into(), "NewReplicaSetAvailable".into())));
+    assert_eq!(
+        condition(&d, "Available"),
+        Some(("True".into(), "MinimumReplicasAvailable".into()))
+    );
+    assert_eq!(
+        condition(&d, "Progressing"),
+        Some(("True".into(), "NewReplicaSetAvailable".into()))
+    );
     assert_eq!(d.annotations()["deployment.kubernetes.io/revision"], "1");
-    let out = ok(&s, &["rollout", "status", "deployment/web", "-n", NS, "--timeout=60s"]);
-    assert!(out.contains("deployment \"web\" successfully rolled out"), "{out}");
-    let rs_status = &replica_sets(&client, "web").await[0].status.clone().unwrap();
-    assert_eq!((rs_status.replicas, rs_status.ready_replicas, rs_status.available_replicas), (3, Some(3), Some(3)));
+    let out = ok(
+        &s,
+        &[
+            "rollout",
+            "status",
+            "deployment/web",
+            "-n",
+            NS,
+            "--timeout=60s",
+        ],
+    );
+    assert!(
+        out.contains("deployment \"web\" successfully rolled out"),
+        "{out}"
+    );
+    let rs_status = &replica_sets(&client, "web").await[0]
+        .status
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (
+            rs_status.replicas,
+            rs_status.ready_replicas,
+            rs_status.available_replicas
+        ),
+        (3, Some(3), Some(3))
+    );
     wait_for("events", LONG, || async {
         let deploy_events = events(&s, "web");
         let rs_events = events(&s, &rs.name_any());
-        let scaled = deploy_events.contains(&format!("Scaled up replica set web-{hash} from 0 to 3"));
+        let scaled =
+            deploy_events.contains(&format!("Scaled up replica set web-{hash} from 0 to 3"));
         let created = rs_events.matches("SuccessfulCreate").count() == 3
             && rs_events.contains(&format!("Created pod: web-{hash}-"));
         (scaled && created).then_some(())
@@ -186,29 +255,57 @@ async fn rolling_update_honours_max_surge_and_max_unavailable_at_every_step() {
     let s = start();
     let client = s.client().await.unwrap();
     let (replicas, surge, unavailable) = (4usize, 1usize, 1usize);
-    apply(&s, &deployment("roll", 4, "registry.local/roll:a", &rolling("1", "1"), ""));
+    apply(
+        &s,
+        &deployment("roll", 4, "registry.local/roll:a", &rolling("1", "1"), ""),
+    );
     wait_pods(&client, "roll", replicas).await;
     finish_rollout(&client, "roll").await;
-    ok(&s, &["set", "image", "deployment/roll", "-n", NS, "app=registry.local/roll:b"]);
+    ok(
+        &s,
+        &[
+            "set",
+            "image",
+            "deployment/roll",
+            "-n",
+            NS,
+            "app=registry.local/roll:b",
+        ],
+    );
     let marked = std::cell::Cell::new(0);
-    wait_for("rolling update to finish", Duration::from_secs(120), || async {
-        let pods = live_pods(&client, "roll").await;
-        let new: Vec<&Pod> = pods.iter().filter(|p| image(p).ends_with(":b")).collect();
-        let old = pods.len() - new.len();
-        let ready = pods.iter().filter(|p| is_ready(p)).count();
-        assert!(pods.len() <= replicas + surge, "{} pods ({old} old, {} new) exceed replicas + maxSurge", pods.len(), new.len());
-        assert!(ready >= replicas - unavailable, "only {ready} ready pods ({old} old, {} new)", new.len());
-        if old == 0 && new.len() == replicas && new.iter().all(|p| is_ready(p)) {
-            return Some(());
-        }
-        if let Some(pod) = new.iter().find(|p| !is_ready(p)) {
-            mark_pod_running(&client, NS, &pod.name_any(), true).await.unwrap();
-            marked.set(marked.get() + 1);
-            // Let the controllers react before the next look.
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-        None
-    })
+    wait_for(
+        "rolling update to finish",
+        Duration::from_secs(120),
+        || async {
+            let pods = live_pods(&client, "roll").await;
+            let new: Vec<&Pod> = pods.iter().filter(|p| image(p).ends_with(":b")).collect();
+            let old = pods.len() - new.len();
+            let ready = pods.iter().filter(|p| is_ready(p)).count();
+            assert!(
+                pods.len() <= replicas + surge,
+                "{} pods ({old} old, {} new) exceed replicas + maxSurge",
+                pods.len(),
+                new.len()
+            );
+            assert!(
+                ready >= replicas - unavailable,
+                "only {ready} ready pods ({old} old, {} new)",
+                new.len()
+            );
+            if old == 0 && new.len() == replicas && new.iter().all(|p| is_ready(p)) {
+                return Some(());
+            }
+            if let Some(pod) = new.iter().find(|p| !is_ready(p)) {
+                mark_pod_running(&client, NS, &pod.name_any(), true)
+                    .await
+                    .unwrap();
+                marked.set(marked.get() + 1);
+                // Let the controllers react before the next look.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            None
+        },
+    )
     .await
     .unwrap();
     assert_eq!(marked.get(), replicas, "each new pod was marked ready once");
@@ -218,10 +315,25 @@ async fn rolling_update_honours_max_surge_and_max_unavailable_at_every_step() {
     assert_eq!(sets.len(), 2);
     let sizes: BTreeMap<String, i32> = sets
         .iter()
-        .map(|rs| (rs.annotations()["deployment.kubernetes.io/revision"].clone(), rs.spec.as_ref().unwrap().replicas.unwrap()))
+        .map(|rs| {
+            (
+                rs.annotations()["deployment.kubernetes.io/revision"].clone(),
+                rs.spec.as_ref().unwrap().replicas.unwrap(),
+            )
+        })
         .collect();
     assert_eq!(sizes, BTreeMap::from([("1".into(), 0), ("2".into(), 4)]));
-    let out = ok(&s, &["rollout", "status", "deployment/roll", "-n", NS, "--timeout=60s"]);
+    let out = ok(
+        &s,
+        &[
+            "rollout",
+            "status",
+            "deployment/roll",
+            "-n",
+            NS,
+            "--timeout=60s",
+        ],
+    );
     assert!(out.contains("successfully rolled out"), "{out}");
 }
 
@@ -230,12 +342,24 @@ async fn rollout_undo_restores_the_previous_template_and_history_shows_change_ca
     let s = start();
     let client = s.client().await.unwrap();
     let cause = |c: &str| format!("  annotations:\n    kubernetes.io/change-cause: {c}\n");
-    apply(&s, &deployment("hist", 2, "registry.local/hist:1", "", &cause("first")));
+    apply(
+        &s,
+        &deployment("hist", 2, "registry.local/hist:1", "", &cause("first")),
+    );
     wait_pods(&client, "hist", 2).await;
     finish_rollout(&client, "hist").await;
-    apply(&s, &deployment("hist", 2, "registry.local/hist:2", "", &cause("second")));
+    apply(
+        &s,
+        &deployment("hist", 2, "registry.local/hist:2", "", &cause("second")),
+    );
     wait_for("second revision", LONG, || async {
-        (get_deploy(&client, "hist").await.annotations().get("deployment.kubernetes.io/revision").map(String::as_str) == Some("2")).then_some(())
+        (get_deploy(&client, "hist")
+            .await
+            .annotations()
+            .get("deployment.kubernetes.io/revision")
+            .map(String::as_str)
+            == Some("2"))
+        .then_some(())
     })
     .await
     .unwrap();
@@ -246,7 +370,13 @@ async fn rollout_undo_restores_the_previous_template_and_history_shows_change_ca
 
     ok(&s, &["rollout", "undo", "deployment/hist", "-n", NS]);
     wait_for("rollback to revision 3", LONG, || async {
-        (get_deploy(&client, "hist").await.annotations().get("deployment.kubernetes.io/revision").map(String::as_str) == Some("3")).then_some(())
+        (get_deploy(&client, "hist")
+            .await
+            .annotations()
+            .get("deployment.kubernetes.io/revision")
+            .map(String::as_str)
+            == Some("3"))
+        .then_some(())
     })
     .await
     .unwrap();
@@ -254,9 +384,19 @@ async fn rollout_undo_restores_the_previous_template_and_history_shows_change_ca
     let pods = wait_pods(&client, "hist", 2).await;
     assert!(pods.iter().all(|p| image(p) == "registry.local/hist:1"));
     let sets = replica_sets(&client, "hist").await;
-    assert_eq!(sets.len(), 2, "the first ReplicaSet is reused, not recreated");
-    let reused = sets.iter().find(|rs| rs.annotations()["deployment.kubernetes.io/revision"] == "3").expect("revision 3");
-    assert_eq!(reused.annotations()["deployment.kubernetes.io/revision-history"], "1");
+    assert_eq!(
+        sets.len(),
+        2,
+        "the first ReplicaSet is reused, not recreated"
+    );
+    let reused = sets
+        .iter()
+        .find(|rs| rs.annotations()["deployment.kubernetes.io/revision"] == "3")
+        .expect("revision 3");
+    assert_eq!(
+        reused.annotations()["deployment.kubernetes.io/revision-history"],
+        "1"
+    );
     let history = ok(&s, &["rollout", "history", "deployment/hist", "-n", NS]);
     assert!(history.contains("2         second"), "{history}");
     assert!(history.contains("3         first"), "{history}");
@@ -267,29 +407,56 @@ async fn rollout_undo_restores_the_previous_template_and_history_shows_change_ca
 async fn scale_up_then_down_deletes_not_ready_and_newer_pods_first() {
     let s = start();
     let client = s.client().await.unwrap();
-    apply(&s, &deployment("scale", 2, "registry.local/scale:1", "", ""));
+    apply(
+        &s,
+        &deployment("scale", 2, "registry.local/scale:1", "", ""),
+    );
     wait_pods(&client, "scale", 2).await;
     finish_rollout(&client, "scale").await;
-    let originals: Vec<String> = live_pods(&client, "scale").await.iter().map(ResourceExt::name_any).collect();
+    let originals: Vec<String> = live_pods(&client, "scale")
+        .await
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect();
     // Creation and readiness times have one-second resolution: keep the new pods apart.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     ok(&s, &["scale", "deployment/scale", "-n", NS, "--replicas=5"]);
     let pods = wait_pods(&client, "scale", 5).await;
-    let added: Vec<String> = pods.iter().map(ResourceExt::name_any).filter(|n| !originals.contains(n)).collect();
+    let added: Vec<String> = pods
+        .iter()
+        .map(ResourceExt::name_any)
+        .filter(|n| !originals.contains(n))
+        .collect();
     assert_eq!(added.len(), 3);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    mark_pod_running(&client, NS, &added[0], true).await.unwrap();
-    mark_pod_running(&client, NS, &added[1], true).await.unwrap();
-    mark_pod_running(&client, NS, &added[2], false).await.unwrap();
+    mark_pod_running(&client, NS, &added[0], true)
+        .await
+        .unwrap();
+    mark_pod_running(&client, NS, &added[1], true)
+        .await
+        .unwrap();
+    mark_pod_running(&client, NS, &added[2], false)
+        .await
+        .unwrap();
     ok(&s, &["scale", "deployment/scale", "-n", NS, "--replicas=3"]);
-    let left: Vec<String> = wait_pods(&client, "scale", 3).await.iter().map(ResourceExt::name_any).collect();
-    assert!(!left.contains(&added[2]), "the not-ready pod goes first: {left:?}");
+    let left: Vec<String> = wait_pods(&client, "scale", 3)
+        .await
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect();
+    assert!(
+        !left.contains(&added[2]),
+        "the not-ready pod goes first: {left:?}"
+    );
     for name in &originals {
         assert!(left.contains(name), "the oldest ready pods stay: {left:?}");
     }
     let sets = replica_sets(&client, "scale").await;
     assert_eq!(sets.len(), 1);
-    assert_eq!(sets[0].annotations()["deployment.kubernetes.io/desired-replicas"], "3");
+    assert_eq!(
+        sets[0].annotations()["deployment.kubernetes.io/desired-replicas"],
+        "3"
+    );
     let d = finish_rollout(&client, "scale").await;
     assert_eq!(d.status.unwrap().replicas, Some(3));
 }
@@ -299,41 +466,81 @@ async fn recreate_removes_every_old_pod_before_creating_new_ones() {
     let s = start();
     let client = s.client().await.unwrap();
     let strategy = "  strategy:\n    type: Recreate\n";
-    apply(&s, &deployment("rec", 3, "registry.local/rec:1", strategy, ""));
+    apply(
+        &s,
+        &deployment("rec", 3, "registry.local/rec:1", strategy, ""),
+    );
     wait_pods(&client, "rec", 3).await;
     finish_rollout(&client, "rec").await;
-    ok(&s, &["set", "image", "deployment/rec", "-n", NS, "app=registry.local/rec:2"]);
+    ok(
+        &s,
+        &[
+            "set",
+            "image",
+            "deployment/rec",
+            "-n",
+            NS,
+            "app=registry.local/rec:2",
+        ],
+    );
     wait_for("new pods", LONG, || async {
         let pods = live_pods(&client, "rec").await;
         let new = pods.iter().filter(|p| image(p).ends_with(":2")).count();
-        assert!(new == 0 || new == pods.len(), "old and new pods at once: {pods:?}");
+        assert!(
+            new == 0 || new == pods.len(),
+            "old and new pods at once: {pods:?}"
+        );
         (new == 3).then_some(())
     })
     .await
     .unwrap();
     let d = finish_rollout(&client, "rec").await;
-    assert_eq!(condition(&d, "Available"), Some(("True".into(), "MinimumReplicasAvailable".into())));
+    assert_eq!(
+        condition(&d, "Available"),
+        Some(("True".into(), "MinimumReplicasAvailable".into()))
+    );
     let out = events(&s, "rec");
-    assert!(out.contains("Scaled down replica set rec-") && out.contains("from 3 to 0"), "{out}");
+    assert!(
+        out.contains("Scaled down replica set rec-") && out.contains("from 3 to 0"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
 async fn paused_deployment_waits_for_resume_and_restart_rolls_out() {
     let s = start();
     let client = s.client().await.unwrap();
-    apply(&s, &deployment("pause", 2, "registry.local/pause:1", "", ""));
+    apply(
+        &s,
+        &deployment("pause", 2, "registry.local/pause:1", "", ""),
+    );
     wait_pods(&client, "pause", 2).await;
     finish_rollout(&client, "pause").await;
     ok(&s, &["rollout", "pause", "deployment/pause", "-n", NS]);
-    ok(&s, &["set", "image", "deployment/pause", "-n", NS, "app=registry.local/pause:2"]);
+    ok(
+        &s,
+        &[
+            "set",
+            "image",
+            "deployment/pause",
+            "-n",
+            NS,
+            "app=registry.local/pause:2",
+        ],
+    );
     wait_for("paused condition", LONG, || async {
         let d = get_deploy(&client, "pause").await;
-        (condition(&d, "Progressing") == Some(("Unknown".into(), "DeploymentPaused".into()))).then_some(())
+        (condition(&d, "Progressing") == Some(("Unknown".into(), "DeploymentPaused".into())))
+            .then_some(())
     })
     .await
     .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(replica_sets(&client, "pause").await.len(), 1, "no rollout while paused");
+    assert_eq!(
+        replica_sets(&client, "pause").await.len(),
+        1,
+        "no rollout while paused"
+    );
     ok(&s, &["rollout", "resume", "deployment/pause", "-n", NS]);
     wait_for("new ReplicaSet after resume", LONG, || async {
         (replica_sets(&client, "pause").await.len() == 2).then_some(())
@@ -341,7 +548,10 @@ async fn paused_deployment_waits_for_resume_and_restart_rolls_out() {
     .await
     .unwrap();
     finish_rollout(&client, "pause").await;
-    assert!(live_pods(&client, "pause").await.iter().all(|p| image(p).ends_with(":2")));
+    assert!(live_pods(&client, "pause")
+        .await
+        .iter()
+        .all(|p| image(p).ends_with(":2")));
 
     ok(&s, &["rollout", "restart", "deployment/pause", "-n", NS]);
     wait_for("ReplicaSet after restart", LONG, || async {
@@ -381,16 +591,29 @@ spec:
     let live = wait_pods(&client, "solo", 2).await;
     let adopted = wait_for("adoption", LONG, || async {
         let p = pods.get("orphan").await.ok()?;
-        p.owner_references().iter().any(|r| r.name == "solo" && r.controller == Some(true)).then_some(p)
+        p.owner_references()
+            .iter()
+            .any(|r| r.name == "solo" && r.controller == Some(true))
+            .then_some(p)
     })
     .await
     .unwrap();
     assert!(live.iter().any(|p| p.name_any() == adopted.name_any()));
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(live_pods(&client, "solo").await.len(), 2, "no extra pod beside the adopted one");
+    assert_eq!(
+        live_pods(&client, "solo").await.len(),
+        2,
+        "no extra pod beside the adopted one"
+    );
 
-    let victim = live.iter().find(|p| p.name_any() != "orphan").unwrap().name_any();
-    pods.delete(&victim, &DeleteParams::default()).await.unwrap();
+    let victim = live
+        .iter()
+        .find(|p| p.name_any() != "orphan")
+        .unwrap()
+        .name_any();
+    pods.delete(&victim, &DeleteParams::default())
+        .await
+        .unwrap();
     wait_for("replacement", LONG, || async {
         let live = live_pods(&client, "solo").await;
         (live.len() == 2 && live.iter().all(|p| p.name_any() != victim)).then_some(())
@@ -399,7 +622,9 @@ spec:
     .unwrap();
 
     let patch = json!({"metadata": {"labels": {"app": "elsewhere"}}});
-    pods.patch("orphan", &PatchParams::default(), &Patch::Merge(patch)).await.unwrap();
+    pods.patch("orphan", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap();
     wait_for("release and replacement", LONG, || async {
         let p = pods.get("orphan").await.ok()?;
         let released = p.owner_references().iter().all(|r| r.name != "solo");

@@ -20,7 +20,9 @@ pub struct Recorder {
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder").field("component", &self.component).finish_non_exhaustive()
+        f.debug_struct("Recorder")
+            .field("component", &self.component)
+            .finish_non_exhaustive()
     }
 }
 
@@ -35,9 +37,18 @@ impl Recorder {
     }
 
     /// Publishes an Event about `regarding` in the background; failures are only logged.
-    pub fn publish(&self, regarding: ObjectReference, kind: EventType, reason: &str, message: String) {
+    pub fn publish(
+        &self,
+        regarding: ObjectReference,
+        kind: EventType,
+        reason: &str,
+        message: String,
+    ) {
         let now = Timestamp::now();
-        let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".to_owned());
+        let namespace = regarding
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_owned());
         let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
         let name = format!(
             "{}.{:x}{:04x}",
@@ -54,11 +65,13 @@ impl Recorder {
             involved_object: regarding,
             reason: Some(reason.to_owned()),
             message: Some(message),
-            type_: Some(match kind {
-                EventType::Normal => "Normal",
-                EventType::Warning => "Warning",
-            }
-            .to_owned()),
+            type_: Some(
+                match kind {
+                    EventType::Normal => "Normal",
+                    EventType::Warning => "Warning",
+                }
+                .to_owned(),
+            ),
             source: Some(EventSource {
                 component: Some(self.component.to_owned()),
                 host: None,

@@ -56,7 +56,11 @@ where
     }});
     let name = meta.name.clone().unwrap_or_default();
     match api
-        .patch(&name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(patch))
+        .patch(
+            &name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(patch),
+        )
         .await
     {
         Ok(obj) => Ok(Some(obj)),

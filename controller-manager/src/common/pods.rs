@@ -43,7 +43,11 @@ pub fn is_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
 
 /// How long until a ready pod becomes available, if it is ready but not yet available.
 #[must_use]
-pub fn until_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> Option<std::time::Duration> {
+pub fn until_available(
+    pod: &Pod,
+    min_ready_seconds: i32,
+    now: Timestamp,
+) -> Option<std::time::Duration> {
     let since = ready_since(pod)??;
     let at = since
         .checked_add(SignedDuration::from_secs(i64::from(min_ready_seconds)))

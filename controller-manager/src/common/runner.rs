@@ -63,9 +63,12 @@ where
         E: std::error::Error + Send + 'static,
     {
         let store = self.writer.as_reader();
-        let own = reflector::reflector(self.writer, watcher(self.api, watcher::Config::default()).default_backoff())
-            .applied_objects()
-            .map_ok(|obj| ObjectRef::from_obj(&obj));
+        let own = reflector::reflector(
+            self.writer,
+            watcher(self.api, watcher::Config::default()).default_backoff(),
+        )
+        .applied_objects()
+        .map_ok(|obj| ObjectRef::from_obj(&obj));
         let queue = stream::select(own, extra.map(Ok)).take_until(stop.cancelled_owned());
         let mut reconcile = reconcile;
         applier(

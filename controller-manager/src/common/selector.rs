@@ -8,7 +8,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 /// selects everything (Kubernetes' `LabelSelectorAsSelector`). An unknown operator selects
 /// nothing, so a malformed selector never claims objects.
 #[must_use]
-pub fn matches(selector: Option<&LabelSelector>, labels: Option<&BTreeMap<String, String>>) -> bool {
+pub fn matches(
+    selector: Option<&LabelSelector>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> bool {
     let Some(selector) = selector else {
         return false;
     };

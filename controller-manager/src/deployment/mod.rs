@@ -8,16 +8,16 @@
 
 mod hash;
 mod revision;
-mod rollout;
 mod rolling;
+mod rollout;
 mod status;
 mod sync;
 
 use std::sync::Arc;
 
+use crate::common::events::Recorder;
 use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use crate::common::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Api;
 
@@ -78,7 +78,10 @@ async fn run(ctx: Context) {
 }
 
 /// The Deployments a ReplicaSet change concerns.
-fn affected(deployments: &Store<Deployment>, (old, new): Change<'_, ReplicaSet>) -> Vec<ObjectRef<Deployment>> {
+fn affected(
+    deployments: &Store<Deployment>,
+    (old, new): Change<'_, ReplicaSet>,
+) -> Vec<ObjectRef<Deployment>> {
     let mut out = Vec::new();
     for rs in [old, new].into_iter().flatten() {
         let ns = rs.metadata.namespace.as_deref().unwrap_or_default();

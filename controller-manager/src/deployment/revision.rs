@@ -47,7 +47,13 @@ pub fn max(sets: &[ReplicaSet]) -> i64 {
 /// Gives `rs` the Deployment's annotations and `new_revision`, moving its old revision into
 /// the history; a ReplicaSet being created also gets the replica annotations. Returns
 /// whether anything changed.
-pub fn annotate_new(d: &Deployment, rs: &mut ReplicaSet, new_revision: i64, exists: bool, surge: i32) -> bool {
+pub fn annotate_new(
+    d: &Deployment,
+    rs: &mut ReplicaSet,
+    new_revision: i64,
+    exists: bool,
+    surge: i32,
+) -> bool {
     let mut changed = copy_annotations(d, &mut rs.metadata);
     let annotations = rs.metadata.annotations.get_or_insert_with(BTreeMap::new);
     let old = annotations.get(REVISION).cloned();
@@ -143,7 +149,7 @@ mod tests {
         let mut rs = ReplicaSet::default();
         rs.metadata.annotations = Some([(REVISION.to_owned(), "1".to_owned())].into());
         assert!(annotate_new(&d, &mut rs, 3, true, 1));
-        let a = rs.metadata.annotations.unwrap();
+        let a = rs.metadata.annotations.unwrap_or_default();
         assert_eq!(a[REVISION], "3");
         assert_eq!(a[REVISION_HISTORY], "1");
     }

@@ -15,7 +15,10 @@ pub fn spec_replicas(rs: &ReplicaSet) -> i32 {
 /// `status.availableReplicas` of a ReplicaSet.
 #[must_use]
 pub fn available(rs: &ReplicaSet) -> i32 {
-    rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0)
+    rs.status
+        .as_ref()
+        .and_then(|s| s.available_replicas)
+        .unwrap_or(0)
 }
 
 /// Whether the Deployment uses the Recreate strategy.
@@ -58,8 +61,12 @@ pub fn fenceposts(d: &Deployment) -> (i32, i32) {
         .and_then(|s| s.strategy.as_ref())
         .and_then(|s| s.rolling_update.as_ref());
     let quarter = IntOrString::String("25%".into());
-    let surge = rolling.and_then(|r| r.max_surge.as_ref()).unwrap_or(&quarter);
-    let unavailable = rolling.and_then(|r| r.max_unavailable.as_ref()).unwrap_or(&quarter);
+    let surge = rolling
+        .and_then(|r| r.max_surge.as_ref())
+        .unwrap_or(&quarter);
+    let unavailable = rolling
+        .and_then(|r| r.max_unavailable.as_ref())
+        .unwrap_or(&quarter);
     let surge = scaled(surge, replicas, true).max(0);
     let unavailable = scaled(unavailable, replicas, false).max(0);
     if surge == 0 && unavailable == 0 {
@@ -72,7 +79,11 @@ pub fn fenceposts(d: &Deployment) -> (i32, i32) {
 /// The surge allowed (0 for Recreate).
 #[must_use]
 pub fn max_surge(d: &Deployment) -> i32 {
-    if is_recreate(d) { 0 } else { fenceposts(d).0 }
+    if is_recreate(d) {
+        0
+    } else {
+        fenceposts(d).0
+    }
 }
 
 /// The unavailability allowed (0 for Recreate), never more than the replicas.
@@ -138,7 +149,11 @@ pub fn shed_unhealthy(old: &[ReplicaSet], budget: i32) -> (Vec<(usize, i32)>, i3
 /// New sizes for old ReplicaSets keeping `min available` pods (`scaleDownOldReplicaSetsForRollingUpdate`),
 /// oldest first.
 #[must_use]
-pub fn scale_down_available(d: &Deployment, all: &[ReplicaSet], old: &[ReplicaSet]) -> Vec<(usize, i32)> {
+pub fn scale_down_available(
+    d: &Deployment,
+    all: &[ReplicaSet],
+    old: &[ReplicaSet],
+) -> Vec<(usize, i32)> {
     let min_available = revision::replicas_of(d) - max_unavailable(d);
     let available_now: i32 = all.iter().map(available).sum();
     if available_now <= min_available {
@@ -180,7 +195,11 @@ pub fn proportional(d: &Deployment, active: &[ReplicaSet]) -> Vec<i32> {
     for (i, rs) in active.iter().enumerate() {
         let fraction = fraction(d, rs, replicas + surge);
         let allowed_left = to_add - added;
-        let step = if to_add > 0 { fraction.min(allowed_left) } else { fraction.max(allowed_left) };
+        let step = if to_add > 0 {
+            fraction.min(allowed_left)
+        } else {
+            fraction.max(allowed_left)
+        };
         sizes[i] += step;
         added += step;
     }
@@ -232,11 +251,19 @@ mod tests {
 
     #[test]
     fn percents_round_surge_up_and_unavailable_down() {
-        let d = deploy(10, IntOrString::String("25%".into()), IntOrString::String("25%".into()));
+        let d = deploy(
+            10,
+            IntOrString::String("25%".into()),
+            IntOrString::String("25%".into()),
+        );
         assert_eq!(fenceposts(&d), (3, 2));
         let d = deploy(3, IntOrString::Int(0), IntOrString::Int(0));
         assert_eq!(fenceposts(&d), (0, 1));
-        let d = deploy(1, IntOrString::String("25%".into()), IntOrString::String("25%".into()));
+        let d = deploy(
+            1,
+            IntOrString::String("25%".into()),
+            IntOrString::String("25%".into()),
+        );
         assert_eq!(fenceposts(&d), (1, 0));
     }
 }

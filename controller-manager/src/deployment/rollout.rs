@@ -18,7 +18,11 @@ use crate::common::owner;
 impl Step<'_> {
     /// The new ReplicaSet (annotated with the next revision; created when `create` and
     /// missing) and the old ones (`getAllReplicaSetsAndSyncRevision`).
-    pub(super) async fn new_and_old(&mut self, sets: Vec<ReplicaSet>, create: bool) -> Result<(Option<ReplicaSet>, Vec<ReplicaSet>)> {
+    pub(super) async fn new_and_old(
+        &mut self,
+        sets: Vec<ReplicaSet>,
+        create: bool,
+    ) -> Result<(Option<ReplicaSet>, Vec<ReplicaSet>)> {
         let (existing, old) = split(&self.d, sets);
         let next = revision::max(&old) + 1;
         let surge = rolling::max_surge(&self.d);
@@ -26,25 +30,49 @@ impl Step<'_> {
             let mut copy = rs.clone();
             let changed = revision::annotate_new(&self.d, &mut copy, next, true, surge);
             let min_ready = self.d.spec.as_ref().and_then(|s| s.min_ready_seconds);
-            let min_ready_changed =
-                copy.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0) != min_ready.unwrap_or(0);
+            let min_ready_changed = copy
+                .spec
+                .as_ref()
+                .and_then(|s| s.min_ready_seconds)
+                .unwrap_or(0)
+                != min_ready.unwrap_or(0);
             let rs = if changed || min_ready_changed {
                 let patch = json!({
                     "metadata": {"annotations": copy.metadata.annotations, "resourceVersion": rs.metadata.resource_version},
                     "spec": {"minReadySeconds": min_ready},
                 });
                 self.sets_api
-                    .patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(patch))
+                    .patch(
+                        &rs.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(patch),
+                    )
                     .await
-                    .map_err(|source| Error::ReplicaSet { verb: "update", name: rs.name_any(), source })?
+                    .map_err(|source| Error::ReplicaSet {
+                        verb: "update",
+                        name: rs.name_any(),
+                        source,
+                    })?
             } else {
                 rs
             };
-            self.set_revision(&revision::of(&rs.metadata).to_string()).await?;
-            if status::deadline(&self.d).is_some() && status::get(self.d.status.as_ref(), "Progressing").is_none() {
+            self.set_revision(&revision::of(&rs.metadata).to_string())
+                .await?;
+            if status::deadline(&self.d).is_some()
+                && status::get(self.d.status.as_ref(), "Progressing").is_none()
+            {
                 let msg = format!("Found new replica set {:?}", rs.name_any());
-                let cond = status::condition("Progressing", "True", status::reason::FOUND_NEW_RS, msg, self.now);
-                status::set(self.d.status.get_or_insert_with(DeploymentStatus::default), cond);
+                let cond = status::condition(
+                    "Progressing",
+                    "True",
+                    status::reason::FOUND_NEW_RS,
+                    msg,
+                    self.now,
+                );
+                status::set(
+                    self.d.status.get_or_insert_with(DeploymentStatus::default),
+                    cond,
+                );
             }
             return Ok((Some(rs), old));
         }
@@ -56,7 +84,12 @@ impl Step<'_> {
     }
 
     /// Creates the ReplicaSet for the current template, named `<deployment>-<hash>`.
-    async fn create_new(&mut self, old: &[ReplicaSet], next: i64, surge: i32) -> Result<ReplicaSet> {
+    async fn create_new(
+        &mut self,
+        old: &[ReplicaSet],
+        next: i64,
+        surge: i32,
+    ) -> Result<ReplicaSet> {
         let spec = self.d.spec.clone().unwrap_or_default();
         let collisions = self.d.status.as_ref().and_then(|s| s.collision_count);
         let pod_hash = hash::compute(&spec.template, collisions);
@@ -97,21 +130,44 @@ impl Step<'_> {
             Err(source) => {
                 if status::deadline(&self.d).is_some() {
                     let msg = format!("Failed to create new replica set {name:?}: {source}");
-                    let cond = status::condition("Progressing", "False", "ReplicaSetCreateError", msg, self.now);
+                    let cond = status::condition(
+                        "Progressing",
+                        "False",
+                        "ReplicaSetCreateError",
+                        msg,
+                        self.now,
+                    );
                     let mut s = self.d.status.clone().unwrap_or_default();
                     status::set(&mut s, cond);
                     self.write_status(s).await?;
                 }
-                return Err(Error::ReplicaSet { verb: "create", name, source });
+                return Err(Error::ReplicaSet {
+                    verb: "create",
+                    name,
+                    source,
+                });
             }
         };
         if replicas > 0 {
-            self.event(EventType::Normal, "ScalingReplicaSet", format!("Scaled up replica set {name} from 0 to {replicas}"));
+            self.event(
+                EventType::Normal,
+                "ScalingReplicaSet",
+                format!("Scaled up replica set {name} from 0 to {replicas}"),
+            );
         }
         if status::deadline(&self.d).is_some() {
             let msg = format!("Created new replica set {name:?}");
-            let cond = status::condition("Progressing", "True", status::reason::NEW_RS_CREATED, msg, self.now);
-            status::set(self.d.status.get_or_insert_with(DeploymentStatus::default), cond);
+            let cond = status::condition(
+                "Progressing",
+                "True",
+                status::reason::NEW_RS_CREATED,
+                msg,
+                self.now,
+            );
+            status::set(
+                self.d.status.get_or_insert_with(DeploymentStatus::default),
+                cond,
+            );
         }
         self.set_revision(&next.to_string()).await?;
         Ok(created)
@@ -124,9 +180,16 @@ impl Step<'_> {
             .sets_api
             .get(name)
             .await
-            .map_err(|source| Error::ReplicaSet { verb: "get", name: name.to_owned(), source })?;
+            .map_err(|source| Error::ReplicaSet {
+                verb: "get",
+                name: name.to_owned(),
+                source,
+            })?;
         let ours = owner::controller_uid(&existing.metadata) == Some(self.uid.as_str());
-        let same = match (self.d.spec.as_ref(), existing.spec.as_ref().and_then(|s| s.template.as_ref())) {
+        let same = match (
+            self.d.spec.as_ref(),
+            existing.spec.as_ref().and_then(|s| s.template.as_ref()),
+        ) {
             (Some(spec), Some(theirs)) => hash::equal_ignoring_hash(&spec.template, theirs),
             _ => false,
         };
@@ -157,12 +220,23 @@ impl Step<'_> {
         });
         let written = self
             .sets_api
-            .patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(patch))
+            .patch(
+                &rs.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
             .await
-            .map_err(|source| Error::ReplicaSet { verb: "scale", name: rs.name_any(), source })?;
+            .map_err(|source| Error::ReplicaSet {
+                verb: "scale",
+                name: rs.name_any(),
+                source,
+            })?;
         if from != size {
             let way = if size > from { "up" } else { "down" };
-            let msg = format!("Scaled {way} replica set {} from {from} to {size}", rs.name_any());
+            let msg = format!(
+                "Scaled {way} replica set {} from {from} to {size}",
+                rs.name_any()
+            );
             self.event(EventType::Normal, "ScalingReplicaSet", msg);
         }
         Ok((from != size, written))
@@ -199,7 +273,10 @@ impl Step<'_> {
             return self.finish(&all_of(Some(&new), &old), Some(&new)).await;
         }
         let all = all_of(Some(&new), &old);
-        if status::complete(&self.d, &status::calculate(&self.d, &all, Some(&new), self.now)) {
+        if status::complete(
+            &self.d,
+            &status::calculate(&self.d, &all, Some(&new), self.now),
+        ) {
             self.cleanup(&old).await?;
         }
         self.finish(&all, Some(&new)).await
@@ -241,7 +318,9 @@ impl Step<'_> {
                 *rs = written;
             }
         }
-        let running = old.iter().any(|rs| rs.status.as_ref().is_some_and(|s| s.replicas > 0));
+        let running = old
+            .iter()
+            .any(|rs| rs.status.as_ref().is_some_and(|s| s.replicas > 0));
         if scaled || running {
             return self.finish(&all_of(new.as_ref(), &old), new.as_ref()).await;
         }
@@ -258,7 +337,12 @@ impl Step<'_> {
         };
         let (up, new) = self.scale_new(&new, &old).await?;
         let all = all_of(Some(&new), &old);
-        if !up && status::complete(&self.d, &status::calculate(&self.d, &all, Some(&new), self.now)) {
+        if !up
+            && status::complete(
+                &self.d,
+                &status::calculate(&self.d, &all, Some(&new), self.now),
+            )
+        {
             self.cleanup(&old).await?;
         }
         self.finish(&all, Some(&new)).await
@@ -267,10 +351,16 @@ impl Step<'_> {
     /// Resizes without rolling out: the only active ReplicaSet takes the new size; a
     /// saturated new ReplicaSet lets the old ones go; otherwise the change is spread in
     /// proportion (`scale`).
-    pub(super) async fn scale(&self, new: Option<ReplicaSet>, mut old: Vec<ReplicaSet>) -> Result<(Option<ReplicaSet>, Vec<ReplicaSet>)> {
+    pub(super) async fn scale(
+        &self,
+        new: Option<ReplicaSet>,
+        mut old: Vec<ReplicaSet>,
+    ) -> Result<(Option<ReplicaSet>, Vec<ReplicaSet>)> {
         let replicas = revision::replicas_of(&self.d);
         let mut all = all_of(new.as_ref(), &old);
-        let active: Vec<usize> = (0..all.len()).filter(|i| rolling::spec_replicas(&all[*i]) > 0).collect();
+        let active: Vec<usize> = (0..all.len())
+            .filter(|i| rolling::spec_replicas(&all[*i]) > 0)
+            .collect();
         let single = match active.len() {
             0 if new.is_some() => Some(all.len() - 1),
             0 => all.len().checked_sub(1),

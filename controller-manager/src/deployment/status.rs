@@ -24,7 +24,13 @@ pub mod reason {
 
 /// A fresh condition stamped `now`.
 #[must_use]
-pub fn condition(kind: &str, status: &str, reason: &str, message: String, now: Timestamp) -> DeploymentCondition {
+pub fn condition(
+    kind: &str,
+    status: &str,
+    reason: &str,
+    message: String,
+    now: Timestamp,
+) -> DeploymentCondition {
     DeploymentCondition {
         type_: kind.into(),
         status: status.into(),
@@ -37,8 +43,15 @@ pub fn condition(kind: &str, status: &str, reason: &str, message: String, now: T
 
 /// The condition of this type, if any.
 #[must_use]
-pub fn get<'a>(status: Option<&'a DeploymentStatus>, kind: &str) -> Option<&'a DeploymentCondition> {
-    status?.conditions.as_ref()?.iter().find(|c| c.type_ == kind)
+pub fn get<'a>(
+    status: Option<&'a DeploymentStatus>,
+    kind: &str,
+) -> Option<&'a DeploymentCondition> {
+    status?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == kind)
 }
 
 /// Sets a condition: unchanged when status and reason match, keeping the transition time
@@ -50,7 +63,8 @@ pub fn set(status: &mut DeploymentStatus, mut cond: DeploymentCondition) {
             return;
         }
         if current.status == cond.status {
-            cond.last_transition_time.clone_from(&current.last_transition_time);
+            cond.last_transition_time
+                .clone_from(&current.last_transition_time);
         }
     }
     conditions.retain(|c| c.type_ != cond.type_);
@@ -65,10 +79,22 @@ pub fn deadline(d: &Deployment) -> Option<i32> {
 
 /// Counts from the ReplicaSets, conditions kept, Available recomputed.
 #[must_use]
-pub fn calculate(d: &Deployment, all: &[ReplicaSet], new: Option<&ReplicaSet>, now: Timestamp) -> DeploymentStatus {
-    let sum = |f: &dyn Fn(&ReplicaSet) -> i32, sets: &mut dyn Iterator<Item = &ReplicaSet>| sets.map(f).sum::<i32>();
+pub fn calculate(
+    d: &Deployment,
+    all: &[ReplicaSet],
+    new: Option<&ReplicaSet>,
+    now: Timestamp,
+) -> DeploymentStatus {
+    let sum = |f: &dyn Fn(&ReplicaSet) -> i32, sets: &mut dyn Iterator<Item = &ReplicaSet>| {
+        sets.map(f).sum::<i32>()
+    };
     let actual = |rs: &ReplicaSet| rs.status.as_ref().map_or(0, |s| s.replicas);
-    let ready = |rs: &ReplicaSet| rs.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+    let ready = |rs: &ReplicaSet| {
+        rs.status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0)
+    };
     let available = sum(&rolling::available, &mut all.iter());
     let total = sum(&rolling::spec_replicas, &mut all.iter());
     let old = d.status.as_ref();
@@ -85,9 +111,21 @@ pub fn calculate(d: &Deployment, all: &[ReplicaSet], new: Option<&ReplicaSet>, n
     };
     let replicas = revision::replicas_of(d);
     let cond = if available >= replicas - rolling::max_unavailable(d) {
-        condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.".into(), now)
+        condition(
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.".into(),
+            now,
+        )
     } else {
-        condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.".into(), now)
+        condition(
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.".into(),
+            now,
+        )
     };
     set(&mut status, cond);
     status
@@ -122,15 +160,22 @@ fn progressing(d: &Deployment, s: &DeploymentStatus) -> bool {
 /// Whether the rollout has not moved for longer than the deadline (`DeploymentTimedOut`).
 #[must_use]
 pub fn timed_out(d: &Deployment, s: &DeploymentStatus, now: Timestamp) -> bool {
-    let Some(secs) = deadline(d) else { return false };
-    let Some(cond) = get(Some(s), "Progressing") else { return false };
+    let Some(secs) = deadline(d) else {
+        return false;
+    };
+    let Some(cond) = get(Some(s), "Progressing") else {
+        return false;
+    };
     match cond.reason.as_deref() {
         Some(reason::NEW_RS_AVAILABLE) => false,
         Some(reason::TIMED_OUT) => true,
         _ => cond
             .last_update_time
             .as_ref()
-            .and_then(|t| t.0.checked_add(SignedDuration::from_secs(i64::from(secs))).ok())
+            .and_then(|t| {
+                t.0.checked_add(SignedDuration::from_secs(i64::from(secs)))
+                    .ok()
+            })
             .is_some_and(|at| at < now),
     }
 }
@@ -138,7 +183,12 @@ pub fn timed_out(d: &Deployment, s: &DeploymentStatus, now: Timestamp) -> bool {
 /// The status after a rollout step, with Progressing updated, and when to look again if
 /// the deadline may pass meanwhile.
 #[must_use]
-pub fn rollout(d: &Deployment, all: &[ReplicaSet], new: Option<&ReplicaSet>, now: Timestamp) -> (DeploymentStatus, Option<Duration>) {
+pub fn rollout(
+    d: &Deployment,
+    all: &[ReplicaSet],
+    new: Option<&ReplicaSet>,
+    now: Timestamp,
+) -> (DeploymentStatus, Option<Duration>) {
     let mut s = calculate(d, all, new, now);
     if deadline(d).is_none() {
         if let Some(c) = s.conditions.as_mut() {
@@ -156,11 +206,21 @@ pub fn rollout(d: &Deployment, all: &[ReplicaSet], new: Option<&ReplicaSet>, now
     if !already_complete {
         if complete(d, &s) {
             let msg = format!("{what} has successfully progressed.");
-            set(&mut s, condition("Progressing", "True", reason::NEW_RS_AVAILABLE, msg, now));
+            set(
+                &mut s,
+                condition("Progressing", "True", reason::NEW_RS_AVAILABLE, msg, now),
+            );
         } else if progressing(d, &s) {
-            let mut cond = condition("Progressing", "True", reason::RS_UPDATED, format!("{what} is progressing."), now);
+            let mut cond = condition(
+                "Progressing",
+                "True",
+                reason::RS_UPDATED,
+                format!("{what} is progressing."),
+                now,
+            );
             if let Some(c) = current.as_ref().filter(|c| c.status == "True") {
-                cond.last_transition_time.clone_from(&c.last_transition_time);
+                cond.last_transition_time
+                    .clone_from(&c.last_transition_time);
             }
             if let Some(cs) = s.conditions.as_mut() {
                 cs.retain(|c| c.type_ != "Progressing");
@@ -168,7 +228,10 @@ pub fn rollout(d: &Deployment, all: &[ReplicaSet], new: Option<&ReplicaSet>, now
             set(&mut s, cond);
         } else if timed_out(d, &s, now) {
             let msg = format!("{what} has timed out progressing.");
-            set(&mut s, condition("Progressing", "False", reason::TIMED_OUT, msg, now));
+            set(
+                &mut s,
+                condition("Progressing", "False", reason::TIMED_OUT, msg, now),
+            );
         }
     }
     (s.clone(), recheck(d, &s, now))
@@ -178,12 +241,26 @@ pub fn rollout(d: &Deployment, all: &[ReplicaSet], new: Option<&ReplicaSet>, now
 fn recheck(d: &Deployment, s: &DeploymentStatus, now: Timestamp) -> Option<Duration> {
     let secs = deadline(d)?;
     let cond = get(Some(s), "Progressing")?;
-    if complete(d, s) || matches!(cond.reason.as_deref(), Some(reason::NEW_RS_AVAILABLE | reason::TIMED_OUT)) {
+    if complete(d, s)
+        || matches!(
+            cond.reason.as_deref(),
+            Some(reason::NEW_RS_AVAILABLE | reason::TIMED_OUT)
+        )
+    {
         return None;
     }
-    let at = cond.last_update_time.as_ref()?.0.checked_add(SignedDuration::from_secs(i64::from(secs))).ok()?;
+    let at = cond
+        .last_update_time
+        .as_ref()?
+        .0
+        .checked_add(SignedDuration::from_secs(i64::from(secs)))
+        .ok()?;
     let left = now.duration_until(at);
-    Some(if left.is_positive() { left.unsigned_abs() } else { Duration::from_secs(1) })
+    Some(if left.is_positive() {
+        left.unsigned_abs()
+    } else {
+        Duration::from_secs(1)
+    })
 }
 
 /// The status as a merge patch: zero counts and absent fields removed, as Kubernetes

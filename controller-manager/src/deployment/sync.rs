@@ -52,7 +52,9 @@ pub async fn reconcile(d: Arc<Deployment>, shared: Arc<Shared>) -> Result<Action
 
 /// Backs off on errors, per Deployment.
 pub fn error_policy(d: Arc<Deployment>, error: &Error, shared: Arc<Shared>) -> Action {
-    let wait = shared.failures.failed(d.metadata.uid.as_deref().unwrap_or_default());
+    let wait = shared
+        .failures
+        .failed(d.metadata.uid.as_deref().unwrap_or_default());
     warn!(deployment = %d.name_any(), namespace = d.namespace().unwrap_or_default(), %error, ?wait, "deployment sync failed");
     Action::requeue(wait)
 }
@@ -87,7 +89,9 @@ impl<'a> Step<'a> {
         if self.d.metadata.deletion_timestamp.is_some() {
             let sets = self.claim().await?;
             let (new, old) = split(&self.d, sets);
-            return self.sync_status(&all_of(new.as_ref(), &old), new.as_ref()).await;
+            return self
+                .sync_status(&all_of(new.as_ref(), &old), new.as_ref())
+                .await;
         }
         if selector::is_empty(Some(&spec.selector)) {
             let msg = "This deployment is selecting all pods. A non-empty selector is required.";
@@ -116,7 +120,12 @@ impl<'a> Step<'a> {
             if deleting || selector::matches(sel, rs.metadata.labels.as_ref()) {
                 mine.push((*rs).clone());
             } else if rs.metadata.deletion_timestamp.is_none() {
-                let refs = rs.owner_references().iter().filter(|r| r.uid != self.uid).cloned().collect();
+                let refs = rs
+                    .owner_references()
+                    .iter()
+                    .filter(|r| r.uid != self.uid)
+                    .cloned()
+                    .collect();
                 self.set_owners(&rs, refs, "release").await?;
                 info!(deployment = %self.d.name_any(), replicaset = %rs.name_any(), "released replicaset");
             }
@@ -126,7 +135,9 @@ impl<'a> Step<'a> {
         };
         let ns = self.d.namespace().unwrap_or_default();
         for rs in self.shared.sets.orphans_in(&ns) {
-            if rs.metadata.deletion_timestamp.is_some() || !selector::matches(sel, rs.metadata.labels.as_ref()) {
+            if rs.metadata.deletion_timestamp.is_some()
+                || !selector::matches(sel, rs.metadata.labels.as_ref())
+            {
                 continue;
             }
             let mut refs = rs.owner_references().to_vec();
@@ -147,7 +158,11 @@ impl<'a> Step<'a> {
     ) -> Result<Option<ReplicaSet>> {
         owner::set_owners(&self.sets_api, rs, refs)
             .await
-            .map_err(|source| Error::ReplicaSet { verb, name: rs.name_any(), source })
+            .map_err(|source| Error::ReplicaSet {
+                verb,
+                name: rs.name_any(),
+                source,
+            })
     }
 
     /// Progressing says Paused or Resumed as the Deployment is paused or resumed
@@ -164,13 +179,28 @@ impl<'a> Step<'a> {
         let paused_now = reason.as_deref() == Some(status::reason::PAUSED);
         let paused = self.d.spec.as_ref().and_then(|s| s.paused) == Some(true);
         let cond = if paused && !paused_now {
-            status::condition("Progressing", "Unknown", status::reason::PAUSED, "Deployment is paused".into(), self.now)
+            status::condition(
+                "Progressing",
+                "Unknown",
+                status::reason::PAUSED,
+                "Deployment is paused".into(),
+                self.now,
+            )
         } else if !paused && paused_now {
-            status::condition("Progressing", "Unknown", status::reason::RESUMED, "Deployment is resumed".into(), self.now)
+            status::condition(
+                "Progressing",
+                "Unknown",
+                status::reason::RESUMED,
+                "Deployment is resumed".into(),
+                self.now,
+            )
         } else {
             return;
         };
-        status::set(self.d.status.get_or_insert_with(DeploymentStatus::default), cond);
+        status::set(
+            self.d.status.get_or_insert_with(DeploymentStatus::default),
+            cond,
+        );
     }
 
     /// Whether an active ReplicaSet was last scaled for another Deployment size.
@@ -190,11 +220,16 @@ impl<'a> Step<'a> {
         if paused {
             self.cleanup(&old).await?;
         }
-        self.sync_status(&all_of(new.as_ref(), &old), new.as_ref()).await
+        self.sync_status(&all_of(new.as_ref(), &old), new.as_ref())
+            .await
     }
 
     /// Writes the counts and Available (Progressing kept as is).
-    pub(super) async fn sync_status(&mut self, all: &[ReplicaSet], new: Option<&ReplicaSet>) -> Result<Action> {
+    pub(super) async fn sync_status(
+        &mut self,
+        all: &[ReplicaSet],
+        new: Option<&ReplicaSet>,
+    ) -> Result<Action> {
         let s = status::calculate(&self.d, all, new, self.now);
         self.write_status(s).await?;
         Ok(Action::await_change())
@@ -202,17 +237,27 @@ impl<'a> Step<'a> {
 
     /// Writes the counts, Available and Progressing; requeues to check the deadline
     /// (`syncRolloutStatus`).
-    pub(super) async fn finish(&mut self, all: &[ReplicaSet], new: Option<&ReplicaSet>) -> Result<Action> {
+    pub(super) async fn finish(
+        &mut self,
+        all: &[ReplicaSet],
+        new: Option<&ReplicaSet>,
+    ) -> Result<Action> {
         let (s, recheck) = status::rollout(&self.d, all, new, self.now);
         self.write_status(s).await?;
-        Ok(recheck.map_or_else(Action::await_change, |wait| Action::requeue(wait + Duration::from_millis(100))))
+        Ok(recheck.map_or_else(Action::await_change, |wait| {
+            Action::requeue(wait + Duration::from_millis(100))
+        }))
     }
 
     /// Writes the status if it differs from what the server has.
     pub(super) async fn write_status(&mut self, s: DeploymentStatus) -> Result<()> {
         if !status::same(self.observed.as_ref(), &s) {
             self.deploys_api
-                .patch_status(&self.d.name_any(), &PatchParams::default(), &Patch::Merge(json!({"status": status::to_patch(&s)})))
+                .patch_status(
+                    &self.d.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"status": status::to_patch(&s)})),
+                )
                 .await
                 .map_err(Error::Deployment)?;
             self.observed = Some(s.clone());
@@ -223,13 +268,22 @@ impl<'a> Step<'a> {
 
     /// Mirrors the new ReplicaSet's revision on the Deployment.
     pub(super) async fn set_revision(&mut self, rev: &str) -> Result<()> {
-        let current = self.d.metadata.annotations.as_ref().and_then(|a| a.get(revision::REVISION));
+        let current = self
+            .d
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(revision::REVISION));
         if current.map(String::as_str) == Some(rev) {
             return Ok(());
         }
         let patch = json!({"metadata": {"annotations": {revision::REVISION: rev}}});
         self.deploys_api
-            .patch(&self.d.name_any(), &PatchParams::default(), &Patch::Merge(patch))
+            .patch(
+                &self.d.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
             .await
             .map_err(Error::Deployment)?;
         self.d
@@ -245,23 +299,46 @@ impl<'a> Step<'a> {
         let Some(limit) = self.d.spec.as_ref().and_then(|s| s.revision_history_limit) else {
             return Ok(());
         };
-        let mut cleanable: Vec<&ReplicaSet> = old.iter().filter(|rs| rs.metadata.deletion_timestamp.is_none()).collect();
-        let excess = cleanable.len().saturating_sub(usize::try_from(limit).unwrap_or(0));
+        let mut cleanable: Vec<&ReplicaSet> = old
+            .iter()
+            .filter(|rs| rs.metadata.deletion_timestamp.is_none())
+            .collect();
+        let excess = cleanable
+            .len()
+            .saturating_sub(usize::try_from(limit).unwrap_or(0));
         if excess == 0 {
             return Ok(());
         }
-        cleanable.sort_by_key(|rs| (revision::of(&rs.metadata), rs.metadata.creation_timestamp.clone()));
+        cleanable.sort_by_key(|rs| {
+            (
+                revision::of(&rs.metadata),
+                rs.metadata.creation_timestamp.clone(),
+            )
+        });
         for rs in cleanable.into_iter().take(excess) {
             let observed = rs.status.as_ref().and_then(|s| s.observed_generation);
             let settled = rs.metadata.generation <= observed;
-            if rolling::spec_replicas(rs) != 0 || rs.status.as_ref().is_some_and(|s| s.replicas != 0) || !settled {
+            if rolling::spec_replicas(rs) != 0
+                || rs.status.as_ref().is_some_and(|s| s.replicas != 0)
+                || !settled
+            {
                 continue;
             }
             info!(deployment = %self.d.name_any(), replicaset = %rs.name_any(), "deleting old replicaset");
-            match self.sets_api.delete(&rs.name_any(), &DeleteParams::default()).await {
+            match self
+                .sets_api
+                .delete(&rs.name_any(), &DeleteParams::default())
+                .await
+            {
                 Ok(_) => {}
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(source) => return Err(Error::ReplicaSet { verb: "delete", name: rs.name_any(), source }),
+                Err(source) => {
+                    return Err(Error::ReplicaSet {
+                        verb: "delete",
+                        name: rs.name_any(),
+                        source,
+                    })
+                }
             }
         }
         Ok(())
@@ -269,16 +346,27 @@ impl<'a> Step<'a> {
 
     /// Records an Event on the Deployment.
     pub(super) fn event(&self, kind: EventType, reason: &str, note: String) {
-        self.shared.recorder.publish(self.d.object_ref(&()), kind, reason, note);
+        self.shared
+            .recorder
+            .publish(self.d.object_ref(&()), kind, reason, note);
     }
 }
 
 /// The ReplicaSet whose template is the Deployment's (oldest first if several), and the rest,
 /// oldest first.
-pub(super) fn split(d: &Deployment, mut sets: Vec<ReplicaSet>) -> (Option<ReplicaSet>, Vec<ReplicaSet>) {
+pub(super) fn split(
+    d: &Deployment,
+    mut sets: Vec<ReplicaSet>,
+) -> (Option<ReplicaSet>, Vec<ReplicaSet>) {
     sets.sort_by(|a, b| {
-        (a.metadata.creation_timestamp.as_ref().map(|t| t.0), a.metadata.name.as_ref())
-            .cmp(&(b.metadata.creation_timestamp.as_ref().map(|t| t.0), b.metadata.name.as_ref()))
+        (
+            a.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            a.metadata.name.as_ref(),
+        )
+            .cmp(&(
+                b.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                b.metadata.name.as_ref(),
+            ))
     });
     let template = d.spec.as_ref().map(|s| &s.template);
     let position = sets.iter().position(|rs| {

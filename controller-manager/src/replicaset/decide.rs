@@ -76,7 +76,11 @@ pub fn status(
     failure: Option<(String, String)>,
     now: Timestamp,
 ) -> ReplicaSetStatus {
-    let min_ready = rs.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0);
+    let min_ready = rs
+        .spec
+        .as_ref()
+        .and_then(|s| s.min_ready_seconds)
+        .unwrap_or(0);
     let template_labels = rs
         .spec
         .as_ref()
@@ -101,23 +105,20 @@ pub fn status(
         .into_iter()
         .filter(|c| c.type_ != "ReplicaFailure")
         .collect();
-    match failure {
-        Some((reason, message)) => {
-            let previous = old
-                .and_then(|s| s.conditions.as_ref())
-                .and_then(|cs| cs.iter().find(|c| c.type_ == "ReplicaFailure"));
-            let kept = previous.filter(|c| c.status == "True" && c.reason.as_deref() == Some(&reason));
-            conditions.push(ReplicaSetCondition {
-                type_: "ReplicaFailure".into(),
-                status: "True".into(),
-                reason: Some(reason),
-                message: Some(message),
-                last_transition_time: kept
-                    .and_then(|c| c.last_transition_time.clone())
-                    .or(Some(Time(now))),
-            });
-        }
-        None => {}
+    if let Some((reason, message)) = failure {
+        let previous = old
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == "ReplicaFailure"));
+        let kept = previous.filter(|c| c.status == "True" && c.reason.as_deref() == Some(&reason));
+        conditions.push(ReplicaSetCondition {
+            type_: "ReplicaFailure".into(),
+            status: "True".into(),
+            reason: Some(reason),
+            message: Some(message),
+            last_transition_time: kept
+                .and_then(|c| c.last_transition_time.clone())
+                .or(Some(Time(now))),
+        });
     }
     ReplicaSetStatus {
         replicas: count(&|_| true),
@@ -140,7 +141,9 @@ mod tests {
         Arc::new(Pod {
             metadata: ObjectMeta {
                 name: Some(name.into()),
-                creation_timestamp: Some(Time(Timestamp::from_second(created).unwrap())),
+                creation_timestamp: Some(Time(
+                    Timestamp::from_second(created).expect("valid time"),
+                )),
                 ..ObjectMeta::default()
             },
             spec: Some(PodSpec {
@@ -170,11 +173,17 @@ mod tests {
         ];
         let names: Vec<_> = pods_to_delete(pods, 5)
             .iter()
-            .map(|p| p.metadata.name.clone().unwrap())
+            .map(|p| p.metadata.name.clone().unwrap_or_default())
             .collect();
         assert_eq!(
             names,
-            ["unscheduled", "pending", "unready", "new-ready", "old-ready"]
+            [
+                "unscheduled",
+                "pending",
+                "unready",
+                "new-ready",
+                "old-ready"
+            ]
         );
     }
 }

@@ -10,10 +10,10 @@ mod reconcile;
 
 use std::sync::Arc;
 
+use crate::common::events::Recorder;
 use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
-use crate::common::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Api;
 

@@ -80,7 +80,11 @@ pub async fn reconcile(rs: Arc<ReplicaSet>, shared: Arc<Shared>) -> Result<Actio
     result?;
     shared.failures.succeeded(&uid);
 
-    let min_ready = rs.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0);
+    let min_ready = rs
+        .spec
+        .as_ref()
+        .and_then(|s| s.min_ready_seconds)
+        .unwrap_or(0);
     let next = active
         .iter()
         .filter_map(|p| pods::until_available(p, min_ready, now))
@@ -129,7 +133,9 @@ async fn claim(
     let sel = rs.spec.as_ref().map(|s| &s.selector);
     let mut mine = Vec::new();
     for pod in shared.pods.owned_by(uid) {
-        if selector::matches(sel, pod.metadata.labels.as_ref()) || rs.metadata.deletion_timestamp.is_some() {
+        if selector::matches(sel, pod.metadata.labels.as_ref())
+            || rs.metadata.deletion_timestamp.is_some()
+        {
             mine.push(pod);
         } else if pod.metadata.deletion_timestamp.is_none() {
             let refs: Vec<_> = pod
@@ -199,7 +205,14 @@ async fn manage(
         create(rs, uid, count, api, shared).await
     } else if active.len() > want {
         let count = (active.len() - want).min(decide::BURST);
-        delete(rs, uid, decide::pods_to_delete(active.to_vec(), count), api, shared).await
+        delete(
+            rs,
+            uid,
+            decide::pods_to_delete(active.to_vec(), count),
+            api,
+            shared,
+        )
+        .await
     } else {
         Ok(())
     }
@@ -285,19 +298,28 @@ async fn delete(
         .map(|p| format!("{ns}/{}", p.name_any()))
         .collect();
     shared.expectations.expect_deletions(uid, keys.clone());
-    let results = join_all(
-        victims
-            .iter()
-            .map(|p| async move { (p.name_any(), api.delete(&p.name_any(), &DeleteParams::default()).await) }),
-    )
+    let results = join_all(victims.iter().map(|p| async move {
+        (
+            p.name_any(),
+            api.delete(&p.name_any(), &DeleteParams::default()).await,
+        )
+    }))
     .await;
     let mut first_error = None;
     for ((name, result), key) in results.into_iter().zip(keys) {
         match result {
             Ok(_) => {
-                publish(shared, rs, EventType::Normal, "SuccessfulDelete", format!("Deleted pod: {name}"));
+                publish(
+                    shared,
+                    rs,
+                    EventType::Normal,
+                    "SuccessfulDelete",
+                    format!("Deleted pod: {name}"),
+                );
             }
-            Err(kube::Error::Api(s)) if s.code == 404 => shared.expectations.deletion_observed(uid, &key),
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                shared.expectations.deletion_observed(uid, &key)
+            }
             Err(source) => {
                 shared.expectations.deletion_observed(uid, &key);
                 let msg = format!("Error deleting: {source}");
@@ -311,5 +333,7 @@ async fn delete(
 
 /// Records an event on the ReplicaSet without holding up the sync.
 fn publish(shared: &Shared, rs: &ReplicaSet, kind: EventType, reason: &str, note: String) {
-    shared.recorder.publish(rs.object_ref(&()), kind, reason, note);
+    shared
+        .recorder
+        .publish(rs.object_ref(&()), kind, reason, note);
 }
