@@ -59,6 +59,7 @@ metadata:
     )
 }
 
+/// A RollingUpdate strategy block; `surge` and `unavailable` are YAML values.
 fn rolling(surge: &str, unavailable: &str) -> String {
     format!("  strategy:\n    type: RollingUpdate\n    rollingUpdate: {{maxSurge: {surge}, maxUnavailable: {unavailable}}}\n")
 }
@@ -252,12 +253,42 @@ async fn deployment_creates_replicaset_and_pods_and_becomes_available() {
 
 #[tokio::test]
 async fn rolling_update_honours_max_surge_and_max_unavailable_at_every_step() {
+    rolling_update_step_by_step("1", "1", 1, 1).await;
+}
+
+#[tokio::test]
+async fn rolling_update_with_percents_and_no_unavailability() {
+    // 25% of 4 rounds up to a surge of 1; 0 unavailable keeps every old pod until a new one
+    // is ready.
+    rolling_update_step_by_step("25%", "0", 1, 0).await;
+}
+
+#[tokio::test]
+async fn rolling_update_without_surge() {
+    // 50% of 4 is 2 unavailable, no surge: two old pods go first, then one at a time.
+    rolling_update_step_by_step("0", "50%", 0, 2).await;
+}
+
+/// Rolls a Deployment of 4 from image a to b, marking new pods ready one at a time and
+/// checking the pod counts against `surge` and `unavailable` at every look.
+async fn rolling_update_step_by_step(
+    surge_spec: &str,
+    unavailable_spec: &str,
+    surge: usize,
+    unavailable: usize,
+) {
     let s = start();
     let client = s.client().await.unwrap();
-    let (replicas, surge, unavailable) = (4usize, 1usize, 1usize);
+    let replicas = 4usize;
     apply(
         &s,
-        &deployment("roll", 4, "registry.local/roll:a", &rolling("1", "1"), ""),
+        &deployment(
+            "roll",
+            4,
+            "registry.local/roll:a",
+            &rolling(surge_spec, unavailable_spec),
+            "",
+        ),
     );
     wait_pods(&client, "roll", replicas).await;
     finish_rollout(&client, "roll").await;
@@ -642,4 +673,43 @@ spec:
     assert_eq!(status.ready_replicas, None);
     let out = events(&s, "solo");
     assert!(out.matches("SuccessfulCreate").count() >= 2, "{out}");
+}
+
+#[tokio::test]
+async fn a_stuck_rollout_exceeds_its_progress_deadline() {
+    let s = start();
+    let client = s.client().await.unwrap();
+    let manifest = deployment("stuck", 1, "registry.local/stuck:1", "", "").replace(
+        "spec:\n  replicas: 1\n",
+        "spec:\n  replicas: 1\n  progressDeadlineSeconds: 2\n",
+    );
+    apply(&s, &manifest);
+    wait_pods(&client, "stuck", 1).await;
+    wait_for("ProgressDeadlineExceeded", LONG, || async {
+        let d = get_deploy(&client, "stuck").await;
+        (condition(&d, "Progressing") == Some(("False".into(), "ProgressDeadlineExceeded".into())))
+            .then_some(())
+    })
+    .await
+    .unwrap();
+    let d = get_deploy(&client, "stuck").await;
+    assert_eq!(
+        condition(&d, "Available"),
+        Some(("False".into(), "MinimumReplicasUnavailable".into()))
+    );
+    let args = [
+        "rollout",
+        "status",
+        "deployment/stuck",
+        "-n",
+        NS,
+        "--timeout=30s",
+    ];
+    let out = s.kubectl(&args).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("deployment \"stuck\" exceeded its progress deadline"),
+        "{err}"
+    );
 }
