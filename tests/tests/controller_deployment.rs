@@ -713,3 +713,38 @@ async fn a_stuck_rollout_exceeds_its_progress_deadline() {
         "{err}"
     );
 }
+
+/// Reconcile throughput, run by hand (`--run-ignored only`): creates 1,000 Deployments of 10
+/// replicas and prints how long until all 10,000 pods exist. Prints, never asserts a time.
+#[tokio::test]
+#[ignore = "benchmark: run by hand"]
+async fn bench_thousand_deployments_of_ten() {
+    use futures::StreamExt;
+    let s = start();
+    let client = s.client().await.unwrap();
+    let api: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let started = std::time::Instant::now();
+    futures::stream::iter(0..1000)
+        .for_each_concurrent(32, |i| {
+            let api = api.clone();
+            async move {
+                let manifest = deployment(&format!("b{i}"), 10, "registry.local/b:1", "", "");
+                let d: Deployment = serde_saphyr::from_str(&manifest).unwrap();
+                api.create(&PostParams::default(), &d).await.unwrap();
+            }
+        })
+        .await;
+    let created = started.elapsed();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    println!("1,000 Deployments created in {created:?}");
+    // Progress every 5 s, within the harness's time limit for one test.
+    let mut count = 0;
+    while started.elapsed() < Duration::from_secs(160) && count < 10_000 {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        count = pods
+            .list_metadata(&ListParams::default())
+            .await
+            .map_or(0, |l| l.items.len());
+        println!("{:>6.1} s: {count} pods", started.elapsed().as_secs_f64());
+    }
+}
