@@ -6,8 +6,10 @@
 //! `kube-system/kube-controller-manager`, so several servers run one active set of loops.
 
 mod batch;
+pub mod common;
 pub mod cronjob;
 pub mod daemonset;
+pub mod deployment;
 mod disruption;
 mod endpoints;
 mod endpointslice;
@@ -18,6 +20,7 @@ mod namespace;
 mod nodelifecycle;
 mod persistentvolume;
 mod podgc;
+pub mod replicaset;
 mod serviceaccount;
 pub mod statefulset;
 pub mod ttlafterfinished;
@@ -92,6 +95,8 @@ type Start = fn(Context) -> futures::future::BoxFuture<'static, ()>;
 
 /// Every controller, by name.
 const CONTROLLERS: &[(&str, Start)] = &[
+    ("deployment", deployment::start),
+    ("replicaset", replicaset::start),
     ("disruption", disruption::start),
     ("persistentvolume-binder", persistentvolume::start),
     ("endpointslice", endpointslice::start),
