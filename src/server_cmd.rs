@@ -74,7 +74,11 @@ pub struct ServerArgs {
     pub disable_controller_manager: bool,
 
     /// Controllers the controller-manager does not run (comma-separated, e.g. `namespace`).
-    #[arg(long = "disable-controllers", value_name = "NAMES", value_delimiter = ',')]
+    #[arg(
+        long = "disable-controllers",
+        value_name = "NAMES",
+        value_delimiter = ','
+    )]
     pub disabled_controllers: Vec<String>,
 
     /// How long a node may stay silent (no Lease renewal, no status) before it is marked
@@ -85,7 +89,9 @@ pub struct ServerArgs {
 
 /// Parses `500ms`, `40s`, `2m` or `1h` (a bare number is seconds).
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let n: u64 = number
         .parse()
@@ -96,7 +102,9 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "" | "s" => Ok(d(n.saturating_mul(1_000))),
         "m" => Ok(d(n.saturating_mul(60_000))),
         "h" => Ok(d(n.saturating_mul(3_600_000))),
-        _ => Err(format!("invalid duration {text:?}: expected e.g. 40s, 500ms, 2m")),
+        _ => Err(format!(
+            "invalid duration {text:?}: expected e.g. 40s, 500ms, 2m"
+        )),
     }
 }
 
@@ -150,7 +158,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         async move {
             prepared.serve(shutdown).await;
             for component in components {
-                component.await.context("a control-plane component failed")??;
+                component
+                    .await
+                    .context("a control-plane component failed")??;
             }
             if let Some(done) = store_done {
                 done.await

@@ -157,7 +157,11 @@ fn ready_condition(ready: bool) -> Value {
     let (status, reason, message) = if ready {
         ("True", "KubeletReady", "kubelet is posting ready status")
     } else {
-        ("False", "KubeletNotReady", "the test marked this node not ready")
+        (
+            "False",
+            "KubeletNotReady",
+            "the test marked this node not ready",
+        )
     };
     json!({
         "type": "Ready", "status": status, "reason": reason, "message": message,
@@ -228,9 +232,7 @@ pub async fn mark_pod_running(
         })
         .collect();
     let flag = if ready { "True" } else { "False" };
-    let condition = |kind: &str, status: &str| {
-        json!({"type": kind, "status": status, "lastTransitionTime": now, "lastProbeTime": null})
-    };
+    let condition = |kind: &str, status: &str| json!({"type": kind, "status": status, "lastTransitionTime": now, "lastProbeTime": null});
     let ip = fake_pod_ip(&pod);
     let patch = json!({"status": {
         "phase": "Running",
@@ -281,9 +283,7 @@ pub async fn mark_pod_finished(
             })
         })
         .collect();
-    let condition = |kind: &str| {
-        json!({"type": kind, "status": "False", "reason": "PodCompleted", "lastTransitionTime": now})
-    };
+    let condition = |kind: &str| json!({"type": kind, "status": "False", "reason": "PodCompleted", "lastTransitionTime": now});
     let patch = json!({"status": {
         "phase": phase,
         "conditions": [condition("Ready"), condition("ContainersReady")],

@@ -91,7 +91,12 @@ async fn endpoints_ips(client: &Client, svc: &str) -> Option<(Vec<String>, Vec<S
     let mut not_ready = Vec::new();
     for s in ep.subsets.unwrap_or_default() {
         ready.extend(s.addresses.unwrap_or_default().into_iter().map(|a| a.ip));
-        not_ready.extend(s.not_ready_addresses.unwrap_or_default().into_iter().map(|a| a.ip));
+        not_ready.extend(
+            s.not_ready_addresses
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| a.ip),
+        );
     }
     ready.sort();
     not_ready.sort();
@@ -128,46 +133,79 @@ async fn slices_and_endpoints_follow_pods() {
     assert!(placeholder.endpoints.is_empty());
     assert_eq!(placeholder.address_type, "IPv4");
     let labels = placeholder.metadata.labels.clone().unwrap();
-    assert_eq!(labels["endpointslice.kubernetes.io/managed-by"], "endpointslice-controller.k8s.io");
+    assert_eq!(
+        labels["endpointslice.kubernetes.io/managed-by"],
+        "endpointslice-controller.k8s.io"
+    );
     assert_eq!(labels["tier"], "front");
     assert!(placeholder.metadata.name.unwrap().starts_with("web-"));
     let owner = &placeholder.metadata.owner_references.unwrap()[0];
-    assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("Service", svc.metadata.uid.as_deref().unwrap()));
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str()),
+        ("Service", svc.metadata.uid.as_deref().unwrap())
+    );
 
     create_pod(&client, "web-1", "n1", "http").await;
     create_pod(&client, "web-2", "n1", "http").await;
-    let p1 = mark_pod_running(&client, "default", "web-1", true).await.unwrap();
-    let p2 = mark_pod_running(&client, "default", "web-2", false).await.unwrap();
+    let p1 = mark_pod_running(&client, "default", "web-1", true)
+        .await
+        .unwrap();
+    let p2 = mark_pod_running(&client, "default", "web-2", false)
+        .await
+        .unwrap();
     let (ip1, ip2) = (ip_of(&p1), ip_of(&p2));
 
     // One ready, one not.
     let want = {
-        let mut v = vec![(ip1.clone(), true, true, false), (ip2.clone(), false, false, false)];
+        let mut v = vec![
+            (ip1.clone(), true, true, false),
+            (ip2.clone(), false, false, false),
+        ];
         v.sort();
         v
     };
-    wait_for("web-1 ready and web-2 not ready in the slice", TIMEOUT, || async {
-        (endpoint_states(&client, "web").await == want).then_some(())
-    })
+    wait_for(
+        "web-1 ready and web-2 not ready in the slice",
+        TIMEOUT,
+        || async { (endpoint_states(&client, "web").await == want).then_some(()) },
+    )
     .await
     .unwrap();
     let slices = slices_of(&client, "web").await;
     assert_eq!(slices.len(), 1, "the placeholder was reused: {slices:?}");
     let slice = &slices[0];
     let port = &slice.ports.as_ref().unwrap()[0];
-    assert_eq!((port.name.as_deref(), port.port, port.protocol.as_deref()), (Some("http"), Some(8080), Some("TCP")));
-    let e1 = slice.endpoints.iter().find(|e| e.addresses[0] == ip1).unwrap();
+    assert_eq!(
+        (port.name.as_deref(), port.port, port.protocol.as_deref()),
+        (Some("http"), Some(8080), Some("TCP"))
+    );
+    let e1 = slice
+        .endpoints
+        .iter()
+        .find(|e| e.addresses[0] == ip1)
+        .unwrap();
     assert_eq!(e1.node_name.as_deref(), Some("n1"));
     assert_eq!(e1.zone.as_deref(), Some("zone-a"));
     let target = e1.target_ref.as_ref().unwrap();
-    assert_eq!((target.kind.as_deref(), target.name.as_deref()), (Some("Pod"), Some("web-1")));
+    assert_eq!(
+        (target.kind.as_deref(), target.name.as_deref()),
+        (Some("Pod"), Some("web-1"))
+    );
 
-    wait_for("Endpoints with one ready and one not-ready address", TIMEOUT, || async {
-        (endpoints_ips(&client, "web").await == Some((vec![ip1.clone()], vec![ip2.clone()]))).then_some(())
-    })
+    wait_for(
+        "Endpoints with one ready and one not-ready address",
+        TIMEOUT,
+        || async {
+            (endpoints_ips(&client, "web").await == Some((vec![ip1.clone()], vec![ip2.clone()])))
+                .then_some(())
+        },
+    )
     .await
     .unwrap();
-    let ep = Api::<Endpoints>::namespaced(client.clone(), "default").get("web").await.unwrap();
+    let ep = Api::<Endpoints>::namespaced(client.clone(), "default")
+        .get("web")
+        .await
+        .unwrap();
     let annotations = ep.metadata.annotations.unwrap_or_default();
     assert!(
         annotations.contains_key("endpoints.kubernetes.io/last-change-trigger-time"),
@@ -176,7 +214,9 @@ async fn slices_and_endpoints_follow_pods() {
     assert_eq!(ep.subsets.unwrap()[0].ports.as_ref().unwrap()[0].port, 8080);
 
     // web-2 turns ready.
-    mark_pod_running(&client, "default", "web-2", true).await.unwrap();
+    mark_pod_running(&client, "default", "web-2", true)
+        .await
+        .unwrap();
     let mut both = vec![ip1.clone(), ip2.clone()];
     both.sort();
     wait_for("both pods ready", TIMEOUT, || async {
@@ -189,18 +229,34 @@ async fn slices_and_endpoints_follow_pods() {
     .unwrap();
 
     // What a user reads.
-    let out = server.kubectl(&["get", "endpointslices", "-l", "kubernetes.io/service-name=web"]).unwrap();
+    let out = server
+        .kubectl(&[
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=web",
+        ])
+        .unwrap();
     let text = expect_success("kubectl", &["get", "endpointslices"], &out);
     assert!(text.contains("IPv4") && text.contains("8080"), "{text}");
     assert!(text.contains(&ip1) || text.contains(&ip2), "{text}");
     let out = server.kubectl(&["describe", "svc", "web"]).unwrap();
     let text = expect_success("kubectl", &["describe", "svc", "web"], &out);
-    let line = text.lines().find(|l| l.starts_with("Endpoints:")).unwrap_or_default().to_owned();
-    assert!(line.contains(&format!("{ip1}:8080")) && line.contains(&format!("{ip2}:8080")), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Endpoints:"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        line.contains(&format!("{ip1}:8080")) && line.contains(&format!("{ip2}:8080")),
+        "{text}"
+    );
 
     // web-1 is deleted: terminating in the slice, gone from the Endpoints' addresses.
     let pods = Api::<Pod>::namespaced(client.clone(), "default");
-    pods.delete("web-1", &DeleteParams::default()).await.unwrap();
+    pods.delete("web-1", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_for("web-1 terminating", TIMEOUT, || async {
         let states = endpoint_states(&client, "web").await;
         let terminating = states.contains(&(ip1.clone(), false, true, true));
@@ -210,18 +266,25 @@ async fn slices_and_endpoints_follow_pods() {
     .await
     .unwrap();
     // Gone for good.
-    pods.delete("web-1", &DeleteParams::default().grace_period(0)).await.unwrap();
+    pods.delete("web-1", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
     wait_for("web-1 gone from the slice", TIMEOUT, || async {
-        (endpoint_states(&client, "web").await == vec![(ip2.clone(), true, true, false)]).then_some(())
+        (endpoint_states(&client, "web").await == vec![(ip2.clone(), true, true, false)])
+            .then_some(())
     })
     .await
     .unwrap();
 
     // A label change takes a pod out of the Service.
     let patch = json!({"metadata": {"labels": {"app": "other"}}});
-    pods.patch("web-2", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
-        .await
-        .unwrap();
+    pods.patch(
+        "web-2",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .unwrap();
     wait_for("no endpoints left", TIMEOUT, || async {
         let slices = slices_of(&client, "web").await;
         let empty = slices.len() == 1 && slices[0].endpoints.is_empty();
@@ -236,13 +299,17 @@ async fn slices_and_endpoints_follow_pods() {
         .delete("web", &DeleteParams::default())
         .await
         .unwrap();
-    wait_for("the Endpoints deleted with the Service", TIMEOUT, || async {
-        Api::<Endpoints>::namespaced(client.clone(), "default")
-            .get_opt("web")
-            .await
-            .ok()
-            .and_then(|e| e.is_none().then_some(()))
-    })
+    wait_for(
+        "the Endpoints deleted with the Service",
+        TIMEOUT,
+        || async {
+            Api::<Endpoints>::namespaced(client.clone(), "default")
+                .get_opt("web")
+                .await
+                .ok()
+                .and_then(|e| e.is_none().then_some(()))
+        },
+    )
     .await
     .unwrap();
 }
@@ -264,8 +331,12 @@ async fn named_target_port_resolves_per_pod() {
     create_service(&client, "manual", json!({"ports": [{"port": 80}]})).await;
     create_pod(&client, "web-a", "n1", "http").await;
     create_pod(&client, "web-b", "n1", "web").await;
-    let a = mark_pod_running(&client, "default", "web-a", true).await.unwrap();
-    let b = mark_pod_running(&client, "default", "web-b", true).await.unwrap();
+    let a = mark_pod_running(&client, "default", "web-a", true)
+        .await
+        .unwrap();
+    let b = mark_pod_running(&client, "default", "web-b", true)
+        .await
+        .unwrap();
     let slices = wait_for("two slices, one per port set", TIMEOUT, || async {
         let slices = slices_of(&client, "web").await;
         let filled = slices.iter().filter(|s| !s.endpoints.is_empty()).count();
@@ -289,7 +360,10 @@ async fn named_target_port_resolves_per_pod() {
         ports
     };
     // web-a resolves `http` to 8080; web-b has no port named `http`: only the numbered port.
-    assert_eq!(ports_of(&ip_of(&a)), vec![("http".to_owned(), 8080), ("metrics".to_owned(), 9100)]);
+    assert_eq!(
+        ports_of(&ip_of(&a)),
+        vec![("http".to_owned(), 8080), ("metrics".to_owned(), 9100)]
+    );
     assert_eq!(ports_of(&ip_of(&b)), vec![("metrics".to_owned(), 9100)]);
 
     let ep = wait_for("Endpoints with two subsets", TIMEOUT, || async {
@@ -301,7 +375,11 @@ async fn named_target_port_resolves_per_pod() {
     })
     .await
     .unwrap();
-    assert!(ep.subsets.unwrap().iter().all(|s| s.addresses.as_ref().is_some_and(|a| a.len() == 1)));
+    assert!(ep
+        .subsets
+        .unwrap()
+        .iter()
+        .all(|s| s.addresses.as_ref().is_some_and(|a| a.len() == 1)));
 
     // Nothing was written for the selector-less Services (`manual`, `kubernetes`).
     assert!(slices_of(&client, "manual").await.is_empty());

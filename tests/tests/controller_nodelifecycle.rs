@@ -72,8 +72,9 @@ fn keep_renewing(client: Client, node: &'static str, stop: Arc<AtomicBool>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_node_is_tainted_and_its_pods_evicted() {
-    let server = ServerProcess::start_args(&["--disable-scheduler", "--node-monitor-grace-period", "3s"])
-        .expect("rkube server starts");
+    let server =
+        ServerProcess::start_args(&["--disable-scheduler", "--node-monitor-grace-period", "3s"])
+            .expect("rkube server starts");
     let client = server.client().await.unwrap();
     let nodes: Api<Node> = Api::all(client.clone());
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
@@ -104,7 +105,9 @@ async fn silent_node_is_tainted_and_its_pods_evicted() {
         ])
     );
     for name in ["quick", "patient", "elsewhere"] {
-        mark_pod_running(&client, "default", name, true).await.unwrap();
+        mark_pod_running(&client, "default", name, true)
+            .await
+            .unwrap();
     }
     // Healthy nodes stay untouched over several grace periods.
     tokio::time::sleep(Duration::from_secs(8)).await;
@@ -117,20 +120,43 @@ async fn silent_node_is_tainted_and_its_pods_evicted() {
     let n1 = wait_for("n1 Unknown and tainted", TIMEOUT, || async {
         let n = nodes.get("n1").await.ok()?;
         let tainted = taint_keys(&n)
-            == vec![format!("{UNREACHABLE}:NoExecute"), format!("{UNREACHABLE}:NoSchedule")];
+            == vec![
+                format!("{UNREACHABLE}:NoExecute"),
+                format!("{UNREACHABLE}:NoSchedule"),
+            ];
         (ready_of(&n).0 == "Unknown" && tainted).then_some(n)
     })
     .await
     .unwrap();
     assert_eq!(ready_of(&n1).1, "NodeStatusUnknown");
-    let message = n1.status.unwrap().conditions.unwrap().into_iter().find(|c| c.type_ == "Ready").unwrap().message;
-    assert_eq!(message.as_deref(), Some("Kubelet stopped posting node status."));
+    let message = n1
+        .status
+        .unwrap()
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap()
+        .message;
+    assert_eq!(
+        message.as_deref(),
+        Some("Kubelet stopped posting node status.")
+    );
     let out = server.kubectl(&["get", "nodes"]).unwrap();
     let text = expect_success("kubectl", &["get", "nodes"], &out);
-    let n1_line = text.lines().find(|l| l.starts_with("n1 ")).unwrap_or_default();
+    let n1_line = text
+        .lines()
+        .find(|l| l.starts_with("n1 "))
+        .unwrap_or_default();
     assert!(n1_line.contains("NotReady"), "{text}");
-    let n2_line = text.lines().find(|l| l.starts_with("n2 ")).unwrap_or_default();
-    assert!(n2_line.contains("Ready") && !n2_line.contains("NotReady"), "{text}");
+    let n2_line = text
+        .lines()
+        .find(|l| l.starts_with("n2 "))
+        .unwrap_or_default();
+    assert!(
+        n2_line.contains("Ready") && !n2_line.contains("NotReady"),
+        "{text}"
+    );
 
     // Pods on n1 are marked not ready; `quick` is deleted after its 2 s, `patient` stays.
     wait_for("quick evicted and patient not ready", TIMEOUT, || async {
@@ -173,10 +199,11 @@ async fn silent_node_is_tainted_and_its_pods_evicted() {
     wait_for("n1 not-ready taints", TIMEOUT, || async {
         let n = nodes.get("n1").await.ok()?;
         let keys = taint_keys(&n);
-        (keys == vec![
-            "node.kubernetes.io/not-ready:NoExecute".to_owned(),
-            "node.kubernetes.io/not-ready:NoSchedule".to_owned(),
-        ])
+        (keys
+            == vec![
+                "node.kubernetes.io/not-ready:NoExecute".to_owned(),
+                "node.kubernetes.io/not-ready:NoSchedule".to_owned(),
+            ])
         .then_some(())
     })
     .await

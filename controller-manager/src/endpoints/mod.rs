@@ -195,7 +195,9 @@ async fn reconcile(svc: Arc<Service>, state: Arc<State>) -> Result<Action, Error
             namespace: Some(namespace.clone()),
             labels: Some(labels),
             annotations: Some(annotations),
-            resource_version: current.as_ref().and_then(|c| c.metadata.resource_version.clone()),
+            resource_version: current
+                .as_ref()
+                .and_then(|c| c.metadata.resource_version.clone()),
             ..ObjectMeta::default()
         },
         subsets: Some(computed.subsets),
@@ -216,8 +218,11 @@ async fn reconcile(svc: Arc<Service>, state: Arc<State>) -> Result<Action, Error
 
 /// Deletes a Service's Endpoints when the Service is deleted, as Kubernetes does.
 async fn delete_with_services(client: Client, stop: CancellationToken) {
-    let services = watcher(Api::<Service>::all(client.clone()), watcher::Config::default())
-        .default_backoff();
+    let services = watcher(
+        Api::<Service>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff();
     let mut services = std::pin::pin!(services);
     loop {
         let event = tokio::select! {

@@ -98,7 +98,11 @@ pub(crate) fn subsets<'a>(svc: &Service, selected: impl IntoIterator<Item = &'a 
             group.2.insert(ip.to_owned(), addr);
         }
     }
-    let mut out: Vec<(Vec<EndpointPort>, Vec<EndpointAddress>, Vec<EndpointAddress>)> = groups
+    let mut out: Vec<(
+        Vec<EndpointPort>,
+        Vec<EndpointAddress>,
+        Vec<EndpointAddress>,
+    )> = groups
         .into_values()
         .map(|(ports, ready, not_ready)| {
             (
@@ -121,7 +125,11 @@ pub(crate) fn subsets<'a>(svc: &Service, selected: impl IntoIterator<Item = &'a 
     Subsets { subsets, truncated }
 }
 
-type Rows = Vec<(Vec<EndpointPort>, Vec<EndpointAddress>, Vec<EndpointAddress>)>;
+type Rows = Vec<(
+    Vec<EndpointPort>,
+    Vec<EndpointAddress>,
+    Vec<EndpointAddress>,
+)>;
 
 /// Keeps at most [`MAX_ADDRESSES`] addresses: ready ones first, each subset keeping its share.
 fn truncate(rows: &mut Rows) -> bool {
@@ -142,7 +150,13 @@ fn share(
     rows: &mut Rows,
     total: usize,
     budget: usize,
-    pick: impl Fn(&mut (Vec<EndpointPort>, Vec<EndpointAddress>, Vec<EndpointAddress>)) -> &mut Vec<EndpointAddress>,
+    pick: impl Fn(
+        &mut (
+            Vec<EndpointPort>,
+            Vec<EndpointAddress>,
+            Vec<EndpointAddress>,
+        ),
+    ) -> &mut Vec<EndpointAddress>,
 ) {
     if total <= budget {
         return;
@@ -195,7 +209,11 @@ mod tests {
 
     #[test]
     fn ready_and_not_ready_addresses() {
-        let pods = [pod(1, true, "http"), pod(2, false, "http"), pod(3, true, "other")];
+        let pods = [
+            pod(1, true, "http"),
+            pod(2, false, "http"),
+            pod(3, true, "other"),
+        ];
         let s = subsets(&svc(json!({})), &pods);
         assert!(!s.truncated);
         assert_eq!(s.subsets.len(), 1);

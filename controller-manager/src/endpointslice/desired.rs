@@ -101,7 +101,9 @@ pub(crate) fn desired<'a>(
         group.endpoints.push(endpoint_for(svc, pod, ip, zone));
     }
     for group in groups.values_mut() {
-        group.endpoints.sort_by(|a, b| a.addresses.cmp(&b.addresses));
+        group
+            .endpoints
+            .sort_by(|a, b| a.addresses.cmp(&b.addresses));
         group.endpoints.dedup_by(|a, b| a.addresses == b.addresses);
     }
     groups

@@ -7,8 +7,8 @@
 //! `kubernetes` Service's slice is the API server's job in Kubernetes).
 
 mod desired;
-pub(crate) mod pods;
 mod plan;
+pub(crate) mod pods;
 pub(crate) mod watch;
 
 use std::sync::Arc;

@@ -357,7 +357,11 @@ mod tests {
         let s = svc();
         let pods = vec![pod(1, true, "http")];
         let mut n = 0;
-        let slices = apply(Vec::new(), plan(&s, desired(&s, &pods, |_| None), Vec::new()), &mut n);
+        let slices = apply(
+            Vec::new(),
+            plan(&s, desired(&s, &pods, |_| None), Vec::new()),
+            &mut n,
+        );
         let mut foreign = slices[0].clone();
         foreign.metadata.name = Some("old".to_owned());
         foreign.metadata.owner_references = None;

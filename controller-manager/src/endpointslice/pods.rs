@@ -178,15 +178,30 @@ mod tests {
             ]}]},
         }));
         let port = |v| serde_json::from_value::<ServicePort>(v).unwrap();
-        assert_eq!(target_port(&port(json!({"port": 80, "targetPort": "http"})), &p), Some(8080));
-        assert_eq!(target_port(&port(json!({"port": 80, "targetPort": 9000})), &p), Some(9000));
-        assert_eq!(target_port(&port(json!({"port": 80})), &p), Some(80));
-        assert_eq!(target_port(&port(json!({"port": 53, "targetPort": "dns"})), &p), None);
         assert_eq!(
-            target_port(&port(json!({"port": 53, "targetPort": "dns", "protocol": "UDP"})), &p),
+            target_port(&port(json!({"port": 80, "targetPort": "http"})), &p),
+            Some(8080)
+        );
+        assert_eq!(
+            target_port(&port(json!({"port": 80, "targetPort": 9000})), &p),
+            Some(9000)
+        );
+        assert_eq!(target_port(&port(json!({"port": 80})), &p), Some(80));
+        assert_eq!(
+            target_port(&port(json!({"port": 53, "targetPort": "dns"})), &p),
+            None
+        );
+        assert_eq!(
+            target_port(
+                &port(json!({"port": 53, "targetPort": "dns", "protocol": "UDP"})),
+                &p
+            ),
             Some(53)
         );
-        assert_eq!(target_port(&port(json!({"port": 80, "targetPort": "web"})), &p), None);
+        assert_eq!(
+            target_port(&port(json!({"port": 80, "targetPort": "web"})), &p),
+            None
+        );
     }
 
     #[test]
@@ -199,7 +214,10 @@ mod tests {
         }));
         assert!(!ready(&p));
         if let Some(c) = p.status.as_mut().and_then(|s| s.conditions.as_mut()) {
-            c.push(serde_json::from_value(json!({"type": "example.com/lb", "status": "True"})).unwrap());
+            c.push(
+                serde_json::from_value(json!({"type": "example.com/lb", "status": "True"}))
+                    .unwrap(),
+            );
         }
         assert!(ready(&p));
         assert!(in_endpoints(&p, false));

@@ -64,7 +64,10 @@ impl Monitor {
     /// the previous pass, to report transitions.
     pub(crate) async fn pass(&mut self, c: &Caches, health: &mut HashMap<String, String>) {
         let nodes = c.nodes.state();
-        let names: HashSet<String> = nodes.iter().filter_map(|n| n.metadata.name.clone()).collect();
+        let names: HashSet<String> = nodes
+            .iter()
+            .filter_map(|n| n.metadata.name.clone())
+            .collect();
         self.probes.retain(|n, _| names.contains(n));
         health.retain(|n, _| names.contains(n));
         for node in &nodes {
@@ -86,7 +89,14 @@ impl Monitor {
                     (EventType::Normal, "NodeNotReady")
                 };
                 info!(node = %name, from = %before, to = %ready, "node readiness changed");
-                publish(c, node.as_ref(), kind, status, format!("Node {name} status is now: {status}")).await;
+                publish(
+                    c,
+                    node.as_ref(),
+                    kind,
+                    status,
+                    format!("Node {name} status is now: {status}"),
+                )
+                .await;
             }
             if let Err(error) = self.retaint(c, node, &name, &ready).await {
                 warn!(node = %name, %error, "failed to update node taints");
@@ -102,7 +112,9 @@ impl Monitor {
     /// conditions Unknown. Returns the node's Ready status as it now stands.
     async fn observe(&mut self, c: &Caches, node: &Node, name: &str) -> Result<String, Error> {
         let condition = ready_condition(node);
-        let heartbeat = condition.and_then(|r| r.last_heartbeat_time.as_ref()).map(|t| t.0);
+        let heartbeat = condition
+            .and_then(|r| r.last_heartbeat_time.as_ref())
+            .map(|t| t.0);
         let renew = c
             .leases
             .get(&ObjectRef::new(name).within(super::NODE_LEASE_NAMESPACE))
@@ -118,7 +130,9 @@ impl Monitor {
             probe.renew = renew;
             probe.seen = now;
         }
-        let status = condition.map_or("Unknown", |r| r.status.as_str()).to_owned();
+        let status = condition
+            .map_or("Unknown", |r| r.status.as_str())
+            .to_owned();
         let silent = now.duration_since(probe.seen) > self.grace;
         let already_unknown = condition.is_some_and(|r| r.status == "Unknown");
         if !silent || already_unknown {
@@ -154,7 +168,10 @@ impl Monitor {
     async fn evict(&mut self, c: &Caches) {
         let now = Timestamp::now();
         let pods = c.pods.state();
-        let live: HashSet<&str> = pods.iter().filter_map(|p| p.metadata.uid.as_deref()).collect();
+        let live: HashSet<&str> = pods
+            .iter()
+            .filter_map(|p| p.metadata.uid.as_deref())
+            .collect();
         self.evicted.retain(|uid| live.contains(uid.as_str()));
         for pod in &pods {
             let Some(spec) = pod.spec.as_ref() else {
@@ -170,7 +187,11 @@ impl Monitor {
             let Some(node) = c.nodes.get(&ObjectRef::new(node_name)) else {
                 continue;
             };
-            let node_taints = node.spec.as_ref().and_then(|s| s.taints.as_deref()).unwrap_or_default();
+            let node_taints = node
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.as_deref())
+                .unwrap_or_default();
             let tolerations = spec.tolerations.as_deref().unwrap_or_default();
             match taints::eviction(tolerations, node_taints, now) {
                 Eviction::At(at) if at <= now => {}
@@ -250,9 +271,18 @@ async fn mark_pods_not_ready(c: &Caches, node: &str) {
         {
             Ok(_) => {
                 info!(pod = %format!("{namespace}/{name}"), node, "marked pod not ready");
-                publish(c, pod.as_ref(), EventType::Warning, "NodeNotReady", "Node is not ready".to_owned()).await;
+                publish(
+                    c,
+                    pod.as_ref(),
+                    EventType::Warning,
+                    "NodeNotReady",
+                    "Node is not ready".to_owned(),
+                )
+                .await;
             }
-            Err(error) => warn!(pod = %format!("{namespace}/{name}"), %error, "failed to mark pod not ready"),
+            Err(error) => {
+                warn!(pod = %format!("{namespace}/{name}"), %error, "failed to mark pod not ready")
+            }
         }
     }
 }

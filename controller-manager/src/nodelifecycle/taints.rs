@@ -141,7 +141,9 @@ mod tests {
         let other = taint("dedicated", "NoSchedule", now);
         let unknown = retaint(std::slice::from_ref(&other), "Unknown", now).unwrap();
         assert_eq!(unknown.len(), 3);
-        assert!(unknown.iter().any(|t| t.key == TAINT_NODE_UNREACHABLE && t.effect == NO_EXECUTE));
+        assert!(unknown
+            .iter()
+            .any(|t| t.key == TAINT_NODE_UNREACHABLE && t.effect == NO_EXECUTE));
         assert_eq!(retaint(&unknown, "Unknown", now), None);
         let not_ready = retaint(&unknown, "False", now).unwrap();
         assert!(not_ready.iter().all(|t| t.key != TAINT_NODE_UNREACHABLE));
@@ -152,10 +154,15 @@ mod tests {
     #[test]
     fn eviction_times() {
         let t0 = Timestamp::from_second(1_000).unwrap();
-        let taints = [taint(TAINT_NODE_UNREACHABLE, NO_EXECUTE, t0), taint(TAINT_NODE_UNREACHABLE, NO_SCHEDULE, t0)];
+        let taints = [
+            taint(TAINT_NODE_UNREACHABLE, NO_EXECUTE, t0),
+            taint(TAINT_NODE_UNREACHABLE, NO_SCHEDULE, t0),
+        ];
         let now = Timestamp::from_second(1_010).unwrap();
         assert_eq!(eviction(&[], &taints, now), Eviction::At(now));
-        let five = tol(json!({"key": TAINT_NODE_UNREACHABLE, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}));
+        let five = tol(
+            json!({"key": TAINT_NODE_UNREACHABLE, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}),
+        );
         assert_eq!(
             eviction(std::slice::from_ref(&five), &taints, now),
             Eviction::At(Timestamp::from_second(1_005).unwrap())

@@ -106,7 +106,9 @@ async fn delete(client: &Client, pod: &Pod, force: bool, why: &str) {
     match api.delete(&name, &params).await {
         Ok(_) => info!(pod = %format!("{namespace}/{name}"), reason = why, "garbage-collected pod"),
         Err(kube::Error::Api(s)) if s.code == 404 => {}
-        Err(error) => warn!(pod = %format!("{namespace}/{name}"), %error, "failed to garbage-collect pod"),
+        Err(error) => {
+            warn!(pod = %format!("{namespace}/{name}"), %error, "failed to garbage-collect pod")
+        }
     }
 }
 
