@@ -157,11 +157,7 @@ fn ready_condition(ready: bool) -> Value {
     let (status, reason, message) = if ready {
         ("True", "KubeletReady", "kubelet is posting ready status")
     } else {
-        (
-            "False",
-            "KubeletNotReady",
-            "the test marked this node not ready",
-        )
+        ("False", "KubeletNotReady", "the test marked this node not ready")
     };
     json!({
         "type": "Ready", "status": status, "reason": reason, "message": message,
@@ -232,7 +228,9 @@ pub async fn mark_pod_running(
         })
         .collect();
     let flag = if ready { "True" } else { "False" };
-    let condition = |kind: &str, status: &str| json!({"type": kind, "status": status, "lastTransitionTime": now, "lastProbeTime": null});
+    let condition = |kind: &str, status: &str| {
+        json!({"type": kind, "status": status, "lastTransitionTime": now, "lastProbeTime": null})
+    };
     let ip = fake_pod_ip(&pod);
     let patch = json!({"status": {
         "phase": "Running",
@@ -248,10 +246,10 @@ pub async fn mark_pod_running(
         ],
         "containerStatuses": statuses,
     }});
-    Ok(pods
+    pods
         .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-        .with_context(|| format!("failed to mark pod {namespace}/{name} running"))?)
+        .with_context(|| format!("failed to mark pod {namespace}/{name} running"))
 }
 
 /// Reports the pod finished: Succeeded (every container exited 0) or Failed (exit code 1).
@@ -283,16 +281,18 @@ pub async fn mark_pod_finished(
             })
         })
         .collect();
-    let condition = |kind: &str| json!({"type": kind, "status": "False", "reason": "PodCompleted", "lastTransitionTime": now});
+    let condition = |kind: &str| {
+        json!({"type": kind, "status": "False", "reason": "PodCompleted", "lastTransitionTime": now})
+    };
     let patch = json!({"status": {
         "phase": phase,
         "conditions": [condition("Ready"), condition("ContainersReady")],
         "containerStatuses": statuses,
     }});
-    Ok(pods
+    pods
         .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-        .with_context(|| format!("failed to mark pod {namespace}/{name} {phase}"))?)
+        .with_context(|| format!("failed to mark pod {namespace}/{name} {phase}"))
 }
 
 fn containers(pod: &Pod) -> impl Iterator<Item = (String, String)> + '_ {

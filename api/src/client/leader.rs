@@ -81,9 +81,7 @@ impl LeaderElection {
                 match self.try_acquire_or_renew(&api, &mut observed).await {
                     Ok(true) => break,
                     Ok(false) => {}
-                    Err(error) => {
-                        warn!(lease = %self.name, %error, "failed to read or write the lease")
-                    }
+                    Err(error) => warn!(lease = %self.name, %error, "failed to read or write the lease"),
                 }
                 tokio::select! {
                     () = shutdown.cancelled() => return Ok(()),
@@ -132,7 +130,8 @@ impl LeaderElection {
     }
 
     fn jittered_retry(&self) -> Duration {
-        self.retry_period.mul_f64(1.0 + rand::random::<f64>() * 0.2)
+        self.retry_period
+            .mul_f64(1.0 + rand::random::<f64>() * 0.2)
     }
 
     /// Takes the Lease when it is free, expired or already ours, and renews it when ours.
@@ -190,19 +189,12 @@ impl LeaderElection {
         lease.spec = Some(LeaseSpec {
             holder_identity: Some(self.identity.clone()),
             lease_duration_seconds: Some(duration_secs),
-            acquire_time: if ours {
-                spec.acquire_time
-            } else {
-                Some(now.clone())
-            },
+            acquire_time: if ours { spec.acquire_time } else { Some(now.clone()) },
             renew_time: Some(now),
             lease_transitions: Some(if ours { transitions } else { transitions + 1 }),
             ..spec
         });
-        match api
-            .replace(&self.name, &PostParams::default(), &lease)
-            .await
-        {
+        match api.replace(&self.name, &PostParams::default(), &lease).await {
             Ok(written) => {
                 *observed = Some(Observed::new(&written));
                 Ok(true)
