@@ -89,23 +89,20 @@ pub struct ServerArgs {
 
 /// Parses `500ms`, `40s`, `2m` or `1h` (a bare number is seconds).
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let invalid = || format!("invalid duration {text:?}: expected e.g. 40s, 500ms, 2m");
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?}: expected e.g. 40s, 500ms, 2m"))?;
-    let d = std::time::Duration::from_millis;
-    match unit {
-        "ms" => Ok(d(n)),
-        "" | "s" => Ok(d(n.saturating_mul(1_000))),
-        "m" => Ok(d(n.saturating_mul(60_000))),
-        "h" => Ok(d(n.saturating_mul(3_600_000))),
-        _ => Err(format!(
-            "invalid duration {text:?}: expected e.g. 40s, 500ms, 2m"
-        )),
-    }
+    let n: u64 = number.parse().map_err(|_| invalid())?;
+    let ms = match unit {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(invalid()),
+    };
+    Ok(std::time::Duration::from_millis(n.saturating_mul(ms)))
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {

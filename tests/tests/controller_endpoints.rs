@@ -6,6 +6,8 @@
 //! Pods are bound to fake nodes by hand (the scheduler is off) and their status is set by the
 //! test, as a kubelet would.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};

@@ -5,6 +5,8 @@
 //!
 //! Needs `target/debug/rkube` (`cargo build --bin rkube`) and kubectl (see `server_proc`).
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

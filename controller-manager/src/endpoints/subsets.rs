@@ -178,6 +178,7 @@ fn share(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
     use serde_json::json;

@@ -242,6 +242,7 @@ fn place(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::super::desired::desired;
     use super::*;

@@ -160,6 +160,7 @@ pub(crate) fn endpoint_labels(svc: &Service) -> BTreeMap<String, String> {
 pub(crate) const HEADLESS_LABEL: &str = "service.kubernetes.io/headless";
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
     use serde_json::json;

@@ -118,6 +118,7 @@ pub(crate) fn eviction(tolerations: &[Toleration], taints: &[Taint], now: Timest
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
     use serde_json::json;
