@@ -237,7 +237,15 @@ async fn history_limits_delete_old_jobs() {
     let start = Timestamp::now();
     h.create(
         "hist",
-        json!({"successfulJobsHistoryLimit": 1, "failedJobsHistoryLimit": 1}),
+        json!({
+            "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 1,
+            // One failed pod fails the Job.
+            "jobTemplate": {"spec": {"backoffLimit": 0, "template": {"spec": {
+                "containers": [{"name": "tick", "image": "busybox"}],
+                "restartPolicy": "Never",
+            }}}},
+        }),
     )
     .await;
     let mut names = Vec::new();

@@ -17,6 +17,8 @@ pub struct Note {
     pub warning: bool,
     pub reason: &'static str,
     pub message: String,
+    /// The Job the event is about, if any.
+    pub job: Option<String>,
 }
 
 /// What to do for one CronJob now.
@@ -132,7 +134,7 @@ pub fn decide(cronjob: &CronJob, jobs: &[Job], now: Timestamp) -> Decision {
         }
         Some("Replace") => {
             for job in active {
-                d.notes.push(normal("SuccessfulDelete", format!("Deleted job {job}")));
+                d.notes.push(about(&job, normal("SuccessfulDelete", format!("Deleted job {job}"))));
                 d.delete.push(job);
             }
             d.status.active = None;
@@ -195,7 +197,7 @@ fn clean_history(d: &mut Decision, jobs: &[Job], spec: &k8s_openapi::api::batch:
         let excess = done.len() - limit;
         for job in done.into_iter().take(excess) {
             let name = job.metadata.name.clone().unwrap_or_default();
-            d.notes.push(normal("SuccessfulDelete", format!("Deleted job {name}")));
+            d.notes.push(about(&name, normal("SuccessfulDelete", format!("Deleted job {name}"))));
             d.delete.push(name);
         }
     }
@@ -221,11 +223,15 @@ fn plus_seconds(t: Timestamp, seconds: i64) -> Timestamp {
 }
 
 fn warning(reason: &'static str, message: String) -> Note {
-    Note { warning: true, reason, message }
+    Note { warning: true, reason, message, job: None }
 }
 
 fn normal(reason: &'static str, message: String) -> Note {
-    Note { warning: false, reason, message }
+    Note { warning: false, reason, message, job: None }
+}
+
+fn about(job: &str, note: Note) -> Note {
+    Note { job: Some(job.to_owned()), ..note }
 }
 
 #[cfg(test)]

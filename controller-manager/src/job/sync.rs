@@ -161,10 +161,11 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
                             return Err(error);
                         }
                     };
-                    let pod_name = created.metadata.name.unwrap_or_default();
+                    let pod_name = created.metadata.name.clone().unwrap_or_default();
                     info!(namespace, job = name, pod = %pod_name, "created pod");
                     let note = format!("Created pod: {pod_name}");
-                    publish(shared, &job, EventType::Normal, "SuccessfulCreate", &note).await;
+                    let kind = EventType::Normal;
+                    publish_about(shared, &job, kind, "SuccessfulCreate", &note, Some(&created)).await;
                     active_after += 1;
                 }
             }
@@ -510,17 +511,30 @@ async fn publish_deleted(shared: &Shared, job: &Job, pod: &Pod) {
         "Deleted pod: {}",
         pod.metadata.name.as_deref().unwrap_or_default()
     );
-    publish(shared, job, EventType::Normal, "SuccessfulDelete", &note).await;
+    publish_about(shared, job, EventType::Normal, "SuccessfulDelete", &note, Some(pod)).await;
 }
 
 /// Records an event on the Job; a failure to record is logged, never fatal.
 async fn publish(shared: &Shared, job: &Job, type_: EventType, reason: &str, note: &str) {
+    publish_about(shared, job, type_, reason, note, None).await;
+}
+
+/// Records an event on the Job about `related` (a pod), so each pod's event stands alone
+/// rather than counting as a repeat of the previous one.
+async fn publish_about(
+    shared: &Shared,
+    job: &Job,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+    related: Option<&Pod>,
+) {
     let event = Event {
         type_,
         reason: reason.to_owned(),
         note: Some(note.to_owned()),
         action: reason.to_owned(),
-        secondary: None,
+        secondary: related.map(|p| p.object_ref(&())),
     };
     if let Err(error) = shared.recorder.publish(&event, &job.object_ref(&())).await {
         warn!(%error, reason, "failed to record a job event");
