@@ -32,8 +32,9 @@ struct Harness {
 
 impl Harness {
     async fn start() -> Self {
-        let server = ServerProcess::start_args(&["--disable-scheduler", "--disable-controllers", "cronjob"])
-            .expect("rkube server starts");
+        let server =
+            ServerProcess::start_args(&["--disable-scheduler", "--disable-controllers", "cronjob"])
+                .expect("rkube server starts");
         let client = server.client().await.unwrap();
         let clock = Arc::new(FakeClock::new(Timestamp::now()));
         let stop = CancellationToken::new();
@@ -82,7 +83,10 @@ impl Harness {
     }
 
     async fn cronjob(&self, name: &str) -> CronJob {
-        Api::<CronJob>::namespaced(self.client.clone(), NS).get(name).await.unwrap()
+        Api::<CronJob>::namespaced(self.client.clone(), NS)
+            .get(name)
+            .await
+            .unwrap()
     }
 
     /// The names of the Jobs that exist and are not being deleted, sorted.
@@ -113,19 +117,27 @@ impl Harness {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), NS);
         let selector = format!("batch.kubernetes.io/job-name={job}");
         let pod = wait_for(&format!("a pod of {job}"), WAIT, || async {
-            let list = pods.list(&ListParams::default().labels(&selector)).await.ok()?;
+            let list = pods
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .ok()?;
             list.items.into_iter().next()
         })
         .await
         .unwrap();
         let name = pod.metadata.name.unwrap();
-        mark_pod_finished(&self.client, NS, &name, succeeded).await.unwrap();
+        mark_pod_finished(&self.client, NS, &name, succeeded)
+            .await
+            .unwrap();
         let kind = if succeeded { "Complete" } else { "Failed" };
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), NS);
         wait_for(&format!("job {job} {kind}"), WAIT, || async {
             let job = jobs.get(job).await.ok()?;
             let conditions = job.status?.conditions?;
-            conditions.iter().any(|c| c.type_ == kind && c.status == "True").then_some(())
+            conditions
+                .iter()
+                .any(|c| c.type_ == kind && c.status == "True")
+                .then_some(())
         })
         .await
         .unwrap();
@@ -137,7 +149,10 @@ impl Harness {
             let list = events.list(&ListParams::default()).await.ok()?;
             list.items
                 .iter()
-                .any(|e| e.involved_object.name.as_deref() == Some(name) && e.reason.as_deref() == Some(reason))
+                .any(|e| {
+                    e.involved_object.name.as_deref() == Some(name)
+                        && e.reason.as_deref() == Some(reason)
+                })
                 .then_some(())
         })
         .await
@@ -157,7 +172,12 @@ fn job_name(cronjob: &str, minute: Timestamp) -> String {
 
 fn active_names(cronjob: &CronJob) -> Vec<String> {
     let status = cronjob.status.clone().unwrap_or_default();
-    status.active.unwrap_or_default().into_iter().filter_map(|r| r.name).collect()
+    status
+        .active
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| r.name)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -171,13 +191,25 @@ async fn fires_on_schedule_with_a_fake_clock() {
     let first = h.minute(start, 1);
     let name = job_name("tick", first);
     h.wait_jobs(std::slice::from_ref(&name)).await;
-    let job = Api::<Job>::namespaced(h.client.clone(), NS).get(&name).await.unwrap();
+    let job = Api::<Job>::namespaced(h.client.clone(), NS)
+        .get(&name)
+        .await
+        .unwrap();
     let annotations = job.metadata.annotations.unwrap();
-    assert_eq!(annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"], first.to_string());
+    assert_eq!(
+        annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"],
+        first.to_string()
+    );
     let owner = &job.metadata.owner_references.unwrap()[0];
-    assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("CronJob", "tick", Some(true)));
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.controller),
+        ("CronJob", "tick", Some(true))
+    );
     let cj = h.cronjob("tick").await;
-    assert_eq!(cj.status.clone().unwrap().last_schedule_time.map(|t| t.0), Some(first));
+    assert_eq!(
+        cj.status.clone().unwrap().last_schedule_time.map(|t| t.0),
+        Some(first)
+    );
     assert_eq!(active_names(&cj), vec![name.clone()]);
     h.wait_event("tick", "SuccessfulCreate").await;
 
@@ -200,7 +232,8 @@ async fn fires_on_schedule_with_a_fake_clock() {
 async fn forbid_skips_while_one_runs() {
     let h = Harness::start().await;
     let start = Timestamp::now();
-    h.create("solo", json!({"concurrencyPolicy": "Forbid"})).await;
+    h.create("solo", json!({"concurrencyPolicy": "Forbid"}))
+        .await;
     let first = job_name("solo", h.minute(start, 1));
     h.wait_jobs(std::slice::from_ref(&first)).await;
 
@@ -218,7 +251,8 @@ async fn forbid_skips_while_one_runs() {
 async fn replace_replaces_the_running_job() {
     let h = Harness::start().await;
     let start = Timestamp::now();
-    h.create("fresh", json!({"concurrencyPolicy": "Replace"})).await;
+    h.create("fresh", json!({"concurrencyPolicy": "Replace"}))
+        .await;
     let first = job_name("fresh", h.minute(start, 1));
     h.wait_jobs(std::slice::from_ref(&first)).await;
     let second = job_name("fresh", h.minute(start, 2));

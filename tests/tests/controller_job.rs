@@ -44,7 +44,10 @@ async fn create_job(client: &Client, name: &str, spec: Value) -> Job {
 }
 
 async fn get_job(client: &Client, name: &str) -> Job {
-    Api::<Job>::namespaced(client.clone(), NS).get(name).await.unwrap()
+    Api::<Job>::namespaced(client.clone(), NS)
+        .get(name)
+        .await
+        .unwrap()
 }
 
 /// The Job's pods that have not finished and are not being deleted, oldest first.
@@ -85,7 +88,10 @@ async fn wait_active(client: &Client, job: &str, n: usize) -> Vec<String> {
     .unwrap()
 }
 
-fn condition<'a>(job: &'a Job, kind: &str) -> Option<&'a k8s_openapi::api::batch::v1::JobCondition> {
+fn condition<'a>(
+    job: &'a Job,
+    kind: &str,
+) -> Option<&'a k8s_openapi::api::batch::v1::JobCondition> {
     job.status
         .as_ref()?
         .conditions
@@ -137,16 +143,27 @@ async fn completions_run_in_parallel_and_complete() {
     let first = wait_active(&client, "pi", 2).await;
     let job = get_job(&client, "pi").await;
     let uid = job.metadata.uid.clone().unwrap();
-    let pod = Api::<Pod>::namespaced(client.clone(), NS).get(&first[0]).await.unwrap();
+    let pod = Api::<Pod>::namespaced(client.clone(), NS)
+        .get(&first[0])
+        .await
+        .unwrap();
     assert!(first[0].starts_with("pi-"), "{first:?}");
     let labels = pod.metadata.labels.clone().unwrap();
     assert_eq!(labels["batch.kubernetes.io/job-name"], "pi");
     assert_eq!(labels["batch.kubernetes.io/controller-uid"], uid);
     let owner = &pod.metadata.owner_references.clone().unwrap()[0];
-    assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.controller), ("Job", uid.as_str(), Some(true)));
-    assert_eq!(pod.metadata.finalizers, Some(vec!["batch.kubernetes.io/job-tracking".to_owned()]));
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
+        ("Job", uid.as_str(), Some(true))
+    );
+    assert_eq!(
+        pod.metadata.finalizers,
+        Some(vec!["batch.kubernetes.io/job-tracking".to_owned()])
+    );
 
-    mark_pod_running(&client, NS, &first[0], true).await.unwrap();
+    mark_pod_running(&client, NS, &first[0], true)
+        .await
+        .unwrap();
     wait_for("status active 2 ready 1", WAIT, || async {
         let s = get_job(&client, "pi").await.status.unwrap_or_default();
         (s.active == Some(2) && s.ready == Some(1) && s.start_time.is_some()).then_some(())
@@ -162,17 +179,30 @@ async fn completions_run_in_parallel_and_complete() {
     assert!(!first.contains(&third[0]));
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(active_pods(&client, "pi").await.len(), 1);
-    assert_eq!(get_job(&client, "pi").await.status.unwrap().succeeded, Some(2));
+    assert_eq!(
+        get_job(&client, "pi").await.status.unwrap().succeeded,
+        Some(2)
+    );
 
-    mark_pod_finished(&client, NS, &third[0], true).await.unwrap();
+    mark_pod_finished(&client, NS, &third[0], true)
+        .await
+        .unwrap();
     let out = server
-        .kubectl(&["wait", "--for=condition=complete", "job/pi", "--timeout=60s"])
+        .kubectl(&[
+            "wait",
+            "--for=condition=complete",
+            "job/pi",
+            "--timeout=60s",
+        ])
         .unwrap();
     let text = expect_success("kubectl", &["wait"], &out);
     assert!(text.contains("job.batch/pi condition met"), "{text}");
     let job = get_job(&client, "pi").await;
     let status = job.status.clone().unwrap();
-    assert_eq!((status.succeeded, status.failed, status.active), (Some(3), Some(0), Some(0)));
+    assert_eq!(
+        (status.succeeded, status.failed, status.active),
+        (Some(3), Some(0), Some(0))
+    );
     assert!(status.completion_time.is_some());
     assert!(condition(&job, "SuccessCriteriaMet").is_some());
     let uncounted = status.uncounted_terminated_pods.unwrap_or_default();
@@ -184,11 +214,18 @@ async fn completions_run_in_parallel_and_complete() {
     }
     let out = server.kubectl(&["get", "jobs"]).unwrap();
     let text = expect_success("kubectl", &["get", "jobs"], &out);
-    let row = text.lines().find(|l| l.starts_with("pi ")).unwrap_or_default();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("pi "))
+        .unwrap_or_default();
     assert!(row.contains("Complete") && row.contains("3/3"), "{text}");
     wait_event(&client, "pi", "Completed").await;
     let reasons = event_reasons(&client, "pi").await;
-    assert_eq!(reasons.iter().filter(|r| *r == "SuccessfulCreate").count(), 3, "{reasons:?}");
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "SuccessfulCreate").count(),
+        3,
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -198,7 +235,9 @@ async fn failing_pods_obey_backoff_limit() {
     create_job(&client, "flaky", json!({"backoffLimit": 1})).await;
 
     let first = wait_active(&client, "flaky", 1).await;
-    mark_pod_finished(&client, NS, &first[0], false).await.unwrap();
+    mark_pod_finished(&client, NS, &first[0], false)
+        .await
+        .unwrap();
     wait_for("failed 1", WAIT, || async {
         let s = get_job(&client, "flaky").await.status.unwrap_or_default();
         (s.failed == Some(1)).then_some(())
@@ -208,15 +247,23 @@ async fn failing_pods_obey_backoff_limit() {
     // A replacement comes after the back-off (10 s for the first failure).
     let second = wait_active(&client, "flaky", 1).await;
     assert_ne!(first, second);
-    mark_pod_finished(&client, NS, &second[0], false).await.unwrap();
+    mark_pod_finished(&client, NS, &second[0], false)
+        .await
+        .unwrap();
 
     let job = wait_condition(&client, "flaky", "Failed").await;
     let failed = condition(&job, "Failed").unwrap();
     assert_eq!(failed.reason.as_deref(), Some("BackoffLimitExceeded"));
-    assert_eq!(failed.message.as_deref(), Some("Job has reached the specified backoff limit"));
+    assert_eq!(
+        failed.message.as_deref(),
+        Some("Job has reached the specified backoff limit")
+    );
     assert!(condition(&job, "FailureTarget").is_some());
     let status = job.status.unwrap();
-    assert_eq!((status.failed, status.succeeded, status.active), (Some(2), Some(0), Some(0)));
+    assert_eq!(
+        (status.failed, status.succeeded, status.active),
+        (Some(2), Some(0), Some(0))
+    );
     wait_event(&client, "flaky", "BackoffLimitExceeded").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(active_pods(&client, "flaky").await.is_empty());
@@ -240,15 +287,24 @@ async fn indexed_job_runs_each_index_once() {
     let mut by_index = std::collections::BTreeMap::new();
     for name in &names {
         let pod = pods.get(name).await.unwrap();
-        let index = pod.metadata.annotations.unwrap()["batch.kubernetes.io/job-completion-index"].clone();
-        assert_eq!(pod.metadata.labels.unwrap()["batch.kubernetes.io/job-completion-index"], index);
+        let index =
+            pod.metadata.annotations.unwrap()["batch.kubernetes.io/job-completion-index"].clone();
+        assert_eq!(
+            pod.metadata.labels.unwrap()["batch.kubernetes.io/job-completion-index"],
+            index
+        );
         assert_eq!(pod.spec.unwrap().hostname, Some(format!("idx-{index}")));
         assert!(name.starts_with(&format!("idx-{index}-")), "{name}");
         by_index.insert(index, name.clone());
     }
-    assert_eq!(by_index.keys().cloned().collect::<Vec<_>>(), ["0", "1", "2"]);
+    assert_eq!(
+        by_index.keys().cloned().collect::<Vec<_>>(),
+        ["0", "1", "2"]
+    );
 
-    mark_pod_finished(&client, NS, &by_index["1"], true).await.unwrap();
+    mark_pod_finished(&client, NS, &by_index["1"], true)
+        .await
+        .unwrap();
     wait_for("completedIndexes 1", WAIT, || async {
         let s = get_job(&client, "idx").await.status.unwrap_or_default();
         (s.completed_indexes.as_deref() == Some("1") && s.succeeded == Some(1)).then_some(())
@@ -256,17 +312,26 @@ async fn indexed_job_runs_each_index_once() {
     .await
     .unwrap();
     // A failed index is retried with a new pod for the same index.
-    mark_pod_finished(&client, NS, &by_index["0"], false).await.unwrap();
+    mark_pod_finished(&client, NS, &by_index["0"], false)
+        .await
+        .unwrap();
     let retried = wait_for("a new pod for index 0", WAIT, || async {
         active_pods(&client, "idx").await.into_iter().find(|p| {
             p.metadata.name.as_ref() != Some(&by_index["0"])
-                && p.metadata.name.as_deref().is_some_and(|n| n.starts_with("idx-0-"))
+                && p.metadata
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("idx-0-"))
         })
     })
     .await
     .unwrap();
-    mark_pod_finished(&client, NS, retried.metadata.name.as_deref().unwrap(), true).await.unwrap();
-    mark_pod_finished(&client, NS, &by_index["2"], true).await.unwrap();
+    mark_pod_finished(&client, NS, retried.metadata.name.as_deref().unwrap(), true)
+        .await
+        .unwrap();
+    mark_pod_finished(&client, NS, &by_index["2"], true)
+        .await
+        .unwrap();
     let job = wait_condition(&client, "idx", "Complete").await;
     let status = job.status.unwrap();
     assert_eq!(status.completed_indexes.as_deref(), Some("0-2"));
@@ -277,13 +342,23 @@ async fn indexed_job_runs_each_index_once() {
 async fn active_deadline_fails_the_job() {
     let server = start();
     let client = server.client().await.unwrap();
-    create_job(&client, "slow", json!({"activeDeadlineSeconds": 3, "parallelism": 2, "completions": 4})).await;
+    create_job(
+        &client,
+        "slow",
+        json!({"activeDeadlineSeconds": 3, "parallelism": 2, "completions": 4}),
+    )
+    .await;
     let names = wait_active(&client, "slow", 2).await;
-    mark_pod_running(&client, NS, &names[0], true).await.unwrap();
+    mark_pod_running(&client, NS, &names[0], true)
+        .await
+        .unwrap();
     let job = wait_condition(&client, "slow", "Failed").await;
     let failed = condition(&job, "Failed").unwrap();
     assert_eq!(failed.reason.as_deref(), Some("DeadlineExceeded"));
-    assert_eq!(failed.message.as_deref(), Some("Job was active longer than specified deadline"));
+    assert_eq!(
+        failed.message.as_deref(),
+        Some("Job was active longer than specified deadline")
+    );
     assert_eq!(job.status.unwrap().active, Some(0));
     assert!(active_pods(&client, "slow").await.is_empty());
     wait_event(&client, "slow", "DeadlineExceeded").await;
@@ -293,14 +368,21 @@ async fn active_deadline_fails_the_job() {
 async fn suspended_job_runs_no_pods_until_resumed() {
     let server = start();
     let client = server.client().await.unwrap();
-    create_job(&client, "later", json!({"suspend": true, "parallelism": 2, "completions": 2})).await;
+    create_job(
+        &client,
+        "later",
+        json!({"suspend": true, "parallelism": 2, "completions": 2}),
+    )
+    .await;
     let job = wait_condition(&client, "later", "Suspended").await;
     assert_eq!(job.status.unwrap().start_time, None);
     assert!(active_pods(&client, "later").await.is_empty());
 
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let resume = json!({"spec": {"suspend": false}});
-    jobs.patch("later", &PatchParams::default(), &Patch::Merge(&resume)).await.unwrap();
+    jobs.patch("later", &PatchParams::default(), &Patch::Merge(&resume))
+        .await
+        .unwrap();
     wait_active(&client, "later", 2).await;
     let job = get_job(&client, "later").await;
     assert!(job.status.clone().unwrap().start_time.is_some());
@@ -309,7 +391,9 @@ async fn suspended_job_runs_no_pods_until_resumed() {
 
     // Suspending again removes the running pods; they are not counted as failures.
     let suspend = json!({"spec": {"suspend": true}});
-    jobs.patch("later", &PatchParams::default(), &Patch::Merge(&suspend)).await.unwrap();
+    jobs.patch("later", &PatchParams::default(), &Patch::Merge(&suspend))
+        .await
+        .unwrap();
     wait_active(&client, "later", 0).await;
     let job = wait_condition(&client, "later", "Suspended").await;
     let status = job.status.unwrap();
@@ -322,7 +406,9 @@ async fn ttl_after_finished_deletes_the_job() {
     let client = server.client().await.unwrap();
     create_job(&client, "once", json!({"ttlSecondsAfterFinished": 2})).await;
     let names = wait_active(&client, "once", 1).await;
-    mark_pod_finished(&client, NS, &names[0], true).await.unwrap();
+    mark_pod_finished(&client, NS, &names[0], true)
+        .await
+        .unwrap();
     wait_condition(&client, "once", "Complete").await;
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     wait_for("job once deleted", WAIT, || async {

@@ -69,11 +69,18 @@ pub fn decide(cronjob: &CronJob, jobs: &[Job], now: Timestamp) -> Decision {
     let schedule = match parsed {
         Ok(schedule) => schedule,
         Err(error) => {
-            d.notes.push(warning("UnparseableSchedule", format!("unparseable schedule: {:?} : {error}", spec.schedule)));
+            d.notes.push(warning(
+                "UnparseableSchedule",
+                format!("unparseable schedule: {:?} : {error}", spec.schedule),
+            ));
             return d;
         }
     };
-    let zone_name = spec.time_zone.as_deref().or(schedule.zone()).unwrap_or("UTC");
+    let zone_name = spec
+        .time_zone
+        .as_deref()
+        .or(schedule.zone())
+        .unwrap_or("UTC");
     let tz = match schedule::time_zone(zone_name) {
         Ok(tz) => tz,
         Err(error) => {
@@ -87,8 +94,16 @@ pub fn decide(cronjob: &CronJob, jobs: &[Job], now: Timestamp) -> Decision {
     d.next = schedule.next_after(now, &tz);
 
     // The most recent start time not yet acted on, counting how many were missed.
-    let created = cronjob.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
-    let mut earliest = d.status.last_schedule_time.as_ref().map_or(created, |t| t.0);
+    let created = cronjob
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or(now, |t| t.0);
+    let mut earliest = d
+        .status
+        .last_schedule_time
+        .as_ref()
+        .map_or(created, |t| t.0);
     if let Some(deadline) = spec.starting_deadline_seconds {
         let window_start = plus_seconds(now, deadline.saturating_neg());
         earliest = earliest.max(window_start);
@@ -115,15 +130,30 @@ pub fn decide(cronjob: &CronJob, jobs: &[Job], now: Timestamp) -> Decision {
     }
     if let Some(deadline) = spec.starting_deadline_seconds {
         if plus_seconds(scheduled, deadline) < now {
-            d.notes.push(warning("MissSchedule", format!("Missed scheduled time to start a job: {scheduled}")));
+            d.notes.push(warning(
+                "MissSchedule",
+                format!("Missed scheduled time to start a job: {scheduled}"),
+            ));
             return d;
         }
     }
-    let name = job_name(cronjob.metadata.name.as_deref().unwrap_or_default(), scheduled);
-    if jobs.iter().any(|j| j.metadata.name.as_deref() == Some(name.as_str())) {
+    let name = job_name(
+        cronjob.metadata.name.as_deref().unwrap_or_default(),
+        scheduled,
+    );
+    if jobs
+        .iter()
+        .any(|j| j.metadata.name.as_deref() == Some(name.as_str()))
+    {
         return d;
     }
-    let active: Vec<String> = d.status.active.iter().flatten().filter_map(|r| r.name.clone()).collect();
+    let active: Vec<String> = d
+        .status
+        .active
+        .iter()
+        .flatten()
+        .filter_map(|r| r.name.clone())
+        .collect();
     match spec.concurrency_policy.as_deref() {
         Some("Forbid") if !active.is_empty() => {
             d.notes.push(normal(
@@ -134,7 +164,10 @@ pub fn decide(cronjob: &CronJob, jobs: &[Job], now: Timestamp) -> Decision {
         }
         Some("Replace") => {
             for job in active {
-                d.notes.push(about(&job, normal("SuccessfulDelete", format!("Deleted job {job}"))));
+                d.notes.push(about(
+                    &job,
+                    normal("SuccessfulDelete", format!("Deleted job {job}")),
+                ));
                 d.delete.push(job);
             }
             d.status.active = None;
@@ -191,13 +224,23 @@ fn clean_history(d: &mut Decision, jobs: &[Job], spec: &k8s_openapi::api::batch:
             continue;
         }
         done.sort_by_key(|j| {
-            let started = j.status.as_ref().and_then(|s| s.start_time.as_ref()).map(|t| t.0);
-            (started.or(j.metadata.creation_timestamp.as_ref().map(|t| t.0)), j.metadata.name.clone())
+            let started = j
+                .status
+                .as_ref()
+                .and_then(|s| s.start_time.as_ref())
+                .map(|t| t.0);
+            (
+                started.or(j.metadata.creation_timestamp.as_ref().map(|t| t.0)),
+                j.metadata.name.clone(),
+            )
         });
         let excess = done.len() - limit;
         for job in done.into_iter().take(excess) {
             let name = job.metadata.name.clone().unwrap_or_default();
-            d.notes.push(about(&name, normal("SuccessfulDelete", format!("Deleted job {name}"))));
+            d.notes.push(about(
+                &name,
+                normal("SuccessfulDelete", format!("Deleted job {name}")),
+            ));
             d.delete.push(name);
         }
     }
@@ -219,19 +262,36 @@ pub fn reference(job: &Job) -> ObjectReference {
 /// `t` plus `seconds`, saturating at the ends of time.
 fn plus_seconds(t: Timestamp, seconds: i64) -> Timestamp {
     t.checked_add(SignedDuration::from_secs(seconds))
-        .unwrap_or(if seconds < 0 { Timestamp::MIN } else { Timestamp::MAX })
+        .unwrap_or(if seconds < 0 {
+            Timestamp::MIN
+        } else {
+            Timestamp::MAX
+        })
 }
 
 fn warning(reason: &'static str, message: String) -> Note {
-    Note { warning: true, reason, message, job: None }
+    Note {
+        warning: true,
+        reason,
+        message,
+        job: None,
+    }
 }
 
 fn normal(reason: &'static str, message: String) -> Note {
-    Note { warning: false, reason, message, job: None }
+    Note {
+        warning: false,
+        reason,
+        message,
+        job: None,
+    }
 }
 
 fn about(job: &str, note: Note) -> Note {
-    Note { job: Some(job.to_owned()), ..note }
+    Note {
+        job: Some(job.to_owned()),
+        ..note
+    }
 }
 
 #[cfg(test)]

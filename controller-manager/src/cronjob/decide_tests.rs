@@ -45,36 +45,60 @@ fn job(name: &str, outcome: Option<bool>, start: &str) -> Job {
 fn active(names: &[&str]) -> serde_json::Value {
     let refs: Vec<_> = names
         .iter()
-        .map(|n| json!({"kind": "Job", "apiVersion": "batch/v1", "name": n, "namespace": "default"}))
+        .map(
+            |n| json!({"kind": "Job", "apiVersion": "batch/v1", "name": n, "namespace": "default"}),
+        )
         .collect();
     json!(refs)
 }
 
 #[test]
 fn nothing_before_the_first_time() {
-    let d = decide(&cronjob(json!({}), json!({})), &[], ts("2026-01-01T10:00:30Z"));
+    let d = decide(
+        &cronjob(json!({}), json!({})),
+        &[],
+        ts("2026-01-01T10:00:30Z"),
+    );
     assert_eq!(d.start, None);
     assert_eq!(d.next, Some(ts("2026-01-01T10:01:00Z")));
 }
 
 #[test]
 fn starts_at_the_scheduled_minute() {
-    let d = decide(&cronjob(json!({}), json!({})), &[], ts("2026-01-01T10:01:00Z"));
+    let d = decide(
+        &cronjob(json!({}), json!({})),
+        &[],
+        ts("2026-01-01T10:01:00Z"),
+    );
     assert_eq!(d.start, Some(ts("2026-01-01T10:01:00Z")));
     assert_eq!(job_name("cj", ts("2026-01-01T10:01:00Z")), "cj-29454361");
-    assert_eq!(d.status.last_schedule_time, Some(Time(ts("2026-01-01T10:01:00Z"))));
+    assert_eq!(
+        d.status.last_schedule_time,
+        Some(Time(ts("2026-01-01T10:01:00Z")))
+    );
     assert_eq!(d.next, Some(ts("2026-01-01T10:02:00Z")));
     // Once that Job exists, nothing more until the next minute.
     let started = job("cj-29454361", None, "2026-01-01T10:01:00Z");
     let status = json!({"lastScheduleTime": "2026-01-01T10:01:00Z"});
-    let d = decide(&cronjob(json!({}), status), &[started], ts("2026-01-01T10:01:30Z"));
+    let d = decide(
+        &cronjob(json!({}), status),
+        &[started],
+        ts("2026-01-01T10:01:30Z"),
+    );
     assert_eq!(d.start, None);
-    assert_eq!(d.status.active.unwrap()[0].name.as_deref(), Some("cj-29454361"));
+    assert_eq!(
+        d.status.active.unwrap()[0].name.as_deref(),
+        Some("cj-29454361")
+    );
 }
 
 #[test]
 fn suspended_starts_nothing() {
-    let d = decide(&cronjob(json!({"suspend": true}), json!({})), &[], ts("2026-01-01T11:00:00Z"));
+    let d = decide(
+        &cronjob(json!({"suspend": true}), json!({})),
+        &[],
+        ts("2026-01-01T11:00:00Z"),
+    );
     assert_eq!(d.start, None);
     assert_eq!(d.next, None);
 }
@@ -82,13 +106,21 @@ fn suspended_starts_nothing() {
 #[test]
 fn forbid_skips_while_one_runs() {
     let running = job("cj-29454361", None, "2026-01-01T10:01:00Z");
-    let status = json!({"lastScheduleTime": "2026-01-01T10:01:00Z", "active": active(&["cj-29454361"])});
+    let status =
+        json!({"lastScheduleTime": "2026-01-01T10:01:00Z", "active": active(&["cj-29454361"])});
     let cj = cronjob(json!({"concurrencyPolicy": "Forbid"}), status);
-    let d = decide(&cj, std::slice::from_ref(&running), ts("2026-01-01T10:02:00Z"));
+    let d = decide(
+        &cj,
+        std::slice::from_ref(&running),
+        ts("2026-01-01T10:02:00Z"),
+    );
     assert_eq!(d.start, None);
     assert_eq!(d.notes[0].reason, "JobAlreadyActive");
     // Allow starts another beside it.
-    let cj = cronjob(json!({}), json!({"lastScheduleTime": "2026-01-01T10:01:00Z"}));
+    let cj = cronjob(
+        json!({}),
+        json!({"lastScheduleTime": "2026-01-01T10:01:00Z"}),
+    );
     let d = decide(&cj, &[running], ts("2026-01-01T10:02:00Z"));
     assert_eq!(d.start, Some(ts("2026-01-01T10:02:00Z")));
 }
@@ -96,7 +128,8 @@ fn forbid_skips_while_one_runs() {
 #[test]
 fn replace_deletes_the_running_job() {
     let running = job("cj-29454361", None, "2026-01-01T10:01:00Z");
-    let status = json!({"lastScheduleTime": "2026-01-01T10:01:00Z", "active": active(&["cj-29454361"])});
+    let status =
+        json!({"lastScheduleTime": "2026-01-01T10:01:00Z", "active": active(&["cj-29454361"])});
     let cj = cronjob(json!({"concurrencyPolicy": "Replace"}), status);
     let d = decide(&cj, &[running], ts("2026-01-01T10:02:00Z"));
     assert_eq!(d.delete, vec!["cj-29454361".to_owned()]);
@@ -120,13 +153,19 @@ fn finished_jobs_leave_active_and_history_is_trimmed() {
     let d = decide(&cj, &jobs, ts("2026-01-01T10:04:30Z"));
     assert_eq!(d.delete, vec!["cj-1".to_owned(), "cj-3".to_owned()]);
     assert_eq!(d.status.active, None);
-    assert_eq!(d.status.last_successful_time, Some(Time(ts("2026-01-01T10:02:00Z"))));
+    assert_eq!(
+        d.status.last_successful_time,
+        Some(Time(ts("2026-01-01T10:02:00Z")))
+    );
 }
 
 #[test]
 fn missed_starts() {
     // Down for three hours with no deadline: one Job for the latest time, and a warning.
-    let cj = cronjob(json!({}), json!({"lastScheduleTime": "2026-01-01T10:00:00Z"}));
+    let cj = cronjob(
+        json!({}),
+        json!({"lastScheduleTime": "2026-01-01T10:00:00Z"}),
+    );
     let d = decide(&cj, &[], ts("2026-01-01T13:00:10Z"));
     assert_eq!(d.start, Some(ts("2026-01-01T13:00:00Z")));
     assert_eq!(d.notes[0].reason, "TooManyMissedTimes");
@@ -150,7 +189,10 @@ fn missed_starts() {
 
 #[test]
 fn time_zones_and_bad_schedules() {
-    let cj = cronjob(json!({"schedule": "0 9 * * *", "timeZone": "Asia/Tokyo"}), json!({}));
+    let cj = cronjob(
+        json!({"schedule": "0 9 * * *", "timeZone": "Asia/Tokyo"}),
+        json!({}),
+    );
     let d = decide(&cj, &[], ts("2026-01-01T10:00:00Z"));
     assert_eq!(d.next, Some(ts("2026-01-02T00:00:00Z")));
     let cj = cronjob(json!({"timeZone": "Nowhere/Nope"}), json!({}));

@@ -106,7 +106,9 @@ async fn reconcile(cached: Arc<CronJob>, shared: Arc<Shared>) -> Result<Action, 
     let jobs: Vec<Job> = job_api
         .list(&ListParams::default())
         .await
-        .map_err(api_error(format!("list jobs of cronjob {namespace}/{name}")))?
+        .map_err(api_error(format!(
+            "list jobs of cronjob {namespace}/{name}"
+        )))?
         .items
         .into_iter()
         .filter(|j| {
@@ -127,7 +129,9 @@ async fn reconcile(cached: Arc<CronJob>, shared: Arc<Shared>) -> Result<Action, 
         cronjobs
             .replace_status(name, &PostParams::default(), &updated)
             .await
-            .map_err(api_error(format!("update the status of cronjob {namespace}/{name}")))?;
+            .map_err(api_error(format!(
+                "update the status of cronjob {namespace}/{name}"
+            )))?;
     }
     Ok(match decision.next {
         Some(next) => {
@@ -159,7 +163,11 @@ async fn apply(
         }
     }
     for note in &decision.notes {
-        let kind = if note.warning { EventType::Warning } else { EventType::Normal };
+        let kind = if note.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
         let related = note.job.as_ref().map(|job| ObjectReference {
             api_version: Some("batch/v1".to_owned()),
             kind: Some("Job".to_owned()),
@@ -179,7 +187,15 @@ async fn apply(
             info!(cronjob = %name, job = %job_name, "created job");
             let note = format!("Created job {job_name}");
             let related = Some(created.object_ref(&()));
-            publish(shared, cronjob, EventType::Normal, "SuccessfulCreate", &note, related).await;
+            publish(
+                shared,
+                cronjob,
+                EventType::Normal,
+                "SuccessfulCreate",
+                &note,
+                related,
+            )
+            .await;
             created
         }
         Err(kube::Error::Api(e)) if e.code == 409 => job_api
@@ -188,7 +204,15 @@ async fn apply(
             .map_err(api_error(format!("read job {job_name}")))?,
         Err(e) => {
             let note = format!("Error creating job: {e}");
-            publish(shared, cronjob, EventType::Warning, "FailedCreate", &note, None).await;
+            publish(
+                shared,
+                cronjob,
+                EventType::Warning,
+                "FailedCreate",
+                &note,
+                None,
+            )
+            .await;
             return Err(api_error(format!("create job {job_name}"))(e));
         }
     };
@@ -247,7 +271,10 @@ fn build_job(cronjob: &CronJob, scheduled: jiff::Timestamp) -> Job {
 }
 
 fn zone_from_schedule(text: &str) -> Option<String> {
-    schedule::Schedule::parse(text).ok()?.zone().map(str::to_owned)
+    schedule::Schedule::parse(text)
+        .ok()?
+        .zone()
+        .map(str::to_owned)
 }
 
 /// Records an event on the CronJob (about `related`, a Job, so that each Job's event stands
@@ -267,7 +294,11 @@ async fn publish(
         action: reason.to_owned(),
         secondary: related,
     };
-    if let Err(error) = shared.recorder.publish(&event, &cronjob.object_ref(&())).await {
+    if let Err(error) = shared
+        .recorder
+        .publish(&event, &cronjob.object_ref(&()))
+        .await
+    {
         warn!(%error, reason, "failed to record a cronjob event");
     }
 }

@@ -45,14 +45,31 @@ struct Field {
     names: &'static [&'static str],
 }
 
-const MINUTE: Field = Field { name: "minute", min: 0, max: 59, names: &[] };
-const HOUR: Field = Field { name: "hour", min: 0, max: 23, names: &[] };
-const DAY: Field = Field { name: "day of month", min: 1, max: 31, names: &[] };
+const MINUTE: Field = Field {
+    name: "minute",
+    min: 0,
+    max: 59,
+    names: &[],
+};
+const HOUR: Field = Field {
+    name: "hour",
+    min: 0,
+    max: 23,
+    names: &[],
+};
+const DAY: Field = Field {
+    name: "day of month",
+    min: 1,
+    max: 31,
+    names: &[],
+};
 const MONTH: Field = Field {
     name: "month",
     min: 1,
     max: 12,
-    names: &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+    names: &[
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ],
 };
 const WEEKDAY: Field = Field {
     name: "day of week",
@@ -201,7 +218,10 @@ fn parse_field(text: &str, field: &Field) -> Result<u64, Error> {
         let (first, last) = if range == "*" || range == "?" {
             (field.min, field.max)
         } else if let Some((a, b)) = range.split_once('-') {
-            (value(a, field).ok_or_else(|| fail("bad range start"))?, value(b, field).ok_or_else(|| fail("bad range end"))?)
+            (
+                value(a, field).ok_or_else(|| fail("bad range start"))?,
+                value(b, field).ok_or_else(|| fail("bad range end"))?,
+            )
         } else {
             let v = value(range, field).ok_or_else(|| fail("not a number or name"))?;
             // `5/15` means from 5 to the end, every 15.
@@ -245,26 +265,68 @@ mod tests {
 
     #[test]
     fn every_minute_and_steps() {
-        assert_eq!(next("*/1 * * * *", "2026-01-01T10:00:30Z"), "2026-01-01T10:01:00Z");
-        assert_eq!(next("* * * * *", "2026-01-01T10:00:00Z"), "2026-01-01T10:01:00Z");
-        assert_eq!(next("*/15 * * * *", "2026-01-01T10:16:00Z"), "2026-01-01T10:30:00Z");
-        assert_eq!(next("5/20 * * * *", "2026-01-01T10:06:00Z"), "2026-01-01T10:25:00Z");
-        assert_eq!(next("0 9-17/4 * * *", "2026-01-01T10:00:00Z"), "2026-01-01T13:00:00Z");
+        assert_eq!(
+            next("*/1 * * * *", "2026-01-01T10:00:30Z"),
+            "2026-01-01T10:01:00Z"
+        );
+        assert_eq!(
+            next("* * * * *", "2026-01-01T10:00:00Z"),
+            "2026-01-01T10:01:00Z"
+        );
+        assert_eq!(
+            next("*/15 * * * *", "2026-01-01T10:16:00Z"),
+            "2026-01-01T10:30:00Z"
+        );
+        assert_eq!(
+            next("5/20 * * * *", "2026-01-01T10:06:00Z"),
+            "2026-01-01T10:25:00Z"
+        );
+        assert_eq!(
+            next("0 9-17/4 * * *", "2026-01-01T10:00:00Z"),
+            "2026-01-01T13:00:00Z"
+        );
     }
 
     #[test]
     fn shorthands_names_and_days() {
-        assert_eq!(next("@hourly", "2026-01-01T10:00:00Z"), "2026-01-01T11:00:00Z");
-        assert_eq!(next("@daily", "2026-01-01T10:00:00Z"), "2026-01-02T00:00:00Z");
-        assert_eq!(next("@monthly", "2026-01-31T10:00:00Z"), "2026-02-01T00:00:00Z");
-        assert_eq!(next("@yearly", "2026-01-31T10:00:00Z"), "2027-01-01T00:00:00Z");
+        assert_eq!(
+            next("@hourly", "2026-01-01T10:00:00Z"),
+            "2026-01-01T11:00:00Z"
+        );
+        assert_eq!(
+            next("@daily", "2026-01-01T10:00:00Z"),
+            "2026-01-02T00:00:00Z"
+        );
+        assert_eq!(
+            next("@monthly", "2026-01-31T10:00:00Z"),
+            "2026-02-01T00:00:00Z"
+        );
+        assert_eq!(
+            next("@yearly", "2026-01-31T10:00:00Z"),
+            "2027-01-01T00:00:00Z"
+        );
         // 2026-01-01 is a Thursday.
-        assert_eq!(next("0 12 * * mon", "2026-01-01T00:00:00Z"), "2026-01-05T12:00:00Z");
-        assert_eq!(next("0 0 * * 7", "2026-01-01T00:00:00Z"), "2026-01-04T00:00:00Z");
-        assert_eq!(next("0 0 1 FEB *", "2026-01-01T00:00:00Z"), "2026-02-01T00:00:00Z");
+        assert_eq!(
+            next("0 12 * * mon", "2026-01-01T00:00:00Z"),
+            "2026-01-05T12:00:00Z"
+        );
+        assert_eq!(
+            next("0 0 * * 7", "2026-01-01T00:00:00Z"),
+            "2026-01-04T00:00:00Z"
+        );
+        assert_eq!(
+            next("0 0 1 FEB *", "2026-01-01T00:00:00Z"),
+            "2026-02-01T00:00:00Z"
+        );
         // Day of month and day of week both given: either matches.
-        assert_eq!(next("0 0 15 * fri", "2026-01-01T00:00:00Z"), "2026-01-02T00:00:00Z");
-        assert_eq!(next("0 0 29 2 *", "2026-03-01T00:00:00Z"), "2028-02-29T00:00:00Z");
+        assert_eq!(
+            next("0 0 15 * fri", "2026-01-01T00:00:00Z"),
+            "2026-01-02T00:00:00Z"
+        );
+        assert_eq!(
+            next("0 0 29 2 *", "2026-03-01T00:00:00Z"),
+            "2028-02-29T00:00:00Z"
+        );
         assert!(Schedule::parse("0 0 30 2 *")
             .unwrap()
             .next_after(ts("2026-01-01T00:00:00Z"), &TimeZone::UTC)
@@ -281,19 +343,39 @@ mod tests {
         let s = Schedule::parse("30 8 * * *").unwrap();
         let paris = time_zone("Europe/Paris").unwrap();
         assert_eq!(
-            s.next_after(ts("2026-07-01T00:00:00Z"), &paris).unwrap().to_string(),
+            s.next_after(ts("2026-07-01T00:00:00Z"), &paris)
+                .unwrap()
+                .to_string(),
             "2026-07-01T06:30:00Z"
         );
-        assert_eq!(time_zone("Mars/Olympus"), Err(Error::TimeZone("Mars/Olympus".into())));
+        assert_eq!(
+            time_zone("Mars/Olympus"),
+            Err(Error::TimeZone("Mars/Olympus".into()))
+        );
     }
 
     #[test]
     fn rejects_bad_schedules() {
-        assert!(matches!(Schedule::parse("* * * *"), Err(Error::FieldCount(4, _))));
-        assert!(matches!(Schedule::parse("60 * * * *"), Err(Error::Field { .. })));
-        assert!(matches!(Schedule::parse("*/0 * * * *"), Err(Error::Field { .. })));
-        assert!(matches!(Schedule::parse("@every 5m"), Err(Error::Descriptor(_))));
-        assert!(matches!(Schedule::parse("* * * foo *"), Err(Error::Field { .. })));
+        assert!(matches!(
+            Schedule::parse("* * * *"),
+            Err(Error::FieldCount(4, _))
+        ));
+        assert!(matches!(
+            Schedule::parse("60 * * * *"),
+            Err(Error::Field { .. })
+        ));
+        assert!(matches!(
+            Schedule::parse("*/0 * * * *"),
+            Err(Error::Field { .. })
+        ));
+        assert!(matches!(
+            Schedule::parse("@every 5m"),
+            Err(Error::Descriptor(_))
+        ));
+        assert!(matches!(
+            Schedule::parse("* * * foo *"),
+            Err(Error::Field { .. })
+        ));
         assert!(Schedule::parse("CRON_TZ=Nowhere/Nope * * * * *").is_err());
     }
 }

@@ -96,7 +96,11 @@ pub(crate) fn owned_by(pod: &Pod, job_uid: &str) -> bool {
 pub(crate) fn build(job: &Job, index: Option<i32>) -> Pod {
     let name = job.metadata.name.clone().unwrap_or_default();
     let uid = job.metadata.uid.clone().unwrap_or_default();
-    let template = job.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+    let template = job
+        .spec
+        .as_ref()
+        .map(|s| s.template.clone())
+        .unwrap_or_default();
     let mut meta = template.metadata.unwrap_or_default();
     let mut labels = meta.labels.take().unwrap_or_default();
     labels

@@ -76,7 +76,15 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
         .collect();
 
     let verdict = existing_verdict(&conditions).or_else(|| {
-        decide(&spec, &status, &completed, succeeded, failed, active.len(), now)
+        decide(
+            &spec,
+            &status,
+            &completed,
+            succeeded,
+            failed,
+            active.len(),
+            now,
+        )
     });
     let mut active_after = active.len();
     match verdict {
@@ -106,7 +114,14 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
                 Verdict::Succeed => {
                     status.completion_time = Some(Time(now));
                     info!(namespace, job = name, "job completed");
-                    publish(shared, &job, EventType::Normal, "Completed", "Job completed").await;
+                    publish(
+                        shared,
+                        &job,
+                        EventType::Normal,
+                        "Completed",
+                        "Job completed",
+                    )
+                    .await;
                 }
             }
         }
@@ -117,13 +132,34 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
             }
             active_after = 0;
             if !condition_true(&conditions, "Suspended") {
-                set_condition(&mut conditions, "Suspended", true, "JobSuspended", "Job suspended", now);
-                publish(shared, &job, EventType::Normal, "Suspended", "Job suspended").await;
+                set_condition(
+                    &mut conditions,
+                    "Suspended",
+                    true,
+                    "JobSuspended",
+                    "Job suspended",
+                    now,
+                );
+                publish(
+                    shared,
+                    &job,
+                    EventType::Normal,
+                    "Suspended",
+                    "Job suspended",
+                )
+                .await;
             }
         }
         None => {
             if condition_true(&conditions, "Suspended") {
-                set_condition(&mut conditions, "Suspended", false, "JobResumed", "Job resumed", now);
+                set_condition(
+                    &mut conditions,
+                    "Suspended",
+                    false,
+                    "JobResumed",
+                    "Job resumed",
+                    now,
+                );
                 publish(shared, &job, EventType::Normal, "Resumed", "Job resumed").await;
                 status.start_time = Some(Time(now));
             }
@@ -149,10 +185,13 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
             if wait.is_none() {
                 for index in plan.create {
                     let pod = pods::build(&job, index);
-                    let created = pod_api
-                        .create(&PostParams::default(), &pod)
-                        .await
-                        .map_err(Error::api(format!("create a pod for job {namespace}/{name}")));
+                    let created =
+                        pod_api
+                            .create(&PostParams::default(), &pod)
+                            .await
+                            .map_err(Error::api(format!(
+                                "create a pod for job {namespace}/{name}"
+                            )));
                     let created = match created {
                         Ok(created) => created,
                         Err(error) => {
@@ -165,7 +204,15 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
                     info!(namespace, job = name, pod = %pod_name, "created pod");
                     let note = format!("Created pod: {pod_name}");
                     let kind = EventType::Normal;
-                    publish_about(shared, &job, kind, "SuccessfulCreate", &note, Some(&created)).await;
+                    publish_about(
+                        shared,
+                        &job,
+                        kind,
+                        "SuccessfulCreate",
+                        &note,
+                        Some(&created),
+                    )
+                    .await;
                     active_after += 1;
                 }
             }
@@ -188,7 +235,9 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
         job.status = Some(status);
         jobs.replace_status(name, &PostParams::default(), &job)
             .await
-            .map_err(Error::api(format!("update the status of job {namespace}/{name}")))?;
+            .map_err(Error::api(format!(
+                "update the status of job {namespace}/{name}"
+            )))?;
     }
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }
@@ -239,11 +288,7 @@ async fn count_finished(
             }
         }
     }
-    let indexed = job
-        .spec
-        .as_ref()
-        .and_then(|s| s.completion_mode.as_deref())
-        == Some("Indexed");
+    let indexed = job.spec.as_ref().and_then(|s| s.completion_mode.as_deref()) == Some("Indexed");
     if indexed {
         let mut completed = indexes::parse(status.completed_indexes.as_deref().unwrap_or_default());
         for uid in &succeeded_uids {
@@ -255,7 +300,12 @@ async fn count_finished(
         status.succeeded = Some(i32::try_from(completed.len()).unwrap_or(i32::MAX));
         status.completed_indexes = Some(indexes::format(&completed));
     } else {
-        status.succeeded = Some(status.succeeded.unwrap_or(0).saturating_add(len(&succeeded_uids)));
+        status.succeeded = Some(
+            status
+                .succeeded
+                .unwrap_or(0)
+                .saturating_add(len(&succeeded_uids)),
+        );
     }
     status.failed = Some(status.failed.unwrap_or(0).saturating_add(len(&failed_uids)));
     status.uncounted_terminated_pods = Some(UncountedTerminatedPods {
@@ -429,7 +479,11 @@ fn backoff_wait(shared: &Shared, pods: &[Pod], failed: i32, now: Timestamp) -> O
 /// `t` plus `seconds`, saturating at the end of time.
 pub(crate) fn plus_seconds(t: Timestamp, seconds: i64) -> Timestamp {
     t.checked_add(SignedDuration::from_secs(seconds))
-        .unwrap_or(if seconds < 0 { Timestamp::MIN } else { Timestamp::MAX })
+        .unwrap_or(if seconds < 0 {
+            Timestamp::MIN
+        } else {
+            Timestamp::MAX
+        })
 }
 
 fn min_requeue(current: Option<Duration>, left: SignedDuration) -> Option<Duration> {
@@ -444,7 +498,9 @@ fn is_finished(status: &JobStatus) -> bool {
 }
 
 fn condition_true(conditions: &[JobCondition], kind: &str) -> bool {
-    conditions.iter().any(|c| c.type_ == kind && c.status == "True")
+    conditions
+        .iter()
+        .any(|c| c.type_ == kind && c.status == "True")
 }
 
 /// Sets a condition, keeping its transition time when its status does not change.
@@ -511,7 +567,15 @@ async fn publish_deleted(shared: &Shared, job: &Job, pod: &Pod) {
         "Deleted pod: {}",
         pod.metadata.name.as_deref().unwrap_or_default()
     );
-    publish_about(shared, job, EventType::Normal, "SuccessfulDelete", &note, Some(pod)).await;
+    publish_about(
+        shared,
+        job,
+        EventType::Normal,
+        "SuccessfulDelete",
+        &note,
+        Some(pod),
+    )
+    .await;
 }
 
 /// Records an event on the Job; a failure to record is logged, never fatal.

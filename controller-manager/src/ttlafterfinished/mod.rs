@@ -72,7 +72,8 @@ async fn reconcile(job: Arc<Job>, client: Arc<kube::Client>) -> Result<Action, E
     };
     let now = Timestamp::now();
     if expires > now {
-        let left = Duration::try_from(expires.duration_since(now)).unwrap_or(Duration::from_secs(1));
+        let left =
+            Duration::try_from(expires.duration_since(now)).unwrap_or(Duration::from_secs(1));
         return Ok(Action::requeue(left));
     }
     let (Some(namespace), Some(name)) = (
