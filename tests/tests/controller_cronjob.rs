@@ -4,6 +4,8 @@
 //!
 //! Needs `target/debug/rkube` (`cargo build --bin rkube`).
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
 use std::sync::Arc;
 use std::time::Duration;
 

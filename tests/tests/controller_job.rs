@@ -4,6 +4,8 @@
 //!
 //! Needs `target/debug/rkube` (`cargo build --bin rkube`) and kubectl (see `server_proc`).
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;

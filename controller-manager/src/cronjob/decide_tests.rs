@@ -1,5 +1,7 @@
 //! The CronJob decisions at fake times.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
 use serde_json::json;
 
 use super::*;
