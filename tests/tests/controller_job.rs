@@ -419,3 +419,27 @@ async fn ttl_after_finished_deletes_the_job() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleted_job_releases_its_pods() {
+    let server = start();
+    let client = server.client().await.unwrap();
+    create_job(&client, "gone", json!({"parallelism": 2, "completions": 2})).await;
+    let names = wait_active(&client, "gone", 2).await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
+    jobs.delete("gone", &kube::api::DeleteParams::background())
+        .await
+        .unwrap();
+    // As the garbage collector would: delete the pods; the finalizer must not hold them.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    for name in &names {
+        pods.delete(name, &kube::api::DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    wait_for("the pods of the deleted job gone", WAIT, || async {
+        job_pods(&client, "gone").await.is_empty().then_some(())
+    })
+    .await
+    .unwrap();
+}

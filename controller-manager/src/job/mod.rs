@@ -3,9 +3,10 @@
 //! Layout: [`pods`] classifies a Job's pods and builds new ones from the template,
 //! [`indexes`] reads and writes `status.completedIndexes`, [`sync`] is the reconcile pass
 //! (count finished pods through the tracking finalizer, decide success or failure, create or
-//! delete pods, write status).
+//! delete pods, write status), and [`orphans`] releases pods whose Job is gone.
 
 mod indexes;
+mod orphans;
 mod pods;
 mod sync;
 
@@ -94,6 +95,10 @@ pub async fn run(ctx: Context, config: Config) {
         recorder: Recorder::new(ctx.client.clone(), reporter),
         config,
     });
+    let orphans = tokio::spawn(orphans::release_orphans(
+        ctx.client.clone(),
+        ctx.stop.clone(),
+    ));
     let stop = ctx.stop.clone();
     Controller::new(jobs, watcher::Config::default())
         .owns(pods, watcher::Config::default())
@@ -106,6 +111,9 @@ pub async fn run(ctx: Context, config: Config) {
             }
         })
         .await;
+    if let Err(error) = orphans.await {
+        warn!(%error, "the job pod watch ended abnormally");
+    }
 }
 
 async fn reconcile(job: Arc<Job>, shared: Arc<Shared>) -> Result<Action, Error> {

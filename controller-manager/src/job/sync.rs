@@ -531,7 +531,8 @@ fn set_condition(
     }
 }
 
-async fn remove_finalizer(pod_api: &Api<Pod>, pod: &Pod) -> Result<(), Error> {
+/// Removes the tracking finalizer from `pod` (a pod already gone is fine).
+pub(crate) async fn remove_finalizer(pod_api: &Api<Pod>, pod: &Pod) -> Result<(), Error> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let remaining: Vec<&String> = pod
         .metadata
@@ -604,3 +605,7 @@ async fn publish_about(
         warn!(%error, reason, "failed to record a job event");
     }
 }
+
+#[cfg(test)]
+#[path = "sync_tests.rs"]
+mod tests;
