@@ -443,3 +443,49 @@ async fn deleted_job_releases_its_pods() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pod_failure_policy_fails_or_ignores() {
+    let server = start();
+    let client = server.client().await.unwrap();
+    let rule = |action: &str| {
+        json!({"podFailurePolicy": {"rules": [
+            {"action": action, "onExitCodes": {"operator": "In", "values": [1]}},
+        ]}})
+    };
+    // FailJob: the first failure ends the Job, whatever the backoffLimit.
+    create_job(&client, "fatal", rule("FailJob")).await;
+    let names = wait_active(&client, "fatal", 1).await;
+    mark_pod_finished(&client, NS, &names[0], false)
+        .await
+        .unwrap();
+    let job = wait_condition(&client, "fatal", "Failed").await;
+    let failed = condition(&job, "Failed").unwrap();
+    assert_eq!(failed.reason.as_deref(), Some("PodFailurePolicy"));
+    let message = failed.message.clone().unwrap_or_default();
+    assert!(message.contains("exit code 1"), "{message}");
+    assert_eq!(job.status.unwrap().failed, Some(1));
+
+    // Ignore: the failure is not counted and the pod is replaced at once.
+    create_job(&client, "shrug", rule("Ignore")).await;
+    let first = wait_active(&client, "shrug", 1).await;
+    mark_pod_finished(&client, NS, &first[0], false)
+        .await
+        .unwrap();
+    let second = wait_for("a replacement pod", WAIT, || async {
+        let names: Vec<String> = active_pods(&client, "shrug")
+            .await
+            .into_iter()
+            .filter_map(|p| p.metadata.name)
+            .collect();
+        (names.len() == 1 && names != first).then_some(names)
+    })
+    .await
+    .unwrap();
+    let status = get_job(&client, "shrug").await.status.unwrap_or_default();
+    assert_eq!(status.failed.unwrap_or(0), 0);
+    mark_pod_finished(&client, NS, &second[0], true)
+        .await
+        .unwrap();
+    wait_condition(&client, "shrug", "Complete").await;
+}

@@ -1,10 +1,12 @@
 //! The Job controller: runs a Job's pods to completion, as kube-controller-manager's.
 //!
 //! Layout: [`pods`] classifies a Job's pods and builds new ones from the template,
+//! [`failure_policy`] judges failed pods by `spec.podFailurePolicy`,
 //! [`indexes`] reads and writes `status.completedIndexes`, [`sync`] is the reconcile pass
 //! (count finished pods through the tracking finalizer, decide success or failure, create or
 //! delete pods, write status), and [`orphans`] releases pods whose Job is gone.
 
+mod failure_policy;
 mod indexes;
 mod orphans;
 mod pods;

@@ -54,7 +54,10 @@ async fn release_if_orphan(client: &kube::Client, pod: &Pod) -> Result<(), super
     let job = jobs
         .get_opt(&owner.name)
         .await
-        .map_err(super::Error::api(format!("read job {namespace}/{}", owner.name)))?;
+        .map_err(super::Error::api(format!(
+            "read job {namespace}/{}",
+            owner.name
+        )))?;
     if job.is_some_and(|j| j.metadata.uid.as_deref() == Some(owner.uid.as_str())) {
         return Ok(());
     }

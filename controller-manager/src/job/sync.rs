@@ -13,6 +13,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource};
 use tracing::{info, warn};
 
+use super::failure_policy::{self, Outcome};
 use super::pods::{self, PodState};
 use super::{indexes, Error, Shared, CONTROLLER_UID_LABEL, TRACKING_FINALIZER};
 
@@ -256,6 +257,12 @@ async fn count_finished(
     let mut succeeded_uids = uncounted.succeeded.take().unwrap_or_default();
     let mut failed_uids = uncounted.failed.take().unwrap_or_default();
     let mut added = false;
+    let mut ignored: Vec<String> = Vec::new();
+    let mut fail_job: Option<String> = None;
+    let policy = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.pod_failure_policy.as_ref());
     for pod in pods.iter().filter(|p| pods::has_finalizer(p)) {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         if succeeded_uids.contains(&uid) || failed_uids.contains(&uid) {
@@ -263,13 +270,38 @@ async fn count_finished(
         }
         match pods::state(pod) {
             PodState::Succeeded => succeeded_uids.push(uid),
-            PodState::Failed => failed_uids.push(uid),
+            PodState::Failed => match failure_policy::judge(policy, pod) {
+                Outcome::Count => failed_uids.push(uid),
+                Outcome::Ignore => {
+                    ignored.push(uid);
+                    continue;
+                }
+                Outcome::FailJob(message) => {
+                    failed_uids.push(uid);
+                    fail_job.get_or_insert(message);
+                }
+            },
             PodState::Active => continue,
         }
         added = true;
     }
-    if succeeded_uids.is_empty() && failed_uids.is_empty() {
+    if succeeded_uids.is_empty() && failed_uids.is_empty() && ignored.is_empty() {
         return Ok(());
+    }
+    if let Some(message) = fail_job {
+        let mut conditions = status.conditions.take().unwrap_or_default();
+        if existing_verdict(&conditions).is_none() {
+            let now = Timestamp::now();
+            set_condition(
+                &mut conditions,
+                "FailureTarget",
+                true,
+                "PodFailurePolicy",
+                &message,
+                now,
+            );
+        }
+        status.conditions = Some(conditions);
     }
     if added {
         status.uncounted_terminated_pods = Some(UncountedTerminatedPods {
@@ -281,7 +313,12 @@ async fn count_finished(
     }
     for pod in pods.iter_mut().filter(|p| pods::has_finalizer(p)) {
         let uid = pod.metadata.uid.as_deref().unwrap_or_default();
-        if succeeded_uids.iter().chain(&failed_uids).any(|u| u == uid) {
+        if succeeded_uids
+            .iter()
+            .chain(&failed_uids)
+            .chain(&ignored)
+            .any(|u| u == uid)
+        {
             remove_finalizer(pod_api, pod).await?;
             if let Some(finalizers) = pod.metadata.finalizers.as_mut() {
                 finalizers.retain(|f| f != TRACKING_FINALIZER);

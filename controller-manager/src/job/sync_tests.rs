@@ -16,7 +16,8 @@ fn spec(value: serde_json::Value) -> JobSpec {
 }
 
 fn pod(name: &str, index: Option<i32>, ready: bool, created: &str) -> Pod {
-    let annotations = index.map(|i| json!({"batch.kubernetes.io/job-completion-index": i.to_string()}));
+    let annotations =
+        index.map(|i| json!({"batch.kubernetes.io/job-completion-index": i.to_string()}));
     serde_json::from_value(json!({
         "metadata": {"name": name, "creationTimestamp": created, "annotations": annotations},
         "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"}}]},
@@ -29,7 +30,9 @@ fn ts(s: &str) -> Timestamp {
 }
 
 fn names(pods: &[&Pod]) -> Vec<String> {
-    pods.iter().map(|p| p.metadata.name.clone().unwrap()).collect()
+    pods.iter()
+        .map(|p| p.metadata.name.clone().unwrap())
+        .collect()
 }
 
 #[test]
@@ -39,15 +42,23 @@ fn success_and_failure() {
     let now = ts("2026-01-01T00:00:00Z");
     let s = spec(json!({"completions": 3}));
     assert_eq!(decide(&s, &status, &none, 2, 0, 1, now), None);
-    assert_eq!(decide(&s, &status, &none, 3, 0, 0, now), Some(Verdict::Succeed));
+    assert_eq!(
+        decide(&s, &status, &none, 3, 0, 0, now),
+        Some(Verdict::Succeed)
+    );
     // Without completions, the first success ends the Job once nothing else runs.
     let s = spec(json!({}));
     assert_eq!(decide(&s, &status, &none, 1, 0, 1, now), None);
-    assert_eq!(decide(&s, &status, &none, 1, 0, 0, now), Some(Verdict::Succeed));
+    assert_eq!(
+        decide(&s, &status, &none, 1, 0, 0, now),
+        Some(Verdict::Succeed)
+    );
     // backoffLimit counts failures beyond the limit (6 by default).
     assert_eq!(decide(&s, &status, &none, 0, 6, 1, now), None);
     let failed = decide(&s, &status, &none, 0, 7, 1, now);
-    assert!(matches!(failed, Some(Verdict::Fail { reason, .. }) if reason == "BackoffLimitExceeded"));
+    assert!(
+        matches!(failed, Some(Verdict::Fail { reason, .. }) if reason == "BackoffLimitExceeded")
+    );
     // The deadline runs from startTime.
     let s = spec(json!({"activeDeadlineSeconds": 10}));
     let started = JobStatus {
@@ -63,7 +74,10 @@ fn success_and_failure() {
     let some: BTreeSet<i32> = [0, 2].into();
     let all: BTreeSet<i32> = [0, 1, 2].into();
     assert_eq!(decide(&s, &status, &some, 2, 0, 0, now), None);
-    assert_eq!(decide(&s, &status, &all, 3, 0, 0, now), Some(Verdict::Succeed));
+    assert_eq!(
+        decide(&s, &status, &all, 3, 0, 0, now),
+        Some(Verdict::Succeed)
+    );
 }
 
 #[test]
@@ -105,10 +119,37 @@ fn conditions_keep_their_transition_time() {
     let mut conditions = Vec::new();
     let t0 = ts("2026-01-01T00:00:00Z");
     let t1 = ts("2026-01-01T00:01:00Z");
-    set_condition(&mut conditions, "Suspended", true, "JobSuspended", "Job suspended", t0);
-    set_condition(&mut conditions, "Suspended", true, "JobSuspended", "Job suspended", t1);
+    set_condition(
+        &mut conditions,
+        "Suspended",
+        true,
+        "JobSuspended",
+        "Job suspended",
+        t0,
+    );
+    set_condition(
+        &mut conditions,
+        "Suspended",
+        true,
+        "JobSuspended",
+        "Job suspended",
+        t1,
+    );
     assert_eq!(conditions[0].last_transition_time, Some(Time(t0)));
-    set_condition(&mut conditions, "Suspended", false, "JobResumed", "Job resumed", t1);
+    set_condition(
+        &mut conditions,
+        "Suspended",
+        false,
+        "JobResumed",
+        "Job resumed",
+        t1,
+    );
     assert_eq!(conditions.len(), 1);
-    assert_eq!((conditions[0].status.as_str(), conditions[0].last_transition_time.clone()), ("False", Some(Time(t1))));
+    assert_eq!(
+        (
+            conditions[0].status.as_str(),
+            conditions[0].last_transition_time.clone()
+        ),
+        ("False", Some(Time(t1)))
+    );
 }
