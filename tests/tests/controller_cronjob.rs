@@ -17,7 +17,7 @@ use kube::Client;
 use rkube_controller_manager::cronjob::{self, FakeClock};
 use rkube_controller_manager::Context;
 use rkube_tests::fake::{mark_pod_finished, wait_for};
-use rkube_tests::server_proc::ServerProcess;
+use rkube_tests::server_proc::{expect_success, ServerProcess};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -26,7 +26,7 @@ const NS: &str = "default";
 
 /// A server without its own CronJob controller, and ours on a fake clock showing real time.
 struct Harness {
-    _server: ServerProcess,
+    server: ServerProcess,
     client: Client,
     clock: Arc<FakeClock>,
     stop: CancellationToken,
@@ -46,7 +46,7 @@ impl Harness {
         };
         tokio::spawn(cronjob::run(ctx, clock.clone()));
         Self {
-            _server: server,
+            server,
             client,
             clock,
             stop,
@@ -214,6 +214,17 @@ async fn fires_on_schedule_with_a_fake_clock() {
     );
     assert_eq!(active_names(&cj), vec![name.clone()]);
     h.wait_event("tick", "SuccessfulCreate").await;
+    let out = h.server.kubectl(&["get", "cronjob", "tick"]).unwrap();
+    let text = expect_success("kubectl", &["get", "cronjob"], &out);
+    let row = text.lines().nth(1).unwrap_or_default();
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    // NAME SCHEDULE(5 fields) TIMEZONE SUSPEND ACTIVE LAST-SCHEDULE AGE
+    assert_eq!(
+        columns.get(..8),
+        Some(&["tick", "*/1", "*", "*", "*", "*", "<none>", "False"][..]),
+        "{text}"
+    );
+    assert_eq!(columns.get(8), Some(&"1"), "{text}");
 
     // The Job finishes: it leaves `active` and sets lastSuccessfulTime.
     h.finish(&name, true).await;
@@ -224,6 +235,8 @@ async fn fires_on_schedule_with_a_fake_clock() {
     })
     .await
     .unwrap();
+
+    h.wait_event("tick", "SawCompletedJob").await;
 
     // The next minute starts the next Job.
     let second = h.minute(start, 2);

@@ -183,10 +183,18 @@ pub fn decide(cronjob: &CronJob, jobs: &[Job], now: Timestamp) -> Decision {
 /// moves `lastSuccessfulTime`), running ones not listed join it.
 fn track_jobs(d: &mut Decision, jobs: &[Job]) {
     let mut active = d.status.active.take().unwrap_or_default();
+    let mut seen = Vec::new();
     active.retain(|r| {
         let job = jobs.iter().find(|j| j.metadata.name == r.name);
-        job.is_some_and(|j| finished(j).is_none())
+        let outcome = job.and_then(finished);
+        if let (Some(name), Some(ok)) = (&r.name, outcome) {
+            let condition = if ok { "Complete" } else { "Failed" };
+            let message = format!("Saw completed job: {name}, condition: {condition}");
+            seen.push(about(name, normal("SawCompletedJob", message)));
+        }
+        job.is_some() && outcome.is_none()
     });
+    d.notes.extend(seen);
     for job in jobs {
         match finished(job) {
             None => {

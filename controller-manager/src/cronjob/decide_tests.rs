@@ -154,6 +154,11 @@ fn finished_jobs_leave_active_and_history_is_trimmed() {
     );
     let d = decide(&cj, &jobs, ts("2026-01-01T10:04:30Z"));
     assert_eq!(d.delete, vec!["cj-1".to_owned(), "cj-3".to_owned()]);
+    assert_eq!(d.notes[0].reason, "SawCompletedJob");
+    assert_eq!(
+        d.notes[0].message,
+        "Saw completed job: cj-4, condition: Failed"
+    );
     assert_eq!(d.status.active, None);
     assert_eq!(
         d.status.last_successful_time,
