@@ -207,12 +207,14 @@ async fn fires_on_schedule_with_a_fake_clock() {
         (owner.kind.as_str(), owner.name.as_str(), owner.controller),
         ("CronJob", "tick", Some(true))
     );
-    let cj = h.cronjob("tick").await;
-    assert_eq!(
-        cj.status.clone().unwrap().last_schedule_time.map(|t| t.0),
-        Some(first)
-    );
-    assert_eq!(active_names(&cj), vec![name.clone()]);
+    // The status is written after the Job is created.
+    wait_for("cronjob status naming the job", WAIT, || async {
+        let cj = h.cronjob("tick").await;
+        let scheduled = cj.status.clone()?.last_schedule_time.map(|t| t.0);
+        (scheduled == Some(first) && active_names(&cj) == [name.clone()]).then_some(())
+    })
+    .await
+    .unwrap();
     h.wait_event("tick", "SuccessfulCreate").await;
     let out = h.server.kubectl(&["get", "cronjob", "tick"]).unwrap();
     let text = expect_success("kubectl", &["get", "cronjob"], &out);

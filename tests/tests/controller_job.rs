@@ -386,9 +386,14 @@ async fn suspended_job_runs_no_pods_until_resumed() {
         .await
         .unwrap();
     wait_active(&client, "later", 2).await;
-    let job = get_job(&client, "later").await;
-    assert!(job.status.clone().unwrap().start_time.is_some());
-    assert!(condition(&job, "Suspended").is_none());
+    // The status is written after the pods are created.
+    wait_for("startTime set and Suspended False", WAIT, || async {
+        let job = get_job(&client, "later").await;
+        let started = job.status.as_ref().is_some_and(|s| s.start_time.is_some());
+        (started && condition(&job, "Suspended").is_none()).then_some(())
+    })
+    .await
+    .unwrap();
     wait_event(&client, "later", "Resumed").await;
 
     // Suspending again removes the running pods; they are not counted as failures.

@@ -181,7 +181,7 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
             for pod in &plan.delete {
                 delete_pod(&pod_api, pod).await?;
                 publish_deleted(shared, &job, pod).await;
-                active_after -= 1;
+                active_after = active_after.saturating_sub(1);
             }
             if wait.is_none() {
                 for index in plan.create {
