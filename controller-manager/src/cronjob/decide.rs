@@ -1,6 +1,7 @@
 //! What a CronJob needs at a given time, decided without I/O: the Job to start (if any),
 //! the Jobs to delete, the events to record and the status to write.
 
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -108,26 +109,20 @@ pub fn decide(cronjob: &CronJob, jobs: &[Job], now: Timestamp) -> Decision {
         let window_start = plus_seconds(now, deadline.saturating_neg());
         earliest = earliest.max(window_start);
     }
-    let mut latest = None;
-    let mut missed = 0usize;
-    let mut t = earliest;
-    while let Some(next) = schedule.next_after(t, &tz).filter(|n| *n <= now) {
-        latest = Some(next);
-        missed += 1;
-        t = next;
-        if missed > 100 * MANY_MISSED {
-            break;
-        }
-    }
+    let (latest, missed) = walk(&schedule, &tz, earliest, now, MANY_MISSED);
+    let latest = if missed > MANY_MISSED {
+        let count = format!("more than {MANY_MISSED}");
+        d.notes.push(warning(
+            "TooManyMissedTimes",
+            format!("too many missed start times: {count}. Set or decrease .spec.startingDeadlineSeconds or check clock skew"),
+        ));
+        latest_before(&schedule, &tz, earliest, now)
+    } else {
+        latest
+    };
     let Some(scheduled) = latest else {
         return d;
     };
-    if missed > MANY_MISSED {
-        d.notes.push(warning(
-            "TooManyMissedTimes",
-            format!("too many missed start times: {missed}. Set or decrease .spec.startingDeadlineSeconds or check clock skew"),
-        ));
-    }
     if let Some(deadline) = spec.starting_deadline_seconds {
         if plus_seconds(scheduled, deadline) < now {
             d.notes.push(warning(
@@ -177,6 +172,54 @@ pub fn decide(cronjob: &CronJob, jobs: &[Job], now: Timestamp) -> Decision {
     d.start = Some(scheduled);
     d.status.last_schedule_time = Some(Time(scheduled));
     d
+}
+
+/// Walks the start times in `(from, now]`, stopping after `cap + 1` of them: the last one
+/// reached and how many were counted.
+fn walk(
+    schedule: &Schedule,
+    tz: &TimeZone,
+    from: Timestamp,
+    now: Timestamp,
+    cap: usize,
+) -> (Option<Timestamp>, usize) {
+    let mut latest = None;
+    let mut count = 0usize;
+    let mut t = from;
+    while let Some(next) = schedule.next_after(t, tz).filter(|n| *n <= now) {
+        latest = Some(next);
+        count += 1;
+        t = next;
+        if count > cap {
+            break;
+        }
+    }
+    (latest, count)
+}
+
+/// The most recent start time in `(from, now]` when there are too many to walk from `from`:
+/// searched in growing windows that end at `now`.
+fn latest_before(
+    schedule: &Schedule,
+    tz: &TimeZone,
+    from: Timestamp,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    const HOUR: i64 = 3600;
+    for window in [
+        HOUR,
+        24 * HOUR,
+        32 * 24 * HOUR,
+        367 * 24 * HOUR,
+        6 * 367 * 24 * HOUR,
+    ] {
+        let start = from.max(plus_seconds(now, -window));
+        let (latest, count) = walk(schedule, tz, start, now, 10_000);
+        if count <= 10_000 && latest.is_some() {
+            return latest;
+        }
+    }
+    None
 }
 
 /// Brings `status.active` in line with the Jobs: finished ones leave it (a successful one

@@ -176,6 +176,21 @@ fn missed_starts() {
     let d = decide(&cj, &[], ts("2026-01-01T13:00:10Z"));
     assert_eq!(d.start, Some(ts("2026-01-01T13:00:00Z")));
     assert_eq!(d.notes[0].reason, "TooManyMissedTimes");
+    // Down for a year: still the latest time, found without walking every minute.
+    let cj = cronjob(
+        json!({}),
+        json!({"lastScheduleTime": "2025-01-01T10:00:00Z"}),
+    );
+    let d = decide(&cj, &[], ts("2026-01-01T13:00:10Z"));
+    assert_eq!(d.start, Some(ts("2026-01-01T13:00:00Z")));
+    let cj = cronjob(
+        json!({"schedule": "0 0 1 1 *"}),
+        json!({"lastScheduleTime": "1990-01-01T00:00:00Z"}),
+    );
+    let d = decide(&cj, &[], ts("2026-03-01T13:00:10Z"));
+    // 36 missed yearly starts: under the warning's threshold, and the latest one runs.
+    assert_eq!(d.start, Some(ts("2026-01-01T00:00:00Z")));
+    assert!(d.notes.is_empty());
     // With a deadline, only the times within it count.
     let cj = cronjob(
         json!({"startingDeadlineSeconds": 200}),

@@ -104,7 +104,10 @@ pub async fn run(ctx: Context, config: Config) {
     let stop = ctx.stop.clone();
     Controller::new(jobs, watcher::Config::default())
         // Only pods labelled as some Job's: the rest of the cluster's pods are not our concern.
-        .owns(pods, watcher::Config::default().labels(CONTROLLER_UID_LABEL))
+        .owns(
+            pods,
+            watcher::Config::default().labels(CONTROLLER_UID_LABEL),
+        )
         .graceful_shutdown_on(async move { stop.cancelled().await })
         .run(reconcile, error_policy, shared)
         .for_each(|result| async move {
