@@ -17,6 +17,9 @@ use super::failure_policy::{self, Outcome};
 use super::pods::{self, PodState};
 use super::{indexes, Error, Shared, CONTROLLER_UID_LABEL, TRACKING_FINALIZER};
 
+/// The `spec.managedBy` value meaning this controller (the default when unset).
+const MANAGED_BY: &str = "kubernetes.io/job-controller";
+
 /// Why a Job is ending, once decided (its FailureTarget or SuccessCriteriaMet condition).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Verdict {
@@ -52,6 +55,11 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
         .filter(|p| pods::owned_by(p, &uid))
         .collect();
 
+    let managed_by = job.spec.as_ref().and_then(|s| s.managed_by.as_deref());
+    if managed_by.is_some_and(|m| m != MANAGED_BY) {
+        // Another controller runs this Job.
+        return Ok(Action::await_change());
+    }
     let status = job.status.clone().unwrap_or_default();
     if job.metadata.deletion_timestamp.is_some() || is_finished(&status) {
         // Nothing more will be counted: let every pod go.
