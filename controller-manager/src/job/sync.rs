@@ -192,38 +192,7 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
                 active_after = active_after.saturating_sub(1);
             }
             if wait.is_none() {
-                for index in plan.create {
-                    let pod = pods::build(&job, index);
-                    let created =
-                        pod_api
-                            .create(&PostParams::default(), &pod)
-                            .await
-                            .map_err(Error::api(format!(
-                                "create a pod for job {namespace}/{name}"
-                            )));
-                    let created = match created {
-                        Ok(created) => created,
-                        Err(error) => {
-                            let note = error.to_string();
-                            publish(shared, &job, EventType::Warning, "FailedCreate", &note).await;
-                            return Err(error);
-                        }
-                    };
-                    let pod_name = created.metadata.name.clone().unwrap_or_default();
-                    info!(namespace, job = name, pod = %pod_name, "created pod");
-                    let note = format!("Created pod: {pod_name}");
-                    let kind = EventType::Normal;
-                    publish_about(
-                        shared,
-                        &job,
-                        kind,
-                        "SuccessfulCreate",
-                        &note,
-                        Some(&created),
-                    )
-                    .await;
-                    active_after += 1;
-                }
+                active_after += create_pods(shared, &job, &pod_api, plan.create).await?;
             }
         }
     }
@@ -249,6 +218,39 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
             )))?;
     }
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Creates a pod per entry of `indexes` (`None` for NonIndexed), recording each; returns how
+/// many were created.
+async fn create_pods(
+    shared: &Shared,
+    job: &Job,
+    pod_api: &Api<Pod>,
+    indexes: Vec<Option<i32>>,
+) -> Result<usize, Error> {
+    let namespace = job.metadata.namespace.as_deref().unwrap_or_default();
+    let name = job.metadata.name.as_deref().unwrap_or_default();
+    let mut created_count = 0;
+    for index in indexes {
+        let pod = pods::build(job, index);
+        let created = match pod_api.create(&PostParams::default(), &pod).await {
+            Ok(created) => created,
+            Err(error) => {
+                let note = format!("Error creating: {error}");
+                publish(shared, job, EventType::Warning, "FailedCreate", &note).await;
+                return Err(Error::api(format!(
+                    "create a pod for job {namespace}/{name}"
+                ))(error));
+            }
+        };
+        let pod_name = created.metadata.name.clone().unwrap_or_default();
+        info!(namespace, job = name, pod = %pod_name, "created pod");
+        let note = format!("Created pod: {pod_name}");
+        let kind = EventType::Normal;
+        publish_about(shared, job, kind, "SuccessfulCreate", &note, Some(&created)).await;
+        created_count += 1;
+    }
+    Ok(created_count)
 }
 
 /// Counts pods that finished but still carry the tracking finalizer: records them in
