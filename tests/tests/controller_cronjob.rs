@@ -4,6 +4,8 @@
 //!
 //! Needs `target/debug/rkube` (`cargo build --bin rkube`).
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use kube::Client;
 use rkube_controller_manager::cronjob::{self, FakeClock};
 use rkube_controller_manager::Context;
 use rkube_tests::fake::{mark_pod_finished, wait_for};
-use rkube_tests::server_proc::ServerProcess;
+use rkube_tests::server_proc::{expect_success, ServerProcess};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -24,7 +26,7 @@ const NS: &str = "default";
 
 /// A server without its own CronJob controller, and ours on a fake clock showing real time.
 struct Harness {
-    _server: ServerProcess,
+    server: ServerProcess,
     client: Client,
     clock: Arc<FakeClock>,
     stop: CancellationToken,
@@ -45,7 +47,7 @@ impl Harness {
         };
         tokio::spawn(cronjob::run(ctx, clock.clone()));
         Self {
-            _server: server,
+            server,
             client,
             clock,
             stop,
@@ -206,13 +208,26 @@ async fn fires_on_schedule_with_a_fake_clock() {
         (owner.kind.as_str(), owner.name.as_str(), owner.controller),
         ("CronJob", "tick", Some(true))
     );
-    let cj = h.cronjob("tick").await;
-    assert_eq!(
-        cj.status.clone().unwrap().last_schedule_time.map(|t| t.0),
-        Some(first)
-    );
-    assert_eq!(active_names(&cj), vec![name.clone()]);
+    // The status is written after the Job is created.
+    wait_for("cronjob status naming the job", WAIT, || async {
+        let cj = h.cronjob("tick").await;
+        let scheduled = cj.status.clone()?.last_schedule_time.map(|t| t.0);
+        (scheduled == Some(first) && active_names(&cj) == [name.clone()]).then_some(())
+    })
+    .await
+    .unwrap();
     h.wait_event("tick", "SuccessfulCreate").await;
+    let out = h.server.kubectl(&["get", "cronjob", "tick"]).unwrap();
+    let text = expect_success("kubectl", &["get", "cronjob"], &out);
+    let row = text.lines().nth(1).unwrap_or_default();
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    // NAME SCHEDULE(5 fields) TIMEZONE SUSPEND ACTIVE LAST-SCHEDULE AGE
+    assert_eq!(
+        columns.get(..8),
+        Some(&["tick", "*/1", "*", "*", "*", "*", "<none>", "False"][..]),
+        "{text}"
+    );
+    assert_eq!(columns.get(8), Some(&"1"), "{text}");
 
     // The Job finishes: it leaves `active` and sets lastSuccessfulTime.
     h.finish(&name, true).await;
@@ -223,6 +238,8 @@ async fn fires_on_schedule_with_a_fake_clock() {
     })
     .await
     .unwrap();
+
+    h.wait_event("tick", "SawCompletedJob").await;
 
     // The next minute starts the next Job.
     let second = h.minute(start, 2);
@@ -272,7 +289,15 @@ async fn history_limits_delete_old_jobs() {
     let start = Timestamp::now();
     h.create(
         "hist",
-        json!({"successfulJobsHistoryLimit": 1, "failedJobsHistoryLimit": 1}),
+        json!({
+            "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 1,
+            // One failed pod fails the Job.
+            "jobTemplate": {"spec": {"backoffLimit": 0, "template": {"spec": {
+                "containers": [{"name": "tick", "image": "busybox"}],
+                "restartPolicy": "Never",
+            }}}},
+        }),
     )
     .await;
     let mut names = Vec::new();

@@ -4,6 +4,8 @@
 //!
 //! Needs `target/debug/rkube` (`cargo build --bin rkube`) and kubectl (see `server_proc`).
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
@@ -384,9 +386,14 @@ async fn suspended_job_runs_no_pods_until_resumed() {
         .await
         .unwrap();
     wait_active(&client, "later", 2).await;
-    let job = get_job(&client, "later").await;
-    assert!(job.status.clone().unwrap().start_time.is_some());
-    assert!(condition(&job, "Suspended").is_none());
+    // The status is written after the pods are created.
+    wait_for("startTime set and Suspended False", WAIT, || async {
+        let job = get_job(&client, "later").await;
+        let started = job.status.as_ref().is_some_and(|s| s.start_time.is_some());
+        (started && condition(&job, "Suspended").is_none()).then_some(())
+    })
+    .await
+    .unwrap();
     wait_event(&client, "later", "Resumed").await;
 
     // Suspending again removes the running pods; they are not counted as failures.
@@ -416,4 +423,74 @@ async fn ttl_after_finished_deletes_the_job() {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleted_job_releases_its_pods() {
+    let server = start();
+    let client = server.client().await.unwrap();
+    create_job(&client, "gone", json!({"parallelism": 2, "completions": 2})).await;
+    let names = wait_active(&client, "gone", 2).await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
+    jobs.delete("gone", &kube::api::DeleteParams::background())
+        .await
+        .unwrap();
+    // As the garbage collector would: delete the pods; the finalizer must not hold them.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    for name in &names {
+        pods.delete(name, &kube::api::DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    wait_for("the pods of the deleted job gone", WAIT, || async {
+        job_pods(&client, "gone").await.is_empty().then_some(())
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pod_failure_policy_fails_or_ignores() {
+    let server = start();
+    let client = server.client().await.unwrap();
+    let rule = |action: &str| {
+        json!({"podFailurePolicy": {"rules": [
+            {"action": action, "onExitCodes": {"operator": "In", "values": [1]}},
+        ]}})
+    };
+    // FailJob: the first failure ends the Job, whatever the backoffLimit.
+    create_job(&client, "fatal", rule("FailJob")).await;
+    let names = wait_active(&client, "fatal", 1).await;
+    mark_pod_finished(&client, NS, &names[0], false)
+        .await
+        .unwrap();
+    let job = wait_condition(&client, "fatal", "Failed").await;
+    let failed = condition(&job, "Failed").unwrap();
+    assert_eq!(failed.reason.as_deref(), Some("PodFailurePolicy"));
+    let message = failed.message.clone().unwrap_or_default();
+    assert!(message.contains("exit code 1"), "{message}");
+    assert_eq!(job.status.unwrap().failed, Some(1));
+
+    // Ignore: the failure is not counted and the pod is replaced at once.
+    create_job(&client, "shrug", rule("Ignore")).await;
+    let first = wait_active(&client, "shrug", 1).await;
+    mark_pod_finished(&client, NS, &first[0], false)
+        .await
+        .unwrap();
+    let second = wait_for("a replacement pod", WAIT, || async {
+        let names: Vec<String> = active_pods(&client, "shrug")
+            .await
+            .into_iter()
+            .filter_map(|p| p.metadata.name)
+            .collect();
+        (names.len() == 1 && names != first).then_some(names)
+    })
+    .await
+    .unwrap();
+    let status = get_job(&client, "shrug").await.status.unwrap_or_default();
+    assert_eq!(status.failed.unwrap_or(0), 0);
+    mark_pod_finished(&client, NS, &second[0], true)
+        .await
+        .unwrap();
+    wait_condition(&client, "shrug", "Complete").await;
 }

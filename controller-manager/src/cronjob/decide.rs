@@ -1,6 +1,7 @@
 //! What a CronJob needs at a given time, decided without I/O: the Job to start (if any),
 //! the Jobs to delete, the events to record and the status to write.
 
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -17,6 +18,8 @@ pub struct Note {
     pub warning: bool,
     pub reason: &'static str,
     pub message: String,
+    /// The Job the event is about, if any.
+    pub job: Option<String>,
 }
 
 /// What to do for one CronJob now.
@@ -106,26 +109,20 @@ pub fn decide(cronjob: &CronJob, jobs: &[Job], now: Timestamp) -> Decision {
         let window_start = plus_seconds(now, deadline.saturating_neg());
         earliest = earliest.max(window_start);
     }
-    let mut latest = None;
-    let mut missed = 0usize;
-    let mut t = earliest;
-    while let Some(next) = schedule.next_after(t, &tz).filter(|n| *n <= now) {
-        latest = Some(next);
-        missed += 1;
-        t = next;
-        if missed > 100 * MANY_MISSED {
-            break;
-        }
-    }
+    let (latest, missed) = walk(&schedule, &tz, earliest, now, MANY_MISSED);
+    let latest = if missed > MANY_MISSED {
+        let count = format!("more than {MANY_MISSED}");
+        d.notes.push(warning(
+            "TooManyMissedTimes",
+            format!("too many missed start times: {count}. Set or decrease .spec.startingDeadlineSeconds or check clock skew"),
+        ));
+        latest_before(&schedule, &tz, earliest, now)
+    } else {
+        latest
+    };
     let Some(scheduled) = latest else {
         return d;
     };
-    if missed > MANY_MISSED {
-        d.notes.push(warning(
-            "TooManyMissedTimes",
-            format!("too many missed start times: {missed}. Set or decrease .spec.startingDeadlineSeconds or check clock skew"),
-        ));
-    }
     if let Some(deadline) = spec.starting_deadline_seconds {
         if plus_seconds(scheduled, deadline) < now {
             d.notes.push(warning(
@@ -162,8 +159,10 @@ pub fn decide(cronjob: &CronJob, jobs: &[Job], now: Timestamp) -> Decision {
         }
         Some("Replace") => {
             for job in active {
-                d.notes
-                    .push(normal("SuccessfulDelete", format!("Deleted job {job}")));
+                d.notes.push(about(
+                    &job,
+                    normal("SuccessfulDelete", format!("Deleted job {job}")),
+                ));
                 d.delete.push(job);
             }
             d.status.active = None;
@@ -175,14 +174,70 @@ pub fn decide(cronjob: &CronJob, jobs: &[Job], now: Timestamp) -> Decision {
     d
 }
 
+/// Walks the start times in `(from, now]`, stopping after `cap + 1` of them: the last one
+/// reached and how many were counted.
+fn walk(
+    schedule: &Schedule,
+    tz: &TimeZone,
+    from: Timestamp,
+    now: Timestamp,
+    cap: usize,
+) -> (Option<Timestamp>, usize) {
+    let mut latest = None;
+    let mut count = 0usize;
+    let mut t = from;
+    while let Some(next) = schedule.next_after(t, tz).filter(|n| *n <= now) {
+        latest = Some(next);
+        count += 1;
+        t = next;
+        if count > cap {
+            break;
+        }
+    }
+    (latest, count)
+}
+
+/// The most recent start time in `(from, now]` when there are too many to walk from `from`:
+/// searched in growing windows that end at `now`.
+fn latest_before(
+    schedule: &Schedule,
+    tz: &TimeZone,
+    from: Timestamp,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    const HOUR: i64 = 3600;
+    for window in [
+        HOUR,
+        24 * HOUR,
+        32 * 24 * HOUR,
+        367 * 24 * HOUR,
+        6 * 367 * 24 * HOUR,
+    ] {
+        let start = from.max(plus_seconds(now, -window));
+        let (latest, count) = walk(schedule, tz, start, now, 10_000);
+        if count <= 10_000 && latest.is_some() {
+            return latest;
+        }
+    }
+    None
+}
+
 /// Brings `status.active` in line with the Jobs: finished ones leave it (a successful one
 /// moves `lastSuccessfulTime`), running ones not listed join it.
 fn track_jobs(d: &mut Decision, jobs: &[Job]) {
     let mut active = d.status.active.take().unwrap_or_default();
+    let mut seen = Vec::new();
     active.retain(|r| {
         let job = jobs.iter().find(|j| j.metadata.name == r.name);
-        job.is_some_and(|j| finished(j).is_none())
+        let outcome = job.and_then(finished);
+        if let (Some(name), Some(ok)) = (&r.name, outcome) {
+            let condition = if ok { "Complete" } else { "Failed" };
+            let message = format!("Saw completed job: {name}, condition: {condition}");
+            seen.push(about(name, normal("SawCompletedJob", message)));
+        }
+        job.is_some() && outcome.is_none()
     });
+    d.notes.extend(seen);
     for job in jobs {
         match finished(job) {
             None => {
@@ -233,8 +288,10 @@ fn clean_history(d: &mut Decision, jobs: &[Job], spec: &k8s_openapi::api::batch:
         let excess = done.len() - limit;
         for job in done.into_iter().take(excess) {
             let name = job.metadata.name.clone().unwrap_or_default();
-            d.notes
-                .push(normal("SuccessfulDelete", format!("Deleted job {name}")));
+            d.notes.push(about(
+                &name,
+                normal("SuccessfulDelete", format!("Deleted job {name}")),
+            ));
             d.delete.push(name);
         }
     }
@@ -268,6 +325,7 @@ fn warning(reason: &'static str, message: String) -> Note {
         warning: true,
         reason,
         message,
+        job: None,
     }
 }
 
@@ -276,6 +334,14 @@ fn normal(reason: &'static str, message: String) -> Note {
         warning: false,
         reason,
         message,
+        job: None,
+    }
+}
+
+fn about(job: &str, note: Note) -> Note {
+    Note {
+        job: Some(job.to_owned()),
+        ..note
     }
 }
 

@@ -1,5 +1,7 @@
 //! The CronJob decisions at fake times.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
 use serde_json::json;
 
 use super::*;
@@ -152,6 +154,11 @@ fn finished_jobs_leave_active_and_history_is_trimmed() {
     );
     let d = decide(&cj, &jobs, ts("2026-01-01T10:04:30Z"));
     assert_eq!(d.delete, vec!["cj-1".to_owned(), "cj-3".to_owned()]);
+    assert_eq!(d.notes[0].reason, "SawCompletedJob");
+    assert_eq!(
+        d.notes[0].message,
+        "Saw completed job: cj-4, condition: Failed"
+    );
     assert_eq!(d.status.active, None);
     assert_eq!(
         d.status.last_successful_time,
@@ -169,6 +176,21 @@ fn missed_starts() {
     let d = decide(&cj, &[], ts("2026-01-01T13:00:10Z"));
     assert_eq!(d.start, Some(ts("2026-01-01T13:00:00Z")));
     assert_eq!(d.notes[0].reason, "TooManyMissedTimes");
+    // Down for a year: still the latest time, found without walking every minute.
+    let cj = cronjob(
+        json!({}),
+        json!({"lastScheduleTime": "2025-01-01T10:00:00Z"}),
+    );
+    let d = decide(&cj, &[], ts("2026-01-01T13:00:10Z"));
+    assert_eq!(d.start, Some(ts("2026-01-01T13:00:00Z")));
+    let cj = cronjob(
+        json!({"schedule": "0 0 1 1 *"}),
+        json!({"lastScheduleTime": "1990-01-01T00:00:00Z"}),
+    );
+    let d = decide(&cj, &[], ts("2026-03-01T13:00:10Z"));
+    // 36 missed yearly starts: under the warning's threshold, and the latest one runs.
+    assert_eq!(d.start, Some(ts("2026-01-01T00:00:00Z")));
+    assert!(d.notes.is_empty());
     // With a deadline, only the times within it count.
     let cj = cronjob(
         json!({"startingDeadlineSeconds": 200}),

@@ -14,6 +14,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{DeleteParams, ListParams, PostParams, PropagationPolicy};
 use kube::runtime::controller::{Action, Controller};
@@ -167,7 +168,14 @@ async fn apply(
         } else {
             EventType::Normal
         };
-        publish(shared, cronjob, kind, note.reason, &note.message).await;
+        let related = note.job.as_ref().map(|job| ObjectReference {
+            api_version: Some("batch/v1".to_owned()),
+            kind: Some("Job".to_owned()),
+            name: Some(job.clone()),
+            namespace: cronjob.metadata.namespace.clone(),
+            ..ObjectReference::default()
+        });
+        publish(shared, cronjob, kind, note.reason, &note.message, related).await;
     }
     let Some(scheduled) = decision.start else {
         return Ok(());
@@ -178,12 +186,14 @@ async fn apply(
         Ok(created) => {
             info!(cronjob = %name, job = %job_name, "created job");
             let note = format!("Created job {job_name}");
+            let related = Some(created.object_ref(&()));
             publish(
                 shared,
                 cronjob,
                 EventType::Normal,
                 "SuccessfulCreate",
                 &note,
+                related,
             )
             .await;
             created
@@ -194,7 +204,15 @@ async fn apply(
             .map_err(api_error(format!("read job {job_name}")))?,
         Err(e) => {
             let note = format!("Error creating job: {e}");
-            publish(shared, cronjob, EventType::Warning, "FailedCreate", &note).await;
+            publish(
+                shared,
+                cronjob,
+                EventType::Warning,
+                "FailedCreate",
+                &note,
+                None,
+            )
+            .await;
             return Err(api_error(format!("create job {job_name}"))(e));
         }
     };
@@ -259,13 +277,22 @@ fn zone_from_schedule(text: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn publish(shared: &Shared, cronjob: &CronJob, type_: EventType, reason: &str, note: &str) {
+/// Records an event on the CronJob (about `related`, a Job, so that each Job's event stands
+/// alone); a failure to record is logged, never fatal.
+async fn publish(
+    shared: &Shared,
+    cronjob: &CronJob,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+    related: Option<ObjectReference>,
+) {
     let event = Event {
         type_,
         reason: reason.to_owned(),
         note: Some(note.to_owned()),
         action: reason.to_owned(),
-        secondary: None,
+        secondary: related,
     };
     if let Err(error) = shared
         .recorder

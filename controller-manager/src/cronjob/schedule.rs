@@ -250,6 +250,7 @@ fn value(text: &str, field: &Field) -> Option<u32> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
 

@@ -51,6 +51,7 @@ fn format_run((first, last): (i32, i32)) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
 

@@ -1,11 +1,14 @@
 //! The Job controller: runs a Job's pods to completion, as kube-controller-manager's.
 //!
 //! Layout: [`pods`] classifies a Job's pods and builds new ones from the template,
+//! [`failure_policy`] judges failed pods by `spec.podFailurePolicy`,
 //! [`indexes`] reads and writes `status.completedIndexes`, [`sync`] is the reconcile pass
 //! (count finished pods through the tracking finalizer, decide success or failure, create or
-//! delete pods, write status).
+//! delete pods, write status), and [`orphans`] releases pods whose Job is gone.
 
+mod failure_policy;
 mod indexes;
+mod orphans;
 mod pods;
 mod sync;
 
@@ -94,9 +97,17 @@ pub async fn run(ctx: Context, config: Config) {
         recorder: Recorder::new(ctx.client.clone(), reporter),
         config,
     });
+    let orphans = tokio::spawn(orphans::release_orphans(
+        ctx.client.clone(),
+        ctx.stop.clone(),
+    ));
     let stop = ctx.stop.clone();
     Controller::new(jobs, watcher::Config::default())
-        .owns(pods, watcher::Config::default())
+        // Only pods labelled as some Job's: the rest of the cluster's pods are not our concern.
+        .owns(
+            pods,
+            watcher::Config::default().labels(CONTROLLER_UID_LABEL),
+        )
         .graceful_shutdown_on(async move { stop.cancelled().await })
         .run(reconcile, error_policy, shared)
         .for_each(|result| async move {
@@ -106,6 +117,9 @@ pub async fn run(ctx: Context, config: Config) {
             }
         })
         .await;
+    if let Err(error) = orphans.await {
+        warn!(%error, "the job pod watch ended abnormally");
+    }
 }
 
 async fn reconcile(job: Arc<Job>, shared: Arc<Shared>) -> Result<Action, Error> {

@@ -13,8 +13,12 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource};
 use tracing::{info, warn};
 
+use super::failure_policy::{self, Outcome};
 use super::pods::{self, PodState};
 use super::{indexes, Error, Shared, CONTROLLER_UID_LABEL, TRACKING_FINALIZER};
+
+/// The `spec.managedBy` value meaning this controller (the default when unset).
+const MANAGED_BY: &str = "kubernetes.io/job-controller";
 
 /// Why a Job is ending, once decided (its FailureTarget or SuccessCriteriaMet condition).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +55,11 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
         .filter(|p| pods::owned_by(p, &uid))
         .collect();
 
+    let managed_by = job.spec.as_ref().and_then(|s| s.managed_by.as_deref());
+    if managed_by.is_some_and(|m| m != MANAGED_BY) {
+        // Another controller runs this Job.
+        return Ok(Action::await_change());
+    }
     let status = job.status.clone().unwrap_or_default();
     if job.metadata.deletion_timestamp.is_some() || is_finished(&status) {
         // Nothing more will be counted: let every pod go.
@@ -180,32 +189,10 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
             for pod in &plan.delete {
                 delete_pod(&pod_api, pod).await?;
                 publish_deleted(shared, &job, pod).await;
-                active_after -= 1;
+                active_after = active_after.saturating_sub(1);
             }
             if wait.is_none() {
-                for index in plan.create {
-                    let pod = pods::build(&job, index);
-                    let created =
-                        pod_api
-                            .create(&PostParams::default(), &pod)
-                            .await
-                            .map_err(Error::api(format!(
-                                "create a pod for job {namespace}/{name}"
-                            )));
-                    let created = match created {
-                        Ok(created) => created,
-                        Err(error) => {
-                            let note = error.to_string();
-                            publish(shared, &job, EventType::Warning, "FailedCreate", &note).await;
-                            return Err(error);
-                        }
-                    };
-                    let pod_name = created.metadata.name.unwrap_or_default();
-                    info!(namespace, job = name, pod = %pod_name, "created pod");
-                    let note = format!("Created pod: {pod_name}");
-                    publish(shared, &job, EventType::Normal, "SuccessfulCreate", &note).await;
-                    active_after += 1;
-                }
+                active_after += create_pods(shared, &job, &pod_api, plan.create).await?;
             }
         }
     }
@@ -233,6 +220,39 @@ pub(crate) async fn sync_job(cached: &Job, shared: &Shared) -> Result<Action, Er
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }
 
+/// Creates a pod per entry of `indexes` (`None` for NonIndexed), recording each; returns how
+/// many were created.
+async fn create_pods(
+    shared: &Shared,
+    job: &Job,
+    pod_api: &Api<Pod>,
+    indexes: Vec<Option<i32>>,
+) -> Result<usize, Error> {
+    let namespace = job.metadata.namespace.as_deref().unwrap_or_default();
+    let name = job.metadata.name.as_deref().unwrap_or_default();
+    let mut created_count = 0;
+    for index in indexes {
+        let pod = pods::build(job, index);
+        let created = match pod_api.create(&PostParams::default(), &pod).await {
+            Ok(created) => created,
+            Err(error) => {
+                let note = format!("Error creating: {error}");
+                publish(shared, job, EventType::Warning, "FailedCreate", &note).await;
+                return Err(Error::api(format!(
+                    "create a pod for job {namespace}/{name}"
+                ))(error));
+            }
+        };
+        let pod_name = created.metadata.name.clone().unwrap_or_default();
+        info!(namespace, job = name, pod = %pod_name, "created pod");
+        let note = format!("Created pod: {pod_name}");
+        let kind = EventType::Normal;
+        publish_about(shared, job, kind, "SuccessfulCreate", &note, Some(&created)).await;
+        created_count += 1;
+    }
+    Ok(created_count)
+}
+
 /// Counts pods that finished but still carry the tracking finalizer: records them in
 /// `uncountedTerminatedPods`, removes their finalizers, then moves them to the counters.
 async fn count_finished(
@@ -247,6 +267,12 @@ async fn count_finished(
     let mut succeeded_uids = uncounted.succeeded.take().unwrap_or_default();
     let mut failed_uids = uncounted.failed.take().unwrap_or_default();
     let mut added = false;
+    let mut ignored: Vec<String> = Vec::new();
+    let mut fail_job: Option<String> = None;
+    let policy = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.pod_failure_policy.as_ref());
     for pod in pods.iter().filter(|p| pods::has_finalizer(p)) {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         if succeeded_uids.contains(&uid) || failed_uids.contains(&uid) {
@@ -254,13 +280,38 @@ async fn count_finished(
         }
         match pods::state(pod) {
             PodState::Succeeded => succeeded_uids.push(uid),
-            PodState::Failed => failed_uids.push(uid),
+            PodState::Failed => match failure_policy::judge(policy, pod) {
+                Outcome::Count => failed_uids.push(uid),
+                Outcome::Ignore => {
+                    ignored.push(uid);
+                    continue;
+                }
+                Outcome::FailJob(message) => {
+                    failed_uids.push(uid);
+                    fail_job.get_or_insert(message);
+                }
+            },
             PodState::Active => continue,
         }
         added = true;
     }
-    if succeeded_uids.is_empty() && failed_uids.is_empty() {
+    if succeeded_uids.is_empty() && failed_uids.is_empty() && ignored.is_empty() {
         return Ok(());
+    }
+    if let Some(message) = fail_job {
+        let mut conditions = status.conditions.take().unwrap_or_default();
+        if existing_verdict(&conditions).is_none() {
+            let now = Timestamp::now();
+            set_condition(
+                &mut conditions,
+                "FailureTarget",
+                true,
+                "PodFailurePolicy",
+                &message,
+                now,
+            );
+        }
+        status.conditions = Some(conditions);
     }
     if added {
         status.uncounted_terminated_pods = Some(UncountedTerminatedPods {
@@ -272,7 +323,12 @@ async fn count_finished(
     }
     for pod in pods.iter_mut().filter(|p| pods::has_finalizer(p)) {
         let uid = pod.metadata.uid.as_deref().unwrap_or_default();
-        if succeeded_uids.iter().chain(&failed_uids).any(|u| u == uid) {
+        if succeeded_uids
+            .iter()
+            .chain(&failed_uids)
+            .chain(&ignored)
+            .any(|u| u == uid)
+        {
             remove_finalizer(pod_api, pod).await?;
             if let Some(finalizers) = pod.metadata.finalizers.as_mut() {
                 finalizers.retain(|f| f != TRACKING_FINALIZER);
@@ -522,7 +578,8 @@ fn set_condition(
     }
 }
 
-async fn remove_finalizer(pod_api: &Api<Pod>, pod: &Pod) -> Result<(), Error> {
+/// Removes the tracking finalizer from `pod` (a pod already gone is fine).
+pub(crate) async fn remove_finalizer(pod_api: &Api<Pod>, pod: &Pod) -> Result<(), Error> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let remaining: Vec<&String> = pod
         .metadata
@@ -558,19 +615,44 @@ async fn publish_deleted(shared: &Shared, job: &Job, pod: &Pod) {
         "Deleted pod: {}",
         pod.metadata.name.as_deref().unwrap_or_default()
     );
-    publish(shared, job, EventType::Normal, "SuccessfulDelete", &note).await;
+    publish_about(
+        shared,
+        job,
+        EventType::Normal,
+        "SuccessfulDelete",
+        &note,
+        Some(pod),
+    )
+    .await;
 }
 
 /// Records an event on the Job; a failure to record is logged, never fatal.
 async fn publish(shared: &Shared, job: &Job, type_: EventType, reason: &str, note: &str) {
+    publish_about(shared, job, type_, reason, note, None).await;
+}
+
+/// Records an event on the Job about `related` (a pod), so each pod's event stands alone
+/// rather than counting as a repeat of the previous one.
+async fn publish_about(
+    shared: &Shared,
+    job: &Job,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+    related: Option<&Pod>,
+) {
     let event = Event {
         type_,
         reason: reason.to_owned(),
         note: Some(note.to_owned()),
         action: reason.to_owned(),
-        secondary: None,
+        secondary: related.map(|p| p.object_ref(&())),
     };
     if let Err(error) = shared.recorder.publish(&event, &job.object_ref(&())).await {
         warn!(%error, reason, "failed to record a job event");
     }
 }
+
+#[cfg(test)]
+#[path = "sync_tests.rs"]
+mod tests;
