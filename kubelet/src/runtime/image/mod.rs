@@ -1,0 +1,17 @@
+//! Images for the embedded runtime: references, the content-addressed store on disk, pulls from
+//! registries, safe layer unpacking into overlayfs form, and imports of image archives.
+//!
+//! # Layout on disk (under the store root, `<data-dir>/agent/images` for the kubelet)
+//!
+//! - `blobs/sha256/<hex>`: manifests, configs and compressed layers, verified before they appear;
+//! - `layers/sha256/<hex>/`: each layer unpacked once (keyed by its blob digest), shared by every
+//!   image and container using it, ready to be an overlayfs lowerdir;
+//! - `images/<hex of the reference>.json`: one record per reference (manifest digest, config,
+//!   layers, last use);
+//! - `tmp/`: partial downloads and unpacks, renamed into place when complete.
+
+pub mod digest;
+pub mod reference;
+
+pub use digest::{Digest, DigestError};
+pub use reference::{ImageRef, ReferenceError};
