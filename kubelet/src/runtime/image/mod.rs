@@ -12,6 +12,7 @@
 
 pub mod digest;
 pub mod reference;
+pub mod unpack;
 
 pub use digest::{Digest, DigestError};
 pub use reference::{ImageRef, ReferenceError};
