@@ -12,7 +12,9 @@
 
 pub mod digest;
 pub mod reference;
+pub mod store;
 pub mod unpack;
 
 pub use digest::{Digest, DigestError};
 pub use reference::{ImageRef, ReferenceError};
+pub use store::{ImageRecord, ImageStore, StoreError};
