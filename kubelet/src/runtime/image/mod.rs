@@ -11,10 +11,12 @@
 //! - `tmp/`: partial downloads and unpacks, renamed into place when complete.
 
 pub mod digest;
+pub mod pull;
 pub mod reference;
 pub mod store;
 pub mod unpack;
 
 pub use digest::{Digest, DigestError};
+pub use pull::{PullError, PullPolicy, PullProgress, Puller, PullerConfig, RegistryAuth};
 pub use reference::{ImageRef, ReferenceError};
 pub use store::{ImageRecord, ImageStore, StoreError};

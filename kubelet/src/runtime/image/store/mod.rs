@@ -8,7 +8,7 @@
 mod blobs;
 mod gc;
 mod layers;
-mod records;
+pub(crate) mod records;
 
 use std::collections::HashMap;
 use std::io;
