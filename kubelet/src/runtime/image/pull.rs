@@ -6,7 +6,7 @@
 //! manifest lists / OCI indexes are resolved to the node's platform here; blobs are streamed into
 //! the store, which verifies their sha256 before they appear.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -152,7 +152,9 @@ pub struct Pulled {
 
 /// Pulls images into a store.
 pub struct Puller {
-    client: oci_client::Client,
+    /// One client per (registry, credentials): oci-client remembers the first credentials it is
+    /// given for a registry, and pods may pull from one registry with different pull secrets.
+    clients: std::sync::Mutex<HashMap<(String, String), Arc<oci_client::Client>>>,
     store: Arc<ImageStore>,
     config: PullerConfig,
 }
@@ -192,17 +194,36 @@ impl Puller {
     pub fn new(store: Arc<ImageStore>, config: PullerConfig) -> Self {
         // reqwest is built without a bundled crypto provider; use ring, as the rest of rkube does.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = oci_client::Client::new(ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(config.insecure_registries.clone()),
-            connect_timeout: Some(Duration::from_secs(30)),
-            read_timeout: Some(Duration::from_secs(120)),
-            ..ClientConfig::default()
-        });
         Self {
-            client,
+            clients: std::sync::Mutex::default(),
             store,
             config,
         }
+    }
+
+    fn client_for(&self, registry: &str, auth: &RegistryAuth) -> Arc<oci_client::Client> {
+        let secret = match auth {
+            RegistryAuth::Anonymous => String::new(),
+            RegistryAuth::Basic(u, p) => format!("basic:{u}:{p}"),
+            RegistryAuth::Bearer(t) => format!("bearer:{t}"),
+        };
+        // Keyed by a digest so the map holds no credentials of its own.
+        let key = (
+            registry.to_string(),
+            Digest::of(secret.as_bytes()).to_string(),
+        );
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(oci_client::Client::new(ClientConfig {
+                    protocol: ClientProtocol::HttpsExcept(self.config.insecure_registries.clone()),
+                    connect_timeout: Some(Duration::from_secs(30)),
+                    read_timeout: Some(Duration::from_secs(120)),
+                    ..ClientConfig::default()
+                }))
+            })
+            .clone()
     }
 
     /// The store pulled into.
@@ -297,13 +318,13 @@ impl Puller {
             source,
         };
 
+        let client = self.client_for(image.registry(), auth);
         // The manifest, resolved through an index to this platform, with its digest checked.
         let mut reference = Self::oci_ref(image, None);
         let mut expected = image.digest().cloned();
         let mut hops = 0;
         let (manifest_bytes, manifest_digest) = loop {
-            let (bytes, _) = self
-                .client
+            let (bytes, _) = client
                 .pull_manifest_raw(&reference, auth, &MANIFEST_TYPES)
                 .await
                 .map_err(reg_err)?;
@@ -360,7 +381,7 @@ impl Puller {
             .parse()
             .map_err(|e| bad(format!("config descriptor: {e}")))?;
         downloaded += self
-            .fetch_blob(&reference, &manifest.config, &config_digest)
+            .fetch_blob(&client, &reference, &manifest.config, &config_digest)
             .await
             .map_err(store_err)?;
         let config_bytes = self.store.read_blob(&config_digest).map_err(store_err)?;
@@ -388,9 +409,11 @@ impl Puller {
             });
         }
         let fetches = manifest.layers.iter().zip(&layers).map(|(desc, layer)| {
-            let reference = &reference;
+            let (reference, client) = (&reference, &client);
             async move {
-                let n = self.fetch_blob(reference, desc, &layer.digest).await?;
+                let n = self
+                    .fetch_blob(client, reference, desc, &layer.digest)
+                    .await?;
                 self.store
                     .ensure_layer(&layer.digest, layer.diff_id.as_ref(), self.config.unpack)
                     .await?;
@@ -426,6 +449,7 @@ impl Puller {
     /// Fetches one blob unless stored; returns the bytes downloaded.
     async fn fetch_blob(
         &self,
+        client: &oci_client::Client,
         reference: &oci_client::Reference,
         desc: &OciDescriptor,
         digest: &Digest,
@@ -433,7 +457,7 @@ impl Puller {
         let written = self
             .store
             .ensure_blob(digest, || async {
-                self.client
+                client
                     .pull_blob_stream(reference, desc)
                     .await
                     .map(|s| futures::TryStreamExt::map_err(s.stream, BlobFetchError::from))
