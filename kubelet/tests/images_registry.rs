@@ -3,6 +3,8 @@
 //! image, pushes it with oci-client, pulls it through the store and checks what a kubelet would
 //! rely on: files, whiteouts, digests, pull policies, and the registry's error messages.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -301,7 +303,7 @@ async fn pull_from_plain_http_registry() {
 
     // IfNotPresent, present: the registry is not asked, blob files are untouched.
     let gets = reg.blob_gets();
-    assert!(gets >= record.layers.len() + 1, "{}", reg.log());
+    assert!(gets > record.layers.len(), "{}", reg.log());
     let stamps: Vec<_> = record
         .layers
         .iter()

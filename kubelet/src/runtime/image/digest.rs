@@ -151,6 +151,7 @@ impl<R: std::io::Read> std::io::Read for HashingReader<R> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
 

@@ -388,5 +388,6 @@ fn set_mtime(path: &Path, mtime: u64) -> Result<(), UnpackError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 #[path = "unpack_tests.rs"]
 mod tests;
