@@ -11,6 +11,7 @@
 //! - `tmp/`: partial downloads and unpacks, renamed into place when complete.
 
 pub mod digest;
+pub mod import;
 pub mod pull;
 pub mod reference;
 pub mod store;

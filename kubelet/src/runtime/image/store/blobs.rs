@@ -130,3 +130,42 @@ impl ImageStore {
             .map_err(io_ctx(format!("store blob {digest}")))
     }
 }
+
+impl ImageStore {
+    /// Copies everything `reader` yields into a blob (blocking I/O: call from a blocking task),
+    /// checking it against `expected` when given; returns its digest and size.
+    ///
+    /// # Errors
+    /// [`StoreError::DigestMismatch`] or [`StoreError::Io`].
+    pub fn write_blob_from_reader(
+        &self,
+        expected: Option<&Digest>,
+        reader: impl std::io::Read,
+    ) -> Result<(Digest, u64)> {
+        let tmp = self.tmp_path("import");
+        let result = (|| {
+            let mut file =
+                std::fs::File::create(&tmp).map_err(io_ctx(format!("create {}", tmp.display())))?;
+            let mut hashing = crate::runtime::image::digest::HashingReader::new(reader);
+            std::io::copy(&mut hashing, &mut file).map_err(io_ctx("copy a blob"))?;
+            file.sync_all().map_err(io_ctx("sync a blob"))?;
+            let (actual, size) = hashing.finish();
+            if let Some(expected) = expected {
+                if *expected != actual {
+                    return Err(StoreError::DigestMismatch {
+                        expected: expected.clone(),
+                        actual,
+                    });
+                }
+            }
+            // Same digest, same content: replacing a concurrent writer's copy is harmless.
+            std::fs::rename(&tmp, self.blob_path(&actual))
+                .map_err(io_ctx(format!("store blob {actual}")))?;
+            Ok((actual, size))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+}
