@@ -22,6 +22,8 @@ pub use records::{ImageConfig, ImageRecord, LayerRecord, ProcessConfig, RootFs};
 
 use super::digest::Digest;
 use super::unpack::UnpackError;
+#[cfg(test)]
+use super::unpack::UnpackOptions;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -175,3 +177,7 @@ impl KeyedLocks {
         m.lock_owned().await
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+mod tests;
