@@ -441,3 +441,140 @@ async fn pull_from_registry_with_basic_auth() {
     let dirs = puller.store().layer_dirs(&pulled.record);
     assert!(dirs[0].join("etc/hello").exists());
 }
+
+async fn push_raw(
+    reg: &Registry,
+    repo_tag: &str,
+    media_type: &str,
+    body: &serde_json::Value,
+) -> Digest {
+    let reference: oci_client::Reference = format!("{}/{repo_tag}", reg.addr).parse().unwrap();
+    let bytes = serde_json::to_vec(body).unwrap();
+    push_client()
+        .push_manifest_raw(
+            &reference,
+            bytes.clone(),
+            http::HeaderValue::from_str(media_type).unwrap(),
+        )
+        .await
+        .unwrap();
+    Digest::of(&bytes)
+}
+
+fn puller_for(store: &Path, reg: &Registry, architecture: &str) -> Puller {
+    Puller::new(
+        Arc::new(ImageStore::open(store).unwrap()),
+        PullerConfig {
+            insecure_registries: vec![reg.addr.clone()],
+            architecture: architecture.into(),
+            ..PullerConfig::default()
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_resolves_indexes_and_reads_docker_media_types() {
+    let Some(reg) = Registry::start(false) else {
+        return;
+    };
+    let image = build_image(false);
+    push(&reg, "test/multi:oci", &image, &RegistryAuth::Anonymous).await;
+    let oci_digest: Digest = push_client()
+        .fetch_manifest_digest(
+            &format!("{}/test/multi:oci", reg.addr).parse().unwrap(),
+            &RegistryAuth::Anonymous,
+        )
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // The same blobs under a Docker v2 schema 2 manifest.
+    let layer = &image.layers[0];
+    let docker = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "digest": Digest::of(&image.config.data).to_string(),
+            "size": image.config.data.len(),
+        },
+        "layers": [{
+            "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "digest": Digest::of(&layer.data).to_string(),
+            "size": layer.data.len(),
+        }],
+    });
+    let docker_digest = push_raw(
+        &reg,
+        "test/multi:docker",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        &docker,
+    )
+    .await;
+
+    // An OCI index naming both, for two platforms.
+    let entry = |digest: &Digest, mt: &str, arch: &str| {
+        serde_json::json!({
+            "mediaType": mt, "digest": digest.to_string(), "size": 1,
+            "platform": {"os": "linux", "architecture": arch},
+        })
+    };
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            entry(&docker_digest, "application/vnd.docker.distribution.manifest.v2+json", "arm64"),
+            entry(&oci_digest, "application/vnd.oci.image.manifest.v1+json", "amd64"),
+        ],
+    });
+    push_raw(
+        &reg,
+        "test/multi:list",
+        "application/vnd.oci.image.index.v1+json",
+        &index,
+    )
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let list: ImageRef = format!("{}/test/multi:list", reg.addr).parse().unwrap();
+    let (_, cb) = recorder();
+    let auth = RegistryAuth::Anonymous;
+    let amd = puller_for(&dir.path().join("amd64"), &reg, "amd64")
+        .pull(&list, &auth, PullPolicy::Always, &cb)
+        .await
+        .unwrap();
+    assert_eq!(amd.record.manifest_digest, oci_digest);
+    let arm_puller = puller_for(&dir.path().join("arm64"), &reg, "arm64");
+    let arm = arm_puller
+        .pull(&list, &auth, PullPolicy::Always, &cb)
+        .await
+        .unwrap();
+    assert_eq!(arm.record.manifest_digest, docker_digest);
+    assert_eq!(
+        arm.record.layers[0].media_type,
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    );
+    let dirs = arm_puller.store().layer_dirs(&arm.record);
+    assert!(dirs[0].join("etc/hello").exists());
+
+    let err = puller_for(&dir.path().join("s390x"), &reg, "s390x")
+        .pull(&list, &auth, PullPolicy::Always, &cb)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no image for platform linux/s390x"),
+        "{err}"
+    );
+
+    // Pinned by digest: the digest is checked against the content.
+    let pinned: ImageRef = format!("{}/test/multi@{oci_digest}", reg.addr)
+        .parse()
+        .unwrap();
+    let by_digest = puller_for(&dir.path().join("pinned"), &reg, "amd64")
+        .pull(&pinned, &auth, PullPolicy::IfNotPresent, &cb)
+        .await
+        .unwrap();
+    assert_eq!(by_digest.record.manifest_digest, oci_digest);
+}
