@@ -41,6 +41,31 @@ pub enum PullPolicy {
     Never,
 }
 
+impl PullPolicy {
+    /// Parses a container's `imagePullPolicy`; `None` for an empty or unknown value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Always" => Some(Self::Always),
+            "IfNotPresent" => Some(Self::IfNotPresent),
+            "Never" => Some(Self::Never),
+            _ => None,
+        }
+    }
+
+    /// The policy the API server defaults to when none is set, as `image` was written in the pod
+    /// spec: Always for a `:latest` or missing tag (without digest), IfNotPresent otherwise.
+    pub fn default_for(image: &str) -> Self {
+        let last = image.rsplit('/').next().unwrap_or(image);
+        if image.contains('@') {
+            return Self::IfNotPresent;
+        }
+        match last.rsplit_once(':') {
+            Some((_, "latest")) | None => Self::Always,
+            Some(_) => Self::IfNotPresent,
+        }
+    }
+}
+
 /// Why a pull failed. [`PullError::reason`] gives the container status reason the kubelet reports.
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
@@ -524,4 +549,31 @@ pub fn manifest_digests<'a>(records: impl IntoIterator<Item = &'a ImageRecord>) 
         .into_iter()
         .map(|r| r.manifest_digest.clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PullPolicy;
+
+    #[test]
+    fn default_policy_follows_the_tag() {
+        assert_eq!(PullPolicy::default_for("nginx"), PullPolicy::Always);
+        assert_eq!(PullPolicy::default_for("nginx:latest"), PullPolicy::Always);
+        assert_eq!(
+            PullPolicy::default_for("127.0.0.1:5000/app"),
+            PullPolicy::Always
+        );
+        assert_eq!(
+            PullPolicy::default_for("127.0.0.1:5000/app:v1"),
+            PullPolicy::IfNotPresent
+        );
+        assert_eq!(
+            PullPolicy::default_for(
+                "app@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            ),
+            PullPolicy::IfNotPresent
+        );
+        assert_eq!(PullPolicy::parse("Never"), Some(PullPolicy::Never));
+        assert_eq!(PullPolicy::parse("never"), None);
+    }
 }
