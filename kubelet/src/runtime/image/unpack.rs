@@ -209,6 +209,12 @@ fn apply_tar(input: impl Read, dest: &Path, opts: UnpackOptions) -> Result<(), U
             mtime: header.mtime().unwrap_or(0),
         };
         let kind = header.entry_type();
+        let xattrs = if opts.as_root {
+            pax_xattrs(&mut entry)?
+        } else {
+            Vec::new()
+        };
+        let header = entry.header();
         let name = rel
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -261,6 +267,7 @@ fn apply_tar(input: impl Read, dest: &Path, opts: UnpackOptions) -> Result<(), U
                 set_owner(&full, &meta, opts)?;
                 fs::set_permissions(&full, fs::Permissions::from_mode(meta.mode))
                     .map_err(io_err(format!("chmod {}", full.display())))?;
+                set_xattrs(&full, &xattrs)?;
                 dirs.push((full, meta));
                 continue;
             }
@@ -342,10 +349,38 @@ fn apply_tar(input: impl Read, dest: &Path, opts: UnpackOptions) -> Result<(), U
                 continue;
             }
         }
+        set_xattrs(&full, &xattrs)?;
         set_mtime(&full, meta.mtime)?;
     }
     for (dir, meta) in dirs.iter().rev() {
         set_mtime(dir, meta.mtime)?;
+    }
+    Ok(())
+}
+
+/// Extended attributes carried as PAX `SCHILY.xattr.*` records (file capabilities, for example).
+fn pax_xattrs<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+) -> Result<Vec<(String, Vec<u8>)>, UnpackError> {
+    let mut out = Vec::new();
+    if let Some(exts) = entry
+        .pax_extensions()
+        .map_err(io_err("reading PAX records"))?
+    {
+        for ext in exts {
+            let ext = ext.map_err(io_err("reading PAX records"))?;
+            if let Some(name) = ext.key().ok().and_then(|k| k.strip_prefix("SCHILY.xattr.")) {
+                out.push((name.to_string(), ext.value_bytes().to_vec()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn set_xattrs(path: &Path, xattrs: &[(String, Vec<u8>)]) -> Result<(), UnpackError> {
+    for (name, value) in xattrs {
+        rustix::fs::lsetxattr(path, name.as_str(), value, rustix::fs::XattrFlags::empty())
+            .map_err(|e| io_err(format!("setting xattr {name} on {}", path.display()))(e.into()))?;
     }
     Ok(())
 }

@@ -157,6 +157,9 @@ fn whiteouts_opaque_dirs_owners_and_devices_as_root() {
     file(&mut b, "dir/.wh.gone", b"");
     file(&mut b, "opq/.wh..wh..opq", b"");
     file(&mut b, "opq/kept", b"k");
+    b.append_pax_extensions([("SCHILY.xattr.user.rkube", &b"kept"[..])])
+        .unwrap();
+    file(&mut b, "withattr", b"a");
     let mut h = header("dev/null", tar::EntryType::Char, 0o666, 0);
     h.set_device_major(1).unwrap();
     h.set_device_minor(3).unwrap();
@@ -175,6 +178,8 @@ fn whiteouts_opaque_dirs_owners_and_devices_as_root() {
     assert_eq!(fs::read(d.join("opq/kept")).unwrap(), b"k");
     let dev = fs::symlink_metadata(d.join("dev/null")).unwrap();
     assert_eq!(dev.rdev(), rustix::fs::makedev(1, 3));
+    let n = rustix::fs::lgetxattr(d.join("withattr"), "user.rkube", &mut buf[..]).unwrap();
+    assert_eq!(&buf[..n], b"kept");
     let f = fs::metadata(d.join("opq/kept")).unwrap();
     assert_eq!((f.uid(), f.gid()), (1234, 4321));
 }
