@@ -9,6 +9,14 @@
 //! - `images/<hex of the reference>.json`: one record per reference (manifest digest, config,
 //!   layers, last use);
 //! - `tmp/`: partial downloads and unpacks, renamed into place when complete.
+//!
+//! # Modules
+//!
+//! - [`reference`](mod@reference) and [`digest`]: parsing and normalising what pod specs and manifests name;
+//! - [`store`]: the on-disk store, its locking, pruning and image GC;
+//! - [`unpack`]: turning a layer tar into an overlayfs lower directory, safely;
+//! - [`pull`]: registries, pull policies and progress;
+//! - [`import`]: OCI layouts and `docker save` archives for machines without a registry.
 
 pub mod digest;
 pub mod import;
