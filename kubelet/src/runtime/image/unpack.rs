@@ -1,6 +1,6 @@
 //! Safe layer unpacking into overlayfs form.
 //!
-//! A layer (tar, gzip-compressed or not) is written into its own empty directory. Entries with `..`
+//! A layer (tar, plain or gzip- or zstd-compressed) is written into its own empty directory. Entries with `..`
 //! or absolute paths are rejected; nothing is ever written through a symlink (an entry whose parent
 //! is a symlink is rejected; an existing symlink at the target is replaced, not followed). Whiteouts
 //! (`.wh.name`) become character devices 0/0 and opaque markers (`.wh..wh..opq`) the
@@ -8,7 +8,7 @@
 //! Ownership, modes, mtimes, hard links, symlinks and (as root) device nodes are kept.
 
 use std::fs;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -46,9 +46,6 @@ pub enum UnpackError {
         /// Its target.
         target: String,
     },
-    /// The layer uses a compression this runtime does not read (zstd).
-    #[error("failed to unpack layer: unsupported compression {0}")]
-    UnsupportedCompression(&'static str),
     /// Whiteouts need root (device nodes, trusted.* xattrs).
     #[error("failed to unpack layer: {0} requires root")]
     NeedsRoot(String),
@@ -84,11 +81,11 @@ pub struct Unpacked {
     pub uncompressed_size: u64,
 }
 
-/// Unpacks the layer read from `input` (plain tar or gzip; detected by magic bytes) into `dest`,
+/// Unpacks the layer read from `input` (plain tar, gzip or zstd; detected by magic bytes) into `dest`,
 /// which must exist and be empty.
 ///
 /// # Errors
-/// [`UnpackError`] on unsafe entries, I/O failures and unsupported compression.
+/// [`UnpackError`] on unsafe entries and I/O failures (corrupt compressed data included).
 pub fn unpack_layer(
     input: impl Read,
     dest: &Path,
@@ -96,14 +93,20 @@ pub fn unpack_layer(
 ) -> Result<Unpacked, UnpackError> {
     let mut input = BufReader::new(input);
     let magic = {
-        use std::io::BufRead;
         input
             .fill_buf()
             .map_err(io_err("reading the layer"))?
             .to_vec()
     };
-    if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Err(UnpackError::UnsupportedCompression("zstd"));
+    if magic.starts_with(&ZSTD_MAGIC) {
+        let mut hashing = HashingReader::new(ZstdFrames::new(input));
+        apply_tar(&mut hashing, dest, opts)?;
+        io::copy(&mut hashing, &mut io::sink()).map_err(io_err("reading the layer"))?;
+        let (diff_id, uncompressed_size) = hashing.finish();
+        return Ok(Unpacked {
+            diff_id,
+            uncompressed_size,
+        });
     }
     if magic.starts_with(&[0x1f, 0x8b]) {
         let mut hashing = HashingReader::new(flate2::read::MultiGzDecoder::new(input));
@@ -123,6 +126,54 @@ pub fn unpack_layer(
             diff_id,
             uncompressed_size,
         })
+    }
+}
+
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+type ZstdDecoder<R> = ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>;
+
+/// Decodes a zstd stream of one or more frames (writers may split layers into several frames).
+enum ZstdFrames<R: BufRead> {
+    /// Between frames: the raw input.
+    Between(R),
+    /// Inside a frame.
+    Frame(ZstdDecoder<R>),
+    /// After a decoding error.
+    Failed,
+}
+
+impl<R: BufRead> ZstdFrames<R> {
+    fn new(input: R) -> Self {
+        Self::Between(input)
+    }
+}
+
+impl<R: BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match std::mem::replace(self, Self::Failed) {
+                Self::Failed => return Err(io::Error::other("zstd stream already failed")),
+                Self::Between(mut input) => {
+                    if input.fill_buf()?.is_empty() {
+                        *self = Self::Between(input);
+                        return Ok(0);
+                    }
+                    let decoder = ZstdDecoder::new(input)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                    *self = Self::Frame(decoder);
+                }
+                Self::Frame(mut decoder) => {
+                    let n = decoder.read(buf)?;
+                    if n == 0 && !buf.is_empty() {
+                        *self = Self::Between(decoder.into_inner());
+                        continue;
+                    }
+                    *self = Self::Frame(decoder);
+                    return Ok(n);
+                }
+            }
+        }
     }
 }
 

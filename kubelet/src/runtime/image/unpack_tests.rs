@@ -92,6 +92,27 @@ fn gzip_layers_give_the_uncompressed_diff_id() {
 }
 
 #[test]
+fn zstd_layers_of_several_frames() {
+    let mut b = tar::Builder::new(Vec::new());
+    file(&mut b, "a", &[b'z'; 5000]);
+    file(&mut b, "b", b"second");
+    let data = b.into_inner().unwrap();
+    // Two frames back to back, as some writers produce.
+    let (first, second) = data.split_at(1536);
+    let mut zst = Vec::new();
+    for part in [first, second] {
+        zst.extend(ruzstd::encoding::compress_to_vec(
+            part,
+            ruzstd::encoding::CompressionLevel::Fastest,
+        ));
+    }
+    let (dir, r) = unpack(zst, false);
+    assert_eq!(r.unwrap().diff_id, Digest::of(&data));
+    assert_eq!(fs::read(dir.path().join("a")).unwrap().len(), 5000);
+    assert_eq!(fs::read(dir.path().join("b")).unwrap(), b"second");
+}
+
+#[test]
 fn rejects_parent_and_absolute_paths() {
     for bad in ["../evil", "a/../../evil", "/etc/evil"] {
         let mut b = tar::Builder::new(Vec::new());
