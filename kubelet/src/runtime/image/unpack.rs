@@ -138,7 +138,7 @@ enum ZstdFrames<R: BufRead> {
     /// Between frames: the raw input.
     Between(R),
     /// Inside a frame.
-    Frame(ZstdDecoder<R>),
+    Frame(Box<ZstdDecoder<R>>),
     /// After a decoding error.
     Failed,
 }
@@ -161,12 +161,12 @@ impl<R: BufRead> Read for ZstdFrames<R> {
                     }
                     let decoder = ZstdDecoder::new(input)
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                    *self = Self::Frame(decoder);
+                    *self = Self::Frame(Box::new(decoder));
                 }
                 Self::Frame(mut decoder) => {
                     let n = decoder.read(buf)?;
                     if n == 0 && !buf.is_empty() {
-                        *self = Self::Between(decoder.into_inner());
+                        *self = Self::Between((*decoder).into_inner());
                         continue;
                     }
                     *self = Self::Frame(decoder);
