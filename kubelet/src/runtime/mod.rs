@@ -1,0 +1,3 @@
+//! The embedded container runtime: images now; root filesystems and the container shim later.
+
+pub mod image;
