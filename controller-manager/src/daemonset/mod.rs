@@ -178,7 +178,13 @@ async fn reconcile(ds: Arc<DaemonSet>, state: Arc<State>) -> Result<Action, Erro
         .iter()
         .filter_map(|n| {
             let fit = nodes::fit(&template_spec, n);
-            Some((n.metadata.name.clone()?, NodeState { fit, pods: Vec::new() }))
+            Some((
+                n.metadata.name.clone()?,
+                NodeState {
+                    fit,
+                    pods: Vec::new(),
+                },
+            ))
         })
         .collect();
     let mut orphaned = Vec::new();
@@ -192,7 +198,10 @@ async fn reconcile(ds: Arc<DaemonSet>, state: Arc<State>) -> Result<Action, Erro
         }
     }
 
-    let strategy = strategy(&spec.update_strategy, by_node.values().filter(|n| n.fit.should_run).count());
+    let strategy = strategy(
+        &spec.update_strategy,
+        by_node.values().filter(|n| n.fit.should_run).count(),
+    );
     let inputs = Inputs {
         hash: &hash,
         strategy,
@@ -218,10 +227,22 @@ async fn reconcile(ds: Arc<DaemonSet>, state: Arc<State>) -> Result<Action, Erro
             Ok(created) => {
                 let pod_name = created.name_any();
                 info!(daemonset = %name, namespace = %ns, pod = %pod_name, node = %node, "created daemon pod");
-                publish(&state, &ds, "SuccessfulCreate", format!("Created pod: {pod_name}")).await;
+                publish(
+                    &state,
+                    &ds,
+                    "SuccessfulCreate",
+                    format!("Created pod: {pod_name}"),
+                )
+                .await;
             }
             Err(err) => {
-                publish_warning(&state, &ds, "FailedCreate", format!("Error creating: {err}")).await;
+                publish_warning(
+                    &state,
+                    &ds,
+                    "FailedCreate",
+                    format!("Error creating: {err}"),
+                )
+                .await;
                 return Err(api_err("create a pod", &name)(err));
             }
         }
@@ -244,19 +265,26 @@ async fn reconcile(ds: Arc<DaemonSet>, state: Arc<State>) -> Result<Action, Erro
         .filter_map(|p| p.labels().get(HASH_LABEL).cloned())
         .collect();
     live.push(hash.clone());
-    let revisions: Vec<ControllerRevision> = history::list(client, &owner)
-        .await
-        .map_err(|source| Error::History {
-            name: name.clone(),
-            source,
-        })?;
+    let revisions: Vec<ControllerRevision> =
+        history::list(client, &owner)
+            .await
+            .map_err(|source| Error::History {
+                name: name.clone(),
+                source,
+            })?;
     let is_live = |r: &ControllerRevision| live.contains(&history::hash_of(r));
-    history::truncate(client, &owner, &revisions, &is_live, spec.revision_history_limit)
-        .await
-        .map_err(|source| Error::History {
-            name: name.clone(),
-            source,
-        })?;
+    history::truncate(
+        client,
+        &owner,
+        &revisions,
+        &is_live,
+        spec.revision_history_limit,
+    )
+    .await
+    .map_err(|source| Error::History {
+        name: name.clone(),
+        source,
+    })?;
 
     let busy = !decided.create.is_empty() || !decided.delete.is_empty() || !orphaned.is_empty();
     Ok(match (busy, decided.requeue) {
@@ -271,7 +299,10 @@ fn strategy(
     update: &Option<k8s_openapi::api::apps::v1::DaemonSetUpdateStrategy>,
     desired: usize,
 ) -> Strategy {
-    let kind = update.as_ref().and_then(|u| u.type_.as_deref()).unwrap_or("RollingUpdate");
+    let kind = update
+        .as_ref()
+        .and_then(|u| u.type_.as_deref())
+        .unwrap_or("RollingUpdate");
     if kind == "OnDelete" {
         return Strategy::OnDelete;
     }
@@ -295,7 +326,10 @@ fn resolve(value: Option<&IntOrString>, total: i32, default: i32) -> i32 {
         None => default,
         Some(IntOrString::Int(n)) => (*n).max(0),
         Some(IntOrString::String(s)) => {
-            let Some(pct) = s.strip_suffix('%').and_then(|p| p.trim().parse::<i64>().ok()) else {
+            let Some(pct) = s
+                .strip_suffix('%')
+                .and_then(|p| p.trim().parse::<i64>().ok())
+            else {
                 return default;
             };
             let scaled = (i64::from(total) * pct.max(0) + 99) / 100;

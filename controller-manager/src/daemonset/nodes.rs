@@ -57,7 +57,10 @@ fn node_selected(spec: &PodSpec, node: &Node) -> bool {
         .affinity
         .as_ref()
         .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref());
+        .and_then(|n| {
+            n.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        });
     let Some(required) = required else {
         return true;
     };
@@ -80,9 +83,9 @@ fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
     expressions
         .iter()
         .all(|r| requirement_holds(r, labels.get(&r.key).map(String::as_str)))
-        && fields.iter().all(|r| {
-            r.key == "metadata.name" && requirement_holds(r, Some(name.as_str()))
-        })
+        && fields
+            .iter()
+            .all(|r| r.key == "metadata.name" && requirement_holds(r, Some(name.as_str())))
 }
 
 fn requirement_holds(r: &NodeSelectorRequirement, value: Option<&str>) -> bool {
@@ -94,8 +97,10 @@ fn requirement_holds(r: &NodeSelectorRequirement, value: Option<&str>) -> bool {
         "Exists" => value.is_some(),
         "DoesNotExist" => value.is_none(),
         "Gt" | "Lt" => {
-            let (Some(v), Some(bound)) = (value.and_then(number), values.first().and_then(|s| number(s)))
-            else {
+            let (Some(v), Some(bound)) = (
+                value.and_then(number),
+                values.first().and_then(|s| number(s)),
+            ) else {
                 return false;
             };
             if r.operator == "Gt" {
@@ -126,8 +131,10 @@ pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
     }
     match toleration.operator.as_deref().unwrap_or("Equal") {
         "Exists" => true,
-        "Equal" => toleration.value.as_deref().unwrap_or_default()
-            == taint.value.as_deref().unwrap_or_default(),
+        "Equal" => {
+            toleration.value.as_deref().unwrap_or_default()
+                == taint.value.as_deref().unwrap_or_default()
+        }
         _ => false,
     }
 }
@@ -225,12 +232,14 @@ mod tests {
         add_daemon_tolerations(&mut spec);
         let f = fit(&spec, &tainted);
         assert!(!f.should_run && f.should_continue);
-        spec.tolerations.get_or_insert_with(Vec::new).push(Toleration {
-            key: Some("dedicated".into()),
-            value: Some("gpu".into()),
-            operator: Some("Equal".into()),
-            ..Toleration::default()
-        });
+        spec.tolerations
+            .get_or_insert_with(Vec::new)
+            .push(Toleration {
+                key: Some("dedicated".into()),
+                value: Some("gpu".into()),
+                operator: Some("Equal".into()),
+                ..Toleration::default()
+            });
         assert!(fit(&spec, &tainted).should_run);
         let not_ready = node(json!({
             "metadata": {"name": "n2"},

@@ -18,7 +18,10 @@ use crate::history::HASH_LABEL;
 pub enum Strategy {
     /// Replace pods, at most `max_unavailable` nodes without an available pod, or at most
     /// `max_surge` extra new pods waiting to become available.
-    RollingUpdate { max_unavailable: i32, max_surge: i32 },
+    RollingUpdate {
+        max_unavailable: i32,
+        max_surge: i32,
+    },
     /// Replace a pod only when the user deletes it.
     OnDelete,
 }
@@ -88,8 +91,9 @@ pub fn plan(nodes: &BTreeMap<String, NodeState<'_>>, inputs: Inputs<'_>) -> Plan
             }
             continue;
         }
-        let (mut new, mut old): (Vec<&Pod>, Vec<&Pod>) =
-            live.into_iter().partition(|p| hash_of(p) == Some(inputs.hash));
+        let (mut new, mut old): (Vec<&Pod>, Vec<&Pod>) = live
+            .into_iter()
+            .partition(|p| hash_of(p) == Some(inputs.hash));
         // Best first: available, then oldest.
         let rank = |p: &&Pod| {
             (
@@ -115,7 +119,10 @@ pub fn plan(nodes: &BTreeMap<String, NodeState<'_>>, inputs: Inputs<'_>) -> Plan
             kept.push((name.as_str(), old_kept, keep_new));
         }
     }
-    if let Strategy::RollingUpdate { max_unavailable, .. } = inputs.strategy {
+    if let Strategy::RollingUpdate {
+        max_unavailable, ..
+    } = inputs.strategy
+    {
         roll(&kept, max_unavailable, surge, &available, &mut out);
     }
     out.requeue = nodes
@@ -162,7 +169,9 @@ fn roll(
     let unavailable = kept
         .iter()
         .filter(|(_, old, new)| {
-            !new.into_iter().chain(old.iter()).any(|p| available(p).is_yes())
+            !new.into_iter()
+                .chain(old.iter())
+                .any(|p| available(p).is_yes())
         })
         .count();
     // Nodes with no pod at all are unavailable too; they are in `out.create` already.
@@ -171,7 +180,9 @@ fn roll(
         .unwrap_or(0)
         .saturating_sub(unavailable);
     for (_, old, new) in kept {
-        let (Some(old_pod), None) = (old.first(), new) else { continue };
+        let (Some(old_pod), None) = (old.first(), new) else {
+            continue;
+        };
         if !available(old_pod).is_yes() {
             out.delete.push(name_of(old_pod));
         } else if budget > 0 {
@@ -215,7 +226,9 @@ pub fn status(
             s.updated_number_scheduled = Some(s.updated_number_scheduled.unwrap_or(0) + 1);
         }
         // The pod that stands for the node: the new one when there is one.
-        let Some(pod) = new.or(live.first()) else { continue };
+        let Some(pod) = new.or(live.first()) else {
+            continue;
+        };
         if pods::ready_since(pod).is_some() {
             s.number_ready += 1;
         }

@@ -69,7 +69,13 @@ pub fn template_patch(template: &PodTemplateSpec) -> Result<Value> {
 /// The pod template a revision holds (the inverse of [`template_patch`]).
 #[must_use]
 pub fn template_of(revision: &ControllerRevision) -> Option<PodTemplateSpec> {
-    let mut template = revision.data.as_ref()?.0.get("spec")?.get("template")?.clone();
+    let mut template = revision
+        .data
+        .as_ref()?
+        .0
+        .get("spec")?
+        .get("template")?
+        .clone();
     if let Some(map) = template.as_object_mut() {
         map.remove("$patch");
     }
@@ -98,7 +104,12 @@ pub fn hash(data: &Value, collision_count: i32) -> String {
 /// A revision's hash, from its label (or its name's tail).
 #[must_use]
 pub fn hash_of(revision: &ControllerRevision) -> String {
-    if let Some(h) = revision.metadata.labels.as_ref().and_then(|l| l.get(HASH_LABEL)) {
+    if let Some(h) = revision
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(HASH_LABEL))
+    {
         return h.clone();
     }
     let name = revision.metadata.name.as_deref().unwrap_or_default();
@@ -248,10 +259,7 @@ pub async fn truncate(
     limit: Option<i32>,
 ) -> Result<()> {
     let limit = usize::try_from(limit.unwrap_or(DEFAULT_HISTORY_LIMIT).max(0)).unwrap_or(0);
-    let mut old: Vec<&ControllerRevision> = revisions
-        .iter()
-        .filter(|r| !live(r))
-        .collect();
+    let mut old: Vec<&ControllerRevision> = revisions.iter().filter(|r| !live(r)).collect();
     if old.len() <= limit {
         return Ok(());
     }
@@ -260,7 +268,9 @@ pub async fn truncate(
     for revision in &old[..old.len() - limit] {
         let name = revision.metadata.name.clone().unwrap_or_default();
         match api.delete(&name, &DeleteParams::default()).await {
-            Ok(_) => debug!(owner = %owner.name, revision = %name, "deleted old controller revision"),
+            Ok(_) => {
+                debug!(owner = %owner.name, revision = %name, "deleted old controller revision")
+            }
             Err(kube::Error::Api(status)) if status.code == 404 => {}
             Err(source) => {
                 return Err(Error::Api {

@@ -71,9 +71,18 @@ mod tests {
             "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}],
         }))
         .unwrap();
-        assert!(matches(&sel, Some(&labels(&[("app", "web"), ("tier", "a")]))));
-        assert!(!matches(&sel, Some(&labels(&[("app", "web"), ("tier", "c")]))));
+        assert!(matches(
+            &sel,
+            Some(&labels(&[("app", "web"), ("tier", "a")]))
+        ));
+        assert!(!matches(
+            &sel,
+            Some(&labels(&[("app", "web"), ("tier", "c")]))
+        ));
         assert!(!matches(&sel, Some(&labels(&[("tier", "a")]))));
-        assert!(!matches(&LabelSelector::default(), Some(&labels(&[("app", "web")]))));
+        assert!(!matches(
+            &LabelSelector::default(),
+            Some(&labels(&[("app", "web")]))
+        ));
     }
 }

@@ -7,8 +7,8 @@
 //! Layout: `pods` builds pods and claims, `plan` decides the next steps (no I/O), this file
 //! reads the cluster, takes the steps and writes the status.
 
-mod pods;
 mod plan;
+mod pods;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -308,7 +308,8 @@ async fn take(
                 }
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(err) => {
-                    let note = format!("create Pod {pod_name} in StatefulSet {name} failed error: {err}");
+                    let note =
+                        format!("create Pod {pod_name} in StatefulSet {name} failed error: {err}");
                     emit(state, set, EventType::Warning, "FailedCreate", note).await;
                     return Err(api_err("create a pod", &name)(err));
                 }

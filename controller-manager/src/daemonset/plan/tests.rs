@@ -32,12 +32,24 @@ fn inputs(strategy: Strategy) -> Inputs<'static> {
 fn creates_on_empty_nodes_and_deletes_where_not_wanted() {
     let p = pod("ds-a", NEW, true);
     let mut nodes = BTreeMap::new();
-    nodes.insert("n1".to_owned(), NodeState { fit: RUN, pods: vec![] });
+    nodes.insert(
+        "n1".to_owned(),
+        NodeState {
+            fit: RUN,
+            pods: vec![],
+        },
+    );
     let gone = Fit {
         should_run: false,
         should_continue: false,
     };
-    nodes.insert("n2".to_owned(), NodeState { fit: gone, pods: vec![&p] });
+    nodes.insert(
+        "n2".to_owned(),
+        NodeState {
+            fit: gone,
+            pods: vec![&p],
+        },
+    );
     let out = plan(&nodes, inputs(Strategy::OnDelete));
     assert_eq!(out.create, vec!["n1".to_owned()]);
     assert_eq!(out.delete, vec!["ds-a".to_owned()]);
@@ -45,11 +57,21 @@ fn creates_on_empty_nodes_and_deletes_where_not_wanted() {
 
 #[test]
 fn rolling_update_respects_max_unavailable() {
-    let pods: Vec<Pod> = (0..3).map(|i| pod(&format!("old-{i}"), "old", true)).collect();
+    let pods: Vec<Pod> = (0..3)
+        .map(|i| pod(&format!("old-{i}"), "old", true))
+        .collect();
     let nodes: BTreeMap<String, NodeState<'_>> = pods
         .iter()
         .enumerate()
-        .map(|(i, p)| (format!("n{i}"), NodeState { fit: RUN, pods: vec![p] }))
+        .map(|(i, p)| {
+            (
+                format!("n{i}"),
+                NodeState {
+                    fit: RUN,
+                    pods: vec![p],
+                },
+            )
+        })
         .collect();
     let rolling = Strategy::RollingUpdate {
         max_unavailable: 1,
@@ -70,8 +92,20 @@ fn surge_creates_beside_old_pods_then_retires_them() {
     let old1 = pod("old-1", "old", true);
     let new0 = pod("new-0", NEW, true);
     let mut nodes = BTreeMap::new();
-    nodes.insert("n0".to_owned(), NodeState { fit: RUN, pods: vec![&old0, &new0] });
-    nodes.insert("n1".to_owned(), NodeState { fit: RUN, pods: vec![&old1] });
+    nodes.insert(
+        "n0".to_owned(),
+        NodeState {
+            fit: RUN,
+            pods: vec![&old0, &new0],
+        },
+    );
+    nodes.insert(
+        "n1".to_owned(),
+        NodeState {
+            fit: RUN,
+            pods: vec![&old1],
+        },
+    );
     let surge = Strategy::RollingUpdate {
         max_unavailable: 0,
         max_surge: 1,

@@ -51,7 +51,9 @@ fn ordered_creation_waits_for_readiness() {
 
 #[test]
 fn scale_down_goes_from_the_highest_ordinal() {
-    let all: Vec<Pod> = (0..3).map(|i| pod(&format!("web-{i}"), "web-b", true)).collect();
+    let all: Vec<Pod> = (0..3)
+        .map(|i| pod(&format!("web-{i}"), "web-b", true))
+        .collect();
     let pods: BTreeMap<i32, &Pod> = (0..3).zip(all.iter()).collect();
     assert_eq!(
         plan(&pods, inputs(1, true, Some(0))),
@@ -66,7 +68,9 @@ fn scale_down_goes_from_the_highest_ordinal() {
 
 #[test]
 fn rolling_update_stops_at_the_partition() {
-    let all: Vec<Pod> = (0..3).map(|i| pod(&format!("web-{i}"), "web-a", true)).collect();
+    let all: Vec<Pod> = (0..3)
+        .map(|i| pod(&format!("web-{i}"), "web-a", true))
+        .collect();
     let mut pods: BTreeMap<i32, &Pod> = (0..3).zip(all.iter()).collect();
     assert_eq!(
         plan(&pods, inputs(3, true, Some(1))),
