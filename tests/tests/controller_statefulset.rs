@@ -248,8 +248,10 @@ async fn statefulset_creates_in_order_and_scales_down_in_reverse() {
             .collect();
         let has = |s: &str| notes.iter().any(|n| n.contains(s));
         (has("SuccessfulCreate create Pod web-0 in StatefulSet web successful")
+            && has("SuccessfulCreate create Pod web-2 in StatefulSet web successful")
             && has("SuccessfulCreate create Claim www-web-0 Pod web-0 in StatefulSet web success")
-            && has("SuccessfulDelete delete Pod web-2 in StatefulSet web successful"))
+            && has("SuccessfulDelete delete Pod web-2 in StatefulSet web successful")
+            && has("SuccessfulDelete delete Pod web-1 in StatefulSet web successful"))
         .then_some(notes)
     })
     .await
