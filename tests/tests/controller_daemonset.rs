@@ -6,6 +6,8 @@
 //! The scheduler is disabled: daemon pods are checked by the node their affinity pins them
 //! to, and the tests play the kubelet (`mark_pod_running`).
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 

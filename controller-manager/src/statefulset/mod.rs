@@ -266,9 +266,8 @@ async fn reconcile(set: Arc<StatefulSet>, state: Arc<State>) -> Result<Action, E
             history::pods::Availability::After(_)
         )
     });
-    Ok(if !steps.is_empty() {
-        Action::requeue(Duration::from_secs(1))
-    } else if waiting_available {
+    // Soon after acting (to see the result) or while a pod is about to become available.
+    Ok(if !steps.is_empty() || waiting_available {
         Action::requeue(Duration::from_secs(1))
     } else {
         Action::requeue(Duration::from_secs(300))
