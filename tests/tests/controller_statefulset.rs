@@ -347,3 +347,46 @@ async fn statefulset_rolling_update_honours_the_partition() {
     let revisions = kubectl(&server, &["get", "controllerrevisions", "-o", "name"]);
     assert_eq!(revisions.lines().count(), 2, "{revisions}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn statefulset_claims_follow_the_retention_policy() {
+    let server = start();
+    let client = server.client().await.unwrap();
+    let yaml = WEB.replace(
+        "  replicas: 3\n",
+        "  replicas: 2\n  podManagementPolicy: Parallel\n  persistentVolumeClaimRetentionPolicy: {whenDeleted: Delete, whenScaled: Delete}\n",
+    );
+    apply(&server, &yaml);
+    wait_for_pods(&client, &["web-0", "web-1"]).await;
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let set_uid = sets.get("web").await.unwrap().metadata.uid.unwrap();
+
+    // whenDeleted: Delete: the set owns each claim, so they go with it.
+    for claim in ["www-web-0", "www-web-1"] {
+        let found = claims.get(claim).await.unwrap();
+        let owners = found.metadata.owner_references.unwrap_or_default();
+        assert!(
+            owners
+                .iter()
+                .any(|o| o.kind == "StatefulSet" && o.uid == set_uid),
+            "{claim}: {owners:?}"
+        );
+        let labels = found.metadata.labels.unwrap_or_default();
+        assert_eq!(labels.get("app").map(String::as_str), Some("nginx"));
+    }
+
+    // whenScaled: Delete: the condemned pod's claim is handed to the pod before it goes.
+    let web1_uid = pods(&client).await["web-1"].metadata.uid.clone().unwrap();
+    kubectl(&server, &["scale", "sts/web", "--replicas=1"]);
+    wait_for_pods(&client, &["web-0"]).await;
+    let found = claims.get("www-web-1").await.unwrap();
+    let owners = found.metadata.owner_references.unwrap_or_default();
+    assert!(
+        owners.iter().any(|o| o.kind == "Pod" && o.uid == web1_uid),
+        "{owners:?}"
+    );
+    let kept = claims.get("www-web-0").await.unwrap();
+    let owners = kept.metadata.owner_references.unwrap_or_default();
+    assert!(owners.iter().all(|o| o.kind != "Pod"), "{owners:?}");
+}
