@@ -304,3 +304,63 @@ async fn daemonset_rolling_update_replaces_pods_node_by_node() {
     let text = expect_success("kubectl", &args, &out);
     assert!(text.contains('1') && text.contains('2'), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn daemonset_on_delete_replaces_only_deleted_pods() {
+    let server = start();
+    let client = server.client().await.unwrap();
+    for n in ["n1", "n2"] {
+        FakeNode::new(n).create(&client).await.unwrap();
+    }
+    let on_delete = "    type: OnDelete";
+    apply(&server, &daemonset_yaml("busybox:1", on_delete));
+    let before = wait_for_nodes(&client, &["n1", "n2"]).await;
+    apply(&server, &daemonset_yaml("busybox:2", on_delete));
+    let revisions: Api<ControllerRevision> = Api::namespaced(client.clone(), "default");
+    wait_for("a second revision", WAIT, || async {
+        let n = revisions
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len();
+        (n == 2).then_some(())
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let now = pods_by_node(&client).await;
+    let names = |pods: &[(String, Pod)]| -> BTreeSet<String> {
+        pods.iter()
+            .map(|(_, p)| p.metadata.name.clone().unwrap())
+            .collect()
+    };
+    assert_eq!(names(&now), names(&before), "OnDelete leaves pods alone");
+
+    // The user deletes the pod on n1: its replacement runs the new template.
+    let on_n1 = before.iter().find(|(n, _)| n == "n1").unwrap();
+    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+    api.delete(
+        on_n1.1.metadata.name.as_deref().unwrap(),
+        &DeleteParams::default(),
+    )
+    .await
+    .unwrap();
+    wait_for("n1 running busybox:2, n2 still busybox:1", WAIT, || async {
+        let pods = pods_by_node(&client).await;
+        let by_node: Vec<(String, String)> = pods
+            .iter()
+            .map(|(n, p)| (n.clone(), image_of(p)))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        (by_node
+            == [
+                ("n1".to_owned(), "busybox:2".to_owned()),
+                ("n2".to_owned(), "busybox:1".to_owned()),
+            ])
+        .then_some(())
+    })
+    .await
+    .unwrap();
+}
