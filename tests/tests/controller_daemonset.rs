@@ -364,3 +364,49 @@ async fn daemonset_on_delete_replaces_only_deleted_pods() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn daemonset_surge_update_keeps_every_node_served() {
+    let server = start();
+    let client = server.client().await.unwrap();
+    for n in ["n1", "n2", "n3"] {
+        FakeNode::new(n).create(&client).await.unwrap();
+    }
+    let surge = "    type: RollingUpdate\n    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}";
+    apply(&server, &daemonset_yaml("busybox:1", surge));
+    wait_for_nodes(&client, &["n1", "n2", "n3"]).await;
+    wait_for("three ready pods", WAIT, || async {
+        let pods = run_pods(&client).await;
+        (pods.iter().filter(|(_, p)| is_ready(p)).count() == 3).then_some(())
+    })
+    .await
+    .unwrap();
+
+    apply(&server, &daemonset_yaml("busybox:2", surge));
+    // maxUnavailable 0: every node keeps a ready pod; maxSurge 1: at most one extra pod.
+    wait_for(
+        "every node running busybox:2",
+        Duration::from_secs(120),
+        || async {
+            let pods = run_pods(&client).await;
+            let covered: BTreeSet<&String> = pods
+                .iter()
+                .filter(|(_, p)| is_ready(p))
+                .map(|(n, _)| n)
+                .collect();
+            assert_eq!(covered.len(), 3, "a node without a ready pod: {pods:?}");
+            assert!(pods.len() <= 4, "more than one surge pod: {}", pods.len());
+            let done = pods.len() == 3
+                && pods
+                    .iter()
+                    .all(|(_, p)| image_of(p) == "busybox:2" && is_ready(p));
+            done.then_some(())
+        },
+    )
+    .await
+    .unwrap();
+    let args = ["rollout", "status", "ds/agent", "--timeout=60s"];
+    let out = server.kubectl(&args).unwrap();
+    let text = expect_success("kubectl", &args, &out);
+    assert!(text.contains("successfully rolled out"), "{text}");
+}
