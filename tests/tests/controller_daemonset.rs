@@ -410,3 +410,38 @@ async fn daemonset_surge_update_keeps_every_node_served() {
     let text = expect_success("kubectl", &args, &out);
     assert!(text.contains("successfully rolled out"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn daemonset_rollout_undo_restores_the_previous_template() {
+    let server = start();
+    let client = server.client().await.unwrap();
+    FakeNode::new("n1").create(&client).await.unwrap();
+    apply(&server, &daemonset_yaml("busybox:1", ROLLING_ONE));
+    wait_for_nodes(&client, &["n1"]).await;
+    apply(&server, &daemonset_yaml("busybox:2", ROLLING_ONE));
+    let image_on_n1 = |want: &'static str| {
+        let client = client.clone();
+        async move {
+            wait_for(&format!("n1 running {want}"), WAIT, || async {
+                let pods = run_pods(&client).await;
+                (pods.len() == 1 && image_of(&pods[0].1) == want).then_some(())
+            })
+            .await
+            .unwrap();
+        }
+    };
+    image_on_n1("busybox:2").await;
+
+    let args = ["rollout", "undo", "ds/agent"];
+    let out = server.kubectl(&args).unwrap();
+    let text = expect_success("kubectl", &args, &out);
+    assert!(text.contains("rolled back"), "{text}");
+    image_on_n1("busybox:1").await;
+
+    // The old revision is renumbered as the newest instead of copied.
+    let revisions: Api<ControllerRevision> = Api::namespaced(client.clone(), "default");
+    let mut listed = revisions.list(&ListParams::default()).await.unwrap().items;
+    listed.sort_by_key(|r| r.revision);
+    let numbers: Vec<i64> = listed.iter().map(|r| r.revision).collect();
+    assert_eq!(numbers, vec![2, 3]);
+}
