@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
-use k8s_openapi::api::core::v1::{Node, Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
@@ -232,6 +232,7 @@ async fn reconcile(ds: Arc<DaemonSet>, state: Arc<State>) -> Result<Action, Erro
                     &ds,
                     "SuccessfulCreate",
                     format!("Created pod: {pod_name}"),
+                    Some(created.object_ref(&())),
                 )
                 .await;
             }
@@ -385,9 +386,11 @@ async fn delete_pod(
     params: &DeleteParams,
 ) -> Result<(), Error> {
     match api.delete(pod, params).await {
-        Ok(_) => {
+        Ok(deleted) => {
             info!(daemonset = %ds.name_any(), pod = %pod, "deleted daemon pod");
-            publish(state, ds, "SuccessfulDelete", format!("Deleted pod: {pod}")).await;
+            let related = Some(deleted_ref(deleted.left(), pod, ds.namespace()));
+            let note = format!("Deleted pod: {pod}");
+            publish(state, ds, "SuccessfulDelete", note, related).await;
             Ok(())
         }
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
@@ -395,23 +398,53 @@ async fn delete_pod(
     }
 }
 
-async fn publish(state: &State, ds: &DaemonSet, reason: &str, note: String) {
-    emit(state, ds, EventType::Normal, reason, note).await;
+async fn publish(
+    state: &State,
+    ds: &DaemonSet,
+    reason: &str,
+    note: String,
+    related: Option<ObjectReference>,
+) {
+    emit(state, ds, EventType::Normal, reason, note, related).await;
 }
 
 async fn publish_warning(state: &State, ds: &DaemonSet, reason: &str, note: String) {
-    emit(state, ds, EventType::Warning, reason, note).await;
+    emit(state, ds, EventType::Warning, reason, note, None).await;
 }
 
-async fn emit(state: &State, ds: &DaemonSet, type_: EventType, reason: &str, note: String) {
+/// Records an event on the daemon set; `related` (the pod) keeps events about different pods
+/// apart instead of counting them as one series.
+async fn emit(
+    state: &State,
+    ds: &DaemonSet,
+    type_: EventType,
+    reason: &str,
+    note: String,
+    related: Option<ObjectReference>,
+) {
     let event = Event {
         type_,
         reason: reason.to_owned(),
         note: Some(note),
         action: reason.to_owned(),
-        secondary: None,
+        secondary: related,
     };
     if let Err(err) = state.recorder.publish(&event, &ds.object_ref(&())).await {
         debug!(daemonset = %ds.name_any(), error = %err, "failed to record an event");
+    }
+}
+
+/// The pod a delete call answered about: the object when the API returns it, else its name
+/// (an immediate delete answers with a Status).
+fn deleted_ref(answer: Option<Pod>, name: &str, namespace: Option<String>) -> ObjectReference {
+    match answer {
+        Some(pod) => pod.object_ref(&()),
+        None => ObjectReference {
+            api_version: Some("v1".to_owned()),
+            kind: Some("Pod".to_owned()),
+            name: Some(name.to_owned()),
+            namespace,
+            ..ObjectReference::default()
+        },
     }
 }

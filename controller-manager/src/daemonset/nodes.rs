@@ -214,6 +214,7 @@ pub fn target_node(spec: Option<&PodSpec>) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
     use serde_json::json;

@@ -169,8 +169,9 @@ fn roll(
     let unavailable = kept
         .iter()
         .filter(|(_, old, new)| {
-            !new.into_iter()
-                .chain(old.iter())
+            !new.iter()
+                .copied()
+                .chain(old.iter().copied())
                 .any(|p| available(p).is_yes())
         })
         .count();
@@ -244,4 +245,5 @@ pub fn status(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests;

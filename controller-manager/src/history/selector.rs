@@ -53,6 +53,7 @@ pub fn controlled_by(meta: &ObjectMeta, uid: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
     use serde_json::json;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -266,9 +266,8 @@ async fn reconcile(set: Arc<StatefulSet>, state: Arc<State>) -> Result<Action, E
             history::pods::Availability::After(_)
         )
     });
-    Ok(if !steps.is_empty() {
-        Action::requeue(Duration::from_secs(1))
-    } else if waiting_available {
+    // Soon after acting (to see the result) or while a pod is about to become available.
+    Ok(if !steps.is_empty() || waiting_available {
         Action::requeue(Duration::from_secs(1))
     } else {
         Action::requeue(Duration::from_secs(300))
@@ -301,16 +300,25 @@ async fn take(
             let pod_name = pod.name_any();
             ensure_claims(state, set, reference, *ordinal, &pod_name).await?;
             match pods_api.create(&PostParams::default(), &pod).await {
-                Ok(_) => {
+                Ok(created) => {
                     info!(statefulset = %name, namespace = %ns, pod = %pod_name, "created stateful pod");
                     let note = format!("create Pod {pod_name} in StatefulSet {name} successful");
-                    emit(state, set, EventType::Normal, "SuccessfulCreate", note).await;
+                    let related = Some(created.object_ref(&()));
+                    emit(
+                        state,
+                        set,
+                        EventType::Normal,
+                        "SuccessfulCreate",
+                        note,
+                        related,
+                    )
+                    .await;
                 }
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(err) => {
                     let note =
                         format!("create Pod {pod_name} in StatefulSet {name} failed error: {err}");
-                    emit(state, set, EventType::Warning, "FailedCreate", note).await;
+                    emit(state, set, EventType::Warning, "FailedCreate", note, None).await;
                     return Err(api_err("create a pod", &name)(err));
                 }
             }
@@ -324,10 +332,19 @@ async fn take(
                 release_claims(state, set, *ordinal, pod_name, &pods_api).await?;
             }
             match pods_api.delete(pod_name, &DeleteParams::default()).await {
-                Ok(_) => {
+                Ok(deleted) => {
                     info!(statefulset = %name, namespace = %ns, pod = %pod_name, "deleted stateful pod");
                     let note = format!("delete Pod {pod_name} in StatefulSet {name} successful");
-                    emit(state, set, EventType::Normal, "SuccessfulDelete", note).await;
+                    let related = Some(deleted_ref(deleted.left(), pod_name, set.namespace()));
+                    emit(
+                        state,
+                        set,
+                        EventType::Normal,
+                        "SuccessfulDelete",
+                        note,
+                        related,
+                    )
+                    .await;
                 }
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
                 Err(err) => return Err(api_err("delete a pod", &name)(err)),
@@ -363,19 +380,28 @@ async fn ensure_claims(
             }
             Some(_) => {}
             None => match api.create(&PostParams::default(), &claim).await {
-                Ok(_) => {
+                Ok(created) => {
                     info!(statefulset = %name, claim = %claim_name, "created claim");
                     let note = format!(
                         "create Claim {claim_name} Pod {pod_name} in StatefulSet {name} success"
                     );
-                    emit(state, set, EventType::Normal, "SuccessfulCreate", note).await;
+                    let related = Some(created.object_ref(&()));
+                    emit(
+                        state,
+                        set,
+                        EventType::Normal,
+                        "SuccessfulCreate",
+                        note,
+                        related,
+                    )
+                    .await;
                 }
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(err) => {
                     let note = format!(
                         "create Claim {claim_name} for Pod {pod_name} in StatefulSet {name} failed error: {err}"
                     );
-                    emit(state, set, EventType::Warning, "FailedCreate", note).await;
+                    emit(state, set, EventType::Warning, "FailedCreate", note, None).await;
                     return Err(api_err("create a claim", &name)(err));
                 }
             },
@@ -452,15 +478,39 @@ async fn release_claims(
     Ok(())
 }
 
-async fn emit(state: &State, set: &StatefulSet, type_: EventType, reason: &str, note: String) {
+/// Records an event on the stateful set; `related` (the pod or claim) keeps events about
+/// different objects apart instead of counting them as one series.
+async fn emit(
+    state: &State,
+    set: &StatefulSet,
+    type_: EventType,
+    reason: &str,
+    note: String,
+    related: Option<ObjectReference>,
+) {
     let event = Event {
         type_,
         reason: reason.to_owned(),
         note: Some(note),
         action: reason.to_owned(),
-        secondary: None,
+        secondary: related,
     };
     if let Err(err) = state.recorder.publish(&event, &set.object_ref(&())).await {
         debug!(statefulset = %set.name_any(), error = %err, "failed to record an event");
+    }
+}
+
+/// The pod a delete call answered about: the object when the API returns it, else its name
+/// (an immediate delete answers with a Status).
+fn deleted_ref(answer: Option<Pod>, name: &str, namespace: Option<String>) -> ObjectReference {
+    match answer {
+        Some(pod) => pod.object_ref(&()),
+        None => ObjectReference {
+            api_version: Some("v1".to_owned()),
+            kind: Some("Pod".to_owned()),
+            name: Some(name.to_owned()),
+            namespace,
+            ..ObjectReference::default()
+        },
     }
 }
