@@ -495,8 +495,13 @@ fn delete_by_name_label_and_all(s: &ServerProcess) {
     assert_eq!(out, "deployment.apps \"web\" deleted\n");
     let out = ok(s, &["delete", "cm", "--all", "-n", "demo"]);
     assert!(out.contains("configmap \"c\" deleted"), "{out}");
+    // The root CA publisher puts its ConfigMap back in every namespace, as Kubernetes' does.
     let left = ok(s, &["get", "cm", "-n", "demo", "-o", "name"]);
-    assert_eq!(left, "");
+    let left: Vec<&str> = left
+        .lines()
+        .filter(|l| *l != "configmap/kube-root-ca.crt")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 fn watch_prints_changes(s: &ServerProcess) {
@@ -519,6 +524,7 @@ fn watch_prints_changes(s: &ServerProcess) {
             let mut cols = l.split_whitespace();
             Some((cols.next()?, cols.next()?))
         })
+        .filter(|(_, name)| *name != "kube-root-ca.crt")
         .collect();
     assert_eq!(
         events,
@@ -779,20 +785,32 @@ fn describe_explain_paging_and_dry_run(s: &ServerProcess) {
         );
         apply_stdin(s, &["apply", "-f", "-"], &manifest);
     }
+    // The root CA publisher's ConfigMap is the ninth.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while s
+        .kubectl(&["get", "cm", "kube-root-ca.crt", "-n", "demo"])
+        .is_ok_and(|o| !o.status.success())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no kube-root-ca.crt in demo"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // Pages of two, followed by continue tokens: all nine configmaps, once each.
     let names = ok(
         s,
         &["get", "cm", "-n", "demo", "--chunk-size=2", "-o", "name"],
     );
     let listed: Vec<&str> = names.lines().collect();
-    assert_eq!(listed.len(), 8, "{names}");
+    assert_eq!(listed.len(), 9, "{names}");
     let raw = ok(
         s,
         &["get", "--raw", "/api/v1/namespaces/demo/configmaps?limit=3"],
     );
     let page: Value = serde_json::from_str(&raw).expect("list JSON");
     assert_eq!(page["items"].as_array().map(Vec::len), Some(3));
-    assert_eq!(page["metadata"]["remainingItemCount"], 5);
+    assert_eq!(page["metadata"]["remainingItemCount"], 6);
     assert!(page["metadata"]["continue"]
         .as_str()
         .is_some_and(|c| !c.is_empty()));

@@ -144,7 +144,8 @@ impl Collector {
                 info!(kind = %node.kind, namespace = node.namespace.as_deref().unwrap_or(""), name = %node.name, dropped = ?uids, "garbage collector: removing ownerReferences");
                 let patch = json!({"metadata": {
                     "resourceVersion": node.resource_version,
-                    "ownerReferences": kept,
+                    // An empty list is dropped, as Kubernetes leaves no empty ownerReferences.
+                    "ownerReferences": if kept.is_empty() { json!(null) } else { json!(kept) },
                 }});
                 ignore_gone(patch_merge(&api, &node, &patch).await)
             }
@@ -157,7 +158,7 @@ impl Collector {
                 info!(kind = %node.kind, namespace = node.namespace.as_deref().unwrap_or(""), name = %node.name, finalizer, "garbage collector: removing a finalizer");
                 let patch = json!({"metadata": {
                     "resourceVersion": node.resource_version,
-                    "finalizers": kept,
+                    "finalizers": if kept.is_empty() { json!(null) } else { json!(kept) },
                 }});
                 ignore_gone(patch_merge(&api, &node, &patch).await)
             }

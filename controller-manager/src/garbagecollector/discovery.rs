@@ -115,7 +115,9 @@ mod tests {
                 &["list", "watch", "delete", "deletecollection"],
             ),
         );
-        let found = r.by_kind("apps/v1beta2", "ReplicaSet").unwrap();
+        let found = r
+            .by_kind("apps/v1beta2", "ReplicaSet")
+            .expect("found by kind");
         assert!(found.namespaced && found.collectable && found.delete_collection);
         assert!(r.by_kind("v1", "ReplicaSet").is_none());
         assert!(r.by_kind("apps/v1", "Deployment").is_none());

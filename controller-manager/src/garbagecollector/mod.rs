@@ -1,15 +1,17 @@
 //! The garbage collector: deletes objects whose owners are gone, deletes dependents before an
 //! owner deleted in the foreground, and frees dependents of an owner deleted with `orphan`.
 //!
-//! Layout: `discovery` finds the served resources (again every 30 s, so new CRDs are
-//! covered); `watch` keeps one metadata watch per resource feeding the `graph`; `graph`
-//! decides; `act` carries the decisions out through the API.
+//! Layout: `discovery` finds the served resources (again every 30 s, and whenever a
+//! CustomResourceDefinition changes, so new CRDs are covered); `watch` keeps one metadata
+//! watch per resource feeding the `graph`; `graph` decides; `act` carries the decisions out
+//! through the API.
 
 mod act;
 pub(crate) mod discovery;
 mod graph;
 mod watch;
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -45,7 +47,8 @@ async fn run(ctx: Context) {
     let mut next_discovery = Instant::now();
     let mut retry_at: Option<Instant> = None;
     loop {
-        if Instant::now() >= next_discovery {
+        let definitions_changed = watches.definitions_changed.swap(false, Ordering::AcqRel);
+        if definitions_changed || Instant::now() >= next_discovery {
             match Resources::discover(&ctx.client).await {
                 Ok(found) => {
                     watches.follow(&found, &ctx.stop);

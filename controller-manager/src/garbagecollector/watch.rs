@@ -33,6 +33,8 @@ pub(super) struct Watches {
     graph: Arc<Mutex<Graph>>,
     changed: Arc<Notify>,
     running: HashMap<ResourceKey, Watch>,
+    /// Set when a CustomResourceDefinition changes: the served resources may have too.
+    pub definitions_changed: Arc<AtomicBool>,
 }
 
 impl Watches {
@@ -42,6 +44,7 @@ impl Watches {
             graph,
             changed,
             running: HashMap::new(),
+            definitions_changed: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -85,6 +88,7 @@ impl Watches {
                 self.graph.clone(),
                 self.changed.clone(),
                 synced.clone(),
+                self.definitions_changed.clone(),
                 stop.clone(),
             ));
             self.running.insert(
@@ -126,8 +130,11 @@ async fn watch_resource(
     graph: Arc<Mutex<Graph>>,
     changed: Arc<Notify>,
     synced: Arc<AtomicBool>,
+    definitions_changed: Arc<AtomicBool>,
     stop: CancellationToken,
 ) {
+    let definitions = served.resource.group == "apiextensions.k8s.io"
+        && served.resource.plural == "customresourcedefinitions";
     let key = (
         served.resource.group.clone(),
         served.resource.plural.clone(),
@@ -149,6 +156,9 @@ async fn watch_resource(
                 continue;
             }
         };
+        if definitions && matches!(event, Event::Apply(_) | Event::Delete(_)) {
+            definitions_changed.store(true, Ordering::Release);
+        }
         match event {
             Event::Init => relist.clear(),
             Event::InitApply(obj) => relist.extend(Node::from_meta(&served, obj.metadata)),

@@ -137,7 +137,10 @@ mod tests {
     use super::*;
 
     fn by_type<'a>(conds: &'a [NamespaceCondition], t: &str) -> &'a NamespaceCondition {
-        conds.iter().find(|c| c.type_ == t).unwrap()
+        conds
+            .iter()
+            .find(|c| c.type_ == t)
+            .expect("condition present")
     }
 
     #[test]
@@ -180,7 +183,7 @@ mod tests {
     #[test]
     fn transition_times_stay_while_the_status_does() {
         let then = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
-        let later = Time(k8s_openapi::jiff::Timestamp::from_second(1000).unwrap());
+        let later = Time(k8s_openapi::jiff::Timestamp::from_second(1000).expect("valid time"));
         let failing = Outcome {
             failures: vec!["pods: boom".to_owned()],
             ..Outcome::default()

@@ -156,8 +156,10 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
             .await
         {
             Ok(v) => {
+                // The object while it is held, or a Status naming its uid once it is gone.
                 let uid = v
                     .pointer("/metadata/uid")
+                    .or_else(|| v.pointer("/details/uid"))
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
