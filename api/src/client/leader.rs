@@ -96,8 +96,14 @@ impl LeaderElection {
             let mut renewed = Instant::now();
             let outcome = loop {
                 tokio::select! {
+                    biased;
                     () = shutdown.cancelled() => break Outcome::Shutdown,
-                    _ = &mut work => break Outcome::WorkEnded,
+                    // The work also ends when `term`, a child of `shutdown`, is cancelled.
+                    _ = &mut work => break if shutdown.is_cancelled() {
+                        Outcome::Shutdown
+                    } else {
+                        Outcome::WorkEnded
+                    },
                     () = tokio::time::sleep(self.retry_period) => {}
                 }
                 match self.try_acquire_or_renew(&api, &mut observed).await {
