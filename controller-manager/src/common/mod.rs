@@ -2,6 +2,7 @@
 //! availability, controller ownerReferences, expectations and owner-indexed caches.
 
 pub mod backoff;
+pub mod cache;
 pub mod events;
 pub mod expectations;
 pub mod index;

@@ -16,24 +16,7 @@ pub fn matches(
         return false;
     };
     let empty = BTreeMap::new();
-    let labels = labels.unwrap_or(&empty);
-    let by_labels = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    by_labels
-        && selector.match_expressions.iter().flatten().all(|req| {
-            let value = labels.get(&req.key);
-            let values = req.values.as_deref().unwrap_or_default();
-            match req.operator.as_str() {
-                "In" => value.is_some_and(|v| values.contains(v)),
-                "NotIn" => value.is_none_or(|v| !values.contains(v)),
-                "Exists" => value.is_some(),
-                "DoesNotExist" => value.is_none(),
-                _ => false,
-            }
-        })
+    rkube_api::client::label_selector(selector).is_ok_and(|s| s.matches(labels.unwrap_or(&empty)))
 }
 
 /// Whether the selector is present but selects everything (no labels, no expressions).

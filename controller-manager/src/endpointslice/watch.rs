@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
@@ -36,24 +36,7 @@ pub(crate) fn pod_cache(
 
 /// A node cache, kept filled by a task that ends with `stop`.
 pub(crate) fn node_cache(client: &Client, stop: &CancellationToken) -> Store<Node> {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .for_each(|event| {
-            if let Err(error) = event {
-                tracing::warn!(%error, "node watch failed; retrying");
-            }
-            futures::future::ready(())
-        });
-    let stop = stop.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            () = stop.cancelled() => {}
-            () = stream => {}
-        }
-    });
-    reader
+    crate::common::cache::spawn(Api::<Node>::all(client.clone()), stop)
 }
 
 /// The zone of a node, from its `topology.kubernetes.io/zone` label.

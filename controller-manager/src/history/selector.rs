@@ -18,29 +18,8 @@ pub fn match_labels_string(labels: &BTreeMap<String, String>) -> String {
 /// selector matches nothing, as for workload controllers.
 #[must_use]
 pub fn matches(selector: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
-    let empty = BTreeMap::new();
-    let labels = labels.unwrap_or(&empty);
-    let match_labels = selector.match_labels.as_ref();
-    let expressions = selector.match_expressions.as_deref().unwrap_or_default();
-    if match_labels.is_none_or(BTreeMap::is_empty) && expressions.is_empty() {
-        return false;
-    }
-    let labels_ok = match_labels
-        .into_iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    labels_ok
-        && expressions.iter().all(|e| {
-            let values = e.values.as_deref().unwrap_or_default();
-            let value = labels.get(&e.key);
-            match e.operator.as_str() {
-                "In" => value.is_some_and(|v| values.contains(v)),
-                "NotIn" => value.is_none_or(|v| !values.contains(v)),
-                "Exists" => value.is_some(),
-                "DoesNotExist" => value.is_none(),
-                _ => false,
-            }
-        })
+    !crate::common::selector::is_empty(Some(selector))
+        && crate::common::selector::matches(Some(selector), labels)
 }
 
 /// Whether `meta` has a controller reference to the object with `uid`.

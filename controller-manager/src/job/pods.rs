@@ -43,13 +43,7 @@ pub(crate) fn has_finalizer(pod: &Pod) -> bool {
         .any(|f| f == TRACKING_FINALIZER)
 }
 
-/// Whether the pod's Ready condition is True.
-pub(crate) fn is_ready(pod: &Pod) -> bool {
-    pod.status
-        .iter()
-        .flat_map(|s| s.conditions.iter().flatten())
-        .any(|c| c.type_ == "Ready" && c.status == "True")
-}
+pub(crate) use crate::common::pods::is_ready;
 
 /// The pod's completion index, from its annotation (or label), when it is a valid number.
 pub(crate) fn completion_index(pod: &Pod) -> Option<i32> {

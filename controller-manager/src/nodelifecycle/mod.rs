@@ -14,16 +14,12 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use k8s_openapi::serde::de::DeserializeOwned;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::Store;
 use kube::{Api, Client};
-use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::info;
 
 use crate::Context;
 
@@ -49,31 +45,7 @@ pub fn start(ctx: Context) -> BoxFuture<'static, ()> {
     Box::pin(run(ctx))
 }
 
-/// A cache of `api`, filled by a task that ends with `stop`.
-fn cache<K>(api: Api<K>, stop: &CancellationToken) -> Store<K>
-where
-    K: kube::Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
-{
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .for_each(|event| {
-            if let Err(error) = event {
-                debug!(%error, "watch failed; retrying");
-            }
-            futures::future::ready(())
-        });
-    let stop = stop.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            () = stop.cancelled() => {}
-            () = stream => {}
-        }
-    });
-    reader
-}
+use crate::common::cache::spawn as cache;
 
 /// What one pass reads and remembers.
 pub(crate) struct Caches {

@@ -244,12 +244,7 @@ async fn mark_unknown(c: &Caches, node: &Node, name: &str) -> Result<(), Error> 
     Ok(())
 }
 
-fn pod_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
+use crate::common::pods::is_ready as pod_ready;
 
 /// Sets the Ready condition of the node's pods False, as the kubelet cannot.
 async fn mark_pods_not_ready(c: &Caches, node: &str) {

@@ -8,15 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::Context;
@@ -31,31 +28,7 @@ pub fn start(ctx: Context) -> BoxFuture<'static, ()> {
     Box::pin(run(ctx))
 }
 
-fn cache<K>(api: Api<K>, stop: &CancellationToken) -> Store<K>
-where
-    K: kube::Resource + Clone + k8s_openapi::serde::de::DeserializeOwned + std::fmt::Debug,
-    K: Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
-{
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .for_each(|event| {
-            if let Err(error) = event {
-                debug!(%error, "watch failed; retrying");
-            }
-            futures::future::ready(())
-        });
-    let stop = stop.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            () = stop.cancelled() => {}
-            () = stream => {}
-        }
-    });
-    reader
-}
+use crate::common::cache::spawn as cache;
 
 async fn run(ctx: Context) {
     let pods = cache(Api::<Pod>::all(ctx.client.clone()), &ctx.stop);
