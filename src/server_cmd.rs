@@ -190,13 +190,18 @@ async fn start_components(
         return Ok(components);
     }
     let kubeconfig = args.data_dir.join("admin.kubeconfig");
-    let client = rkube_api::client::from_kubeconfig(&kubeconfig).await?;
+    let client_as = |component: &str| {
+        let agent = format!("{component}/v1.33.0 (linux/amd64) rkube");
+        let kubeconfig = kubeconfig.clone();
+        async move { rkube_api::client::from_kubeconfig(&kubeconfig, &agent).await }
+    };
     if !args.disable_scheduler {
+        let client = client_as("kube-scheduler").await?;
         let config = rkube_scheduler::Config {
             host: node_name.to_owned(),
             ..rkube_scheduler::Config::default()
         };
-        let (client, shutdown) = (client.clone(), shutdown.clone());
+        let shutdown = shutdown.clone();
         components.push(tokio::spawn(async move {
             rkube_scheduler::run(client, config, shutdown)
                 .await
@@ -204,6 +209,7 @@ async fn start_components(
         }));
     }
     if !args.disable_controller_manager {
+        let client = client_as("kube-controller-manager").await?;
         let config = rkube_controller_manager::Config {
             host: node_name.to_owned(),
             disabled: args.disabled_controllers.clone(),

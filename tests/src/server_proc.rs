@@ -175,7 +175,7 @@ impl ServerProcess {
     /// # Errors
     /// When the kubeconfig cannot be loaded.
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
-        Ok(rkube_api::client::from_kubeconfig(&self.kubeconfig()).await?)
+        Ok(rkube_api::client::from_kubeconfig(&self.kubeconfig(), "rkube-tests").await?)
     }
 
     /// A scratch directory beside the server's, for manifests.

@@ -271,7 +271,12 @@ fn server_side_apply(s: &ServerProcess) {
             "jsonpath={.metadata.managedFields[*].manager}",
         ],
     );
-    assert_eq!(managers, "kubectl");
+    // kubectl applied it; the deployment controller wrote the revision annotation and the
+    // status, each as an Update of its own (as in Kubernetes).
+    assert_eq!(
+        managers,
+        "kubectl kube-controller-manager kube-controller-manager"
+    );
 
     // Another manager changes replicas; applying a different value now conflicts.
     ok(

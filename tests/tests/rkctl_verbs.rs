@@ -747,7 +747,7 @@ fn rollout_and_top_messages() {
     );
     assert_eq!(
         ok(&s, &["rollout", "history", "deploy/web"]),
-        "deployment.apps/web \nNo rollout history found.\n"
+        "deployment.apps/web \nREVISION  CHANGE-CAUSE\n1         <none>\n\n"
     );
     assert_eq!(
         fails(&s, &["rollout", "undo", "deploy/web"]),

@@ -31,23 +31,29 @@ pub enum ClientError {
     Client { path: String, source: kube::Error },
 }
 
-/// A client for the current context of the kubeconfig at `path`.
+/// A client for the current context of the kubeconfig at `path`, introducing itself as
+/// `user_agent` (the API server names the field manager of its writes after it, as
+/// Kubernetes' components do: `kube-controller-manager/v1.33.0 (linux/amd64) rkube`).
 ///
 /// # Errors
 /// When the file cannot be read or parsed, names no usable context, or its credentials
 /// cannot be loaded.
-pub async fn from_kubeconfig(path: &Path) -> Result<kube::Client, ClientError> {
+pub async fn from_kubeconfig(path: &Path, user_agent: &str) -> Result<kube::Client, ClientError> {
     let shown = path.display().to_string();
     let kubeconfig = Kubeconfig::read_from(path).map_err(|source| ClientError::Read {
         path: shown.clone(),
         source,
     })?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .map_err(|source| ClientError::Config {
-            path: shown.clone(),
-            source,
-        })?;
+    let mut config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|source| ClientError::Config {
+                path: shown.clone(),
+                source,
+            })?;
+    if let Ok(agent) = http::HeaderValue::from_str(user_agent) {
+        config.headers.push((http::header::USER_AGENT, agent));
+    }
     kube::Client::try_from(config).map_err(|source| ClientError::Client {
         path: shown,
         source,

@@ -410,7 +410,8 @@ async fn ensure_claims(
     Ok(())
 }
 
-/// With `whenScaled: Delete`, gives a condemned pod's claims to the pod, so they go with it.
+/// With `whenScaled: Delete`, gives a condemned pod's claims to the pod (and takes them from
+/// the set, as Kubernetes does), so the garbage collector deletes them with the pod.
 async fn release_claims(
     state: &State,
     set: &StatefulSet,
@@ -469,6 +470,7 @@ async fn release_claims(
         if owners.iter().any(|o| o.uid == pod_uid) {
             continue;
         }
+        owners.retain(|o| Some(&o.uid) != set.metadata.uid.as_ref());
         owners.push(pod_ref.clone());
         let patch = json!({"metadata": {"ownerReferences": owners}});
         api.patch(&claim_name, &PatchParams::default(), &Patch::Merge(&patch))

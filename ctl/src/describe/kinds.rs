@@ -415,7 +415,12 @@ fn endpoints_text(extra: &Value, port: &Value) -> String {
             }
         }
     }
-    if out.is_empty() {
+    // kubectl: `<none>` when the Service has no slices at all, empty when they list nobody.
+    let no_slices = extra
+        .get("endpointSlices")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty);
+    if no_slices {
         "<none>".into()
     } else if out.len() > 3 {
         format!("{} + {} more...", out[..3].join(","), out.len() - 3)

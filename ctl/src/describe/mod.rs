@@ -40,7 +40,8 @@ impl Writer {
     }
 
     /// `Labels:` / `Annotations:` style maps: the first pair on the label's line, the rest
-    /// aligned under it; `<none>` when empty.
+    /// aligned under it; `<none>` when empty. Annotations read `key: value`, the others
+    /// `key=value`, as kubectl prints them.
     pub fn map(&mut self, level: usize, label: &str, map: Option<&Value>, skip: &[&str]) {
         let mut pairs: Vec<(String, String)> = map
             .and_then(Value::as_object)
@@ -61,8 +62,9 @@ impl Writer {
             self.field(level, label, "<none>");
             return;
         }
+        let sep = if label == "Annotations" { ": " } else { "=" };
         for (i, (k, v)) in pairs.iter().enumerate() {
-            let text = format!("{k}={v}");
+            let text = format!("{k}{sep}{v}");
             if i == 0 {
                 self.field(level, label, &text);
             } else {
