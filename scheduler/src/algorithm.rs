@@ -60,14 +60,26 @@ pub struct Picker {
 
 impl Picker {
     /// Picks a node for `pod`, or says why none fits.
-    pub fn pick(&mut self, pod: &PodInfo, cache: &Cache, cycle: &CycleState) -> Result<String, Diagnosis> {
+    pub fn pick(
+        &mut self,
+        pod: &PodInfo,
+        cache: &Cache,
+        cycle: &CycleState,
+    ) -> Result<String, Diagnosis> {
         let nodes = cache.nodes();
         let total = nodes.len();
         let present = cache.node_count();
         let want = feasible_to_find(present);
         let mut feasible: Vec<&NodeInfo> = Vec::with_capacity(want.min(total));
-        let mut diagnosis = Diagnosis { nodes: present, ..Diagnosis::default() };
-        let start = if total == 0 { 0 } else { self.next_start % total };
+        let mut diagnosis = Diagnosis {
+            nodes: present,
+            ..Diagnosis::default()
+        };
+        let start = if total == 0 {
+            0
+        } else {
+            self.next_start % total
+        };
         let mut scanned = 0;
         // A pod naming its node only needs that node checked.
         let named = pod.node_name.as_deref().and_then(|n| cache.node(n));

@@ -101,7 +101,9 @@ impl Binder {
             let event = Event {
                 type_: EventType::Normal,
                 reason: "Scheduled".to_owned(),
-                note: Some(format!("Successfully assigned {namespace}/{name} to {node}")),
+                note: Some(format!(
+                    "Successfully assigned {namespace}/{name} to {node}"
+                )),
                 action: "Binding".to_owned(),
                 secondary: None,
             };
@@ -178,7 +180,12 @@ impl Binder {
     ///
     /// # Errors
     /// When the delete is refused (a victim already gone is not an error).
-    pub async fn delete_victim(&self, victim: &PodInfo, preemptor: &str, node: &str) -> Result<(), Error> {
+    pub async fn delete_victim(
+        &self,
+        victim: &PodInfo,
+        preemptor: &str,
+        node: &str,
+    ) -> Result<(), Error> {
         let reference = ObjectReference {
             api_version: Some("v1".to_owned()),
             kind: Some("Pod".to_owned()),

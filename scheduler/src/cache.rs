@@ -73,7 +73,8 @@ impl NodeInfo {
         self.images.clear();
         for image in node.status.iter().flat_map(|s| s.images.iter().flatten()) {
             for name in image.names.iter().flatten() {
-                self.images.insert(name.clone(), image.size_bytes.unwrap_or(0));
+                self.images
+                    .insert(name.clone(), image.size_bytes.unwrap_or(0));
             }
         }
     }
@@ -200,14 +201,13 @@ impl Cache {
                 self.index.insert(moved.name.clone(), i);
             }
         } else {
-            let uids: Vec<String> = self.nodes[i].pods.iter().map(|p| p.uid.clone()).collect();
-            self.nodes[i] = NodeInfo {
-                name: name.to_owned(),
-                ..NodeInfo::default()
-            };
-            for uid in uids {
-                self.pods.remove(&uid);
-            }
+            // Keep the pods (they still hold their places until deleted); the node is gone.
+            let info = &mut self.nodes[i];
+            info.present = false;
+            info.labels.clear();
+            info.taints.clear();
+            info.allocatable = Resources::default();
+            info.allowed_pods = 0;
         }
     }
 
@@ -236,8 +236,9 @@ impl Cache {
 
     /// Records that this scheduler placed `pod` on `node` and is binding it.
     pub fn assume(&mut self, node: &str, pod: Arc<PodInfo>) {
-        self.assumed.insert(pod.uid.clone());
+        let uid = pod.uid.clone();
         self.add_pod(node, pod);
+        self.assumed.insert(uid);
     }
 
     /// Whether the pod is assumed and not yet seen bound.
@@ -299,7 +300,10 @@ mod tests {
     }
 
     fn pod(uid: &str, cpu: i64) -> Arc<PodInfo> {
-        let mut p = PodInfo { uid: uid.into(), ..PodInfo::default() };
+        let mut p = PodInfo {
+            uid: uid.into(),
+            ..PodInfo::default()
+        };
         p.requests.milli_cpu = cpu;
         Arc::new(p)
     }

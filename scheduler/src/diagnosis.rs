@@ -45,7 +45,11 @@ impl Diagnosis {
             .rejected
             .values()
             .flat_map(|r| r.reasons.iter().map(|s| s.as_ref()));
-        format!("0/{} nodes are available: {}.", self.nodes, histogram(reasons))
+        format!(
+            "0/{} nodes are available: {}.",
+            self.nodes,
+            histogram(reasons)
+        )
     }
 
     /// The sentence about preemption, given the per-node preemption outcome.
@@ -63,13 +67,18 @@ mod tests {
 
     #[test]
     fn kube_scheduler_wording() {
-        let mut d = Diagnosis { nodes: 3, ..Diagnosis::default() };
+        let mut d = Diagnosis {
+            nodes: 3,
+            ..Diagnosis::default()
+        };
         d.rejected.insert(
             "a".into(),
             Rejection::unresolvable("node(s) had untolerated taint {dedicated: gpu}"),
         );
-        d.rejected.insert("b".into(), Rejection::resolvable("Insufficient cpu"));
-        d.rejected.insert("c".into(), Rejection::resolvable("Insufficient cpu"));
+        d.rejected
+            .insert("b".into(), Rejection::resolvable("Insufficient cpu"));
+        d.rejected
+            .insert("c".into(), Rejection::resolvable("Insufficient cpu"));
         assert_eq!(
             d.message(),
             "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu."

@@ -48,11 +48,10 @@ pub struct AffinityTerm {
 
 impl AffinityTerm {
     fn new(term: &PodAffinityTerm, own_namespace: &str) -> Self {
-        let all_namespaces = term
-            .namespace_selector
-            .as_ref()
-            .is_some_and(|s| s.match_labels.as_ref().is_none_or(BTreeMap::is_empty)
-                && s.match_expressions.as_ref().is_none_or(Vec::is_empty));
+        let all_namespaces = term.namespace_selector.as_ref().is_some_and(|s| {
+            s.match_labels.as_ref().is_none_or(BTreeMap::is_empty)
+                && s.match_expressions.as_ref().is_none_or(Vec::is_empty)
+        });
         let mut namespaces = term.namespaces.clone().unwrap_or_default();
         if namespaces.is_empty() && term.namespace_selector.is_none() {
             namespaces.push(own_namespace.to_owned());
@@ -169,7 +168,11 @@ impl PodInfo {
         info.node_name = spec.node_name.clone().filter(|n| !n.is_empty());
         info.node_selector = spec.node_selector.clone().unwrap_or_default();
         info.tolerations = spec.tolerations.clone().unwrap_or_default();
-        for container in spec.containers.iter().chain(spec.init_containers.iter().flatten()) {
+        for container in spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+        {
             if let Some(image) = &container.image {
                 info.images.push(image.clone());
             }
@@ -218,7 +221,8 @@ impl PodInfo {
             let ns = info.namespace.clone();
             if let Some(a) = &affinity.pod_affinity {
                 info.required_affinity = terms(
-                    a.required_during_scheduling_ignored_during_execution.as_ref(),
+                    a.required_during_scheduling_ignored_during_execution
+                        .as_ref(),
                     &ns,
                 );
                 info.preferred_affinity = a
@@ -230,7 +234,8 @@ impl PodInfo {
             }
             if let Some(a) = &affinity.pod_anti_affinity {
                 info.required_anti_affinity = terms(
-                    a.required_during_scheduling_ignored_during_execution.as_ref(),
+                    a.required_during_scheduling_ignored_during_execution
+                        .as_ref(),
                     &ns,
                 );
                 info.preferred_anti_affinity = a
@@ -293,17 +298,28 @@ mod tests {
         assert_eq!(info.owner_uid.as_deref(), Some("rs-uid"));
         assert_eq!(
             info.host_ports,
-            vec![HostPort { ip: "0.0.0.0".into(), protocol: "TCP".into(), port: 8080 }]
+            vec![HostPort {
+                ip: "0.0.0.0".into(),
+                protocol: "TCP".into(),
+                port: 8080
+            }]
         );
         assert_eq!(info.required_anti_affinity.len(), 1);
         assert!(info.required_anti_affinity[0].matches(&info));
-        let other = PodInfo { namespace: "other".into(), ..info.clone() };
+        let other = PodInfo {
+            namespace: "other".into(),
+            ..info.clone()
+        };
         assert!(!info.required_anti_affinity[0].matches(&other));
     }
 
     #[test]
     fn host_ports_conflict_on_wildcard_ip() {
-        let p = |ip: &str, port| HostPort { ip: ip.into(), protocol: "TCP".into(), port };
+        let p = |ip: &str, port| HostPort {
+            ip: ip.into(),
+            protocol: "TCP".into(),
+            port,
+        };
         assert!(p("0.0.0.0", 80).conflicts(&p("10.0.0.1", 80)));
         assert!(!p("10.0.0.2", 80).conflicts(&p("10.0.0.1", 80)));
         assert!(!p("0.0.0.0", 80).conflicts(&p("0.0.0.0", 81)));

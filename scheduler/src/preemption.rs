@@ -25,7 +25,10 @@ impl Budgets {
     /// Records a budget.
     pub fn apply(&mut self, pdb: &PodDisruptionBudget) {
         let namespace = pdb.metadata.namespace.clone().unwrap_or_default();
-        let key = format!("{namespace}/{}", pdb.metadata.name.as_deref().unwrap_or_default());
+        let key = format!(
+            "{namespace}/{}",
+            pdb.metadata.name.as_deref().unwrap_or_default()
+        );
         let selector = pdb.spec.as_ref().and_then(|s| s.selector.clone());
         let allowed = pdb.status.as_ref().map_or(0, |s| s.disruptions_allowed);
         self.budgets.insert(key, (namespace, selector, allowed));
@@ -34,15 +37,21 @@ impl Budgets {
     /// Forgets a budget.
     pub fn delete(&mut self, pdb: &PodDisruptionBudget) {
         let namespace = pdb.metadata.namespace.clone().unwrap_or_default();
-        let key = format!("{namespace}/{}", pdb.metadata.name.as_deref().unwrap_or_default());
+        let key = format!(
+            "{namespace}/{}",
+            pdb.metadata.name.as_deref().unwrap_or_default()
+        );
         self.budgets.remove(&key);
     }
 
     /// Splits `victims` into (would violate a budget, would not), keeping their order;
     /// each eviction uses up one allowed disruption of each budget covering the pod.
     fn split(&self, victims: &[Arc<PodInfo>]) -> (Vec<Arc<PodInfo>>, Vec<Arc<PodInfo>>) {
-        let mut left: HashMap<&str, i32> =
-            self.budgets.iter().map(|(k, (_, _, a))| (k.as_str(), *a)).collect();
+        let mut left: HashMap<&str, i32> = self
+            .budgets
+            .iter()
+            .map(|(k, (_, _, a))| (k.as_str(), *a))
+            .collect();
         let (mut violating, mut fine) = (Vec::new(), Vec::new());
         for victim in victims {
             let mut violates = false;
@@ -157,7 +166,11 @@ fn better(a: &Plan, b: &Plan) -> bool {
     let key = |p: &Plan| {
         (
             p.budget_violations,
-            p.victims.iter().map(|v| v.priority).max().unwrap_or(i32::MIN),
+            p.victims
+                .iter()
+                .map(|v| v.priority)
+                .max()
+                .unwrap_or(i32::MIN),
             p.victims.iter().map(|v| i64::from(v.priority)).sum::<i64>(),
             p.victims.len(),
         )
@@ -195,7 +208,7 @@ mod tests {
         }
         cache.add_pod("n1", Arc::new(pod("a", 0, 1000)));
         cache.add_pod("n1", Arc::new(pod("b", 0, 1000)));
-        cache.add_pod("n2", Arc::new(pod("c", 0, 2000)));
+        cache.add_pod("n2", Arc::new(pod("c", 5, 2000)));
         cache
     }
 

@@ -21,8 +21,10 @@ impl Priorities {
     /// Records a class.
     pub fn apply(&mut self, class: &PriorityClass) {
         if let Some(name) = &class.metadata.name {
-            self.classes
-                .insert(name.clone(), (class.value, class.global_default.unwrap_or(false)));
+            self.classes.insert(
+                name.clone(),
+                (class.value, class.global_default.unwrap_or(false)),
+            );
         }
     }
 
@@ -59,13 +61,15 @@ mod tests {
     fn resolution_order() {
         let mut p = Priorities::default();
         let class: PriorityClass = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "high"}, "value": 1000})).unwrap();
+            "metadata": {"name": "high"}, "value": 1000}))
+        .unwrap();
         p.apply(&class);
         assert_eq!(p.resolve(Some(5), Some("high")), 5);
         assert_eq!(p.resolve(None, Some("high")), 1000);
         assert_eq!(p.resolve(None, None), 0);
         let default: PriorityClass = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "d"}, "value": 7, "globalDefault": true})).unwrap();
+            "metadata": {"name": "d"}, "value": 7, "globalDefault": true}))
+        .unwrap();
         p.apply(&default);
         assert_eq!(p.resolve(None, None), 7);
     }

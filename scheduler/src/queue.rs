@@ -96,7 +96,8 @@ impl Queue {
         let uid = info.uid.clone();
         match self.pods.get_mut(&uid) {
             Some(q) => {
-                let changed = q.pod.spec != pod.spec || q.pod.metadata.labels != pod.metadata.labels;
+                let changed =
+                    q.pod.spec != pod.spec || q.pod.metadata.labels != pod.metadata.labels;
                 q.pod = pod;
                 q.info = info;
                 if changed && matches!(q.place, Place::Unschedulable(_)) {
@@ -199,10 +200,9 @@ impl Queue {
                 break;
             }
             self.backoff.pop();
-            let current = self
-                .pods
-                .get(&uid)
-                .is_some_and(|q| q.generation == generation && matches!(q.place, Place::Backoff(_)));
+            let current = self.pods.get(&uid).is_some_and(|q| {
+                q.generation == generation && matches!(q.place, Place::Backoff(_))
+            });
             if current {
                 self.push_active(&uid);
             }
@@ -241,7 +241,11 @@ mod tests {
     use super::*;
 
     fn pod(uid: &str, priority: i32) -> (Arc<Pod>, Arc<PodInfo>) {
-        let info = PodInfo { uid: uid.into(), priority, ..PodInfo::default() };
+        let info = PodInfo {
+            uid: uid.into(),
+            priority,
+            ..PodInfo::default()
+        };
         (Arc::new(Pod::default()), Arc::new(info))
     }
 
@@ -252,7 +256,9 @@ mod tests {
             let (p, i) = pod(uid, prio);
             q.add_or_update(p, i);
         }
-        let order: Vec<String> = std::iter::from_fn(|| q.pop()).map(|q| q.info.uid.clone()).collect();
+        let order: Vec<String> = std::iter::from_fn(|| q.pop())
+            .map(|q| q.info.uid.clone())
+            .collect();
         assert_eq!(order, vec!["b", "a", "c"]);
     }
 

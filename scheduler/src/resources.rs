@@ -63,7 +63,9 @@ impl Resources {
     pub fn add(&mut self, other: &Self) {
         self.milli_cpu = self.milli_cpu.saturating_add(other.milli_cpu);
         self.memory = self.memory.saturating_add(other.memory);
-        self.ephemeral_storage = self.ephemeral_storage.saturating_add(other.ephemeral_storage);
+        self.ephemeral_storage = self
+            .ephemeral_storage
+            .saturating_add(other.ephemeral_storage);
         for (name, value) in &other.scalar {
             let slot = self.scalar.entry(name.clone()).or_insert(0);
             *slot = slot.saturating_add(*value);
@@ -74,7 +76,9 @@ impl Resources {
     pub fn sub(&mut self, other: &Self) {
         self.milli_cpu = self.milli_cpu.saturating_sub(other.milli_cpu);
         self.memory = self.memory.saturating_sub(other.memory);
-        self.ephemeral_storage = self.ephemeral_storage.saturating_sub(other.ephemeral_storage);
+        self.ephemeral_storage = self
+            .ephemeral_storage
+            .saturating_sub(other.ephemeral_storage);
         for (name, value) in &other.scalar {
             let slot = self.scalar.entry(name.clone()).or_insert(0);
             *slot = slot.saturating_sub(*value);
@@ -109,7 +113,10 @@ fn container_requests(container: &Container) -> Resources {
 
 /// CPU and memory of a container for scoring: its requests, or the defaults where it has none.
 fn container_non_zero(container: &Container) -> (i64, i64) {
-    let requests = container.resources.as_ref().and_then(|r| r.requests.as_ref());
+    let requests = container
+        .resources
+        .as_ref()
+        .and_then(|r| r.requests.as_ref());
     let cpu = requests
         .and_then(|r| r.get("cpu"))
         .map_or(DEFAULT_MILLI_CPU, |q| amount("cpu", q));
@@ -240,7 +247,9 @@ mod tests {
 
     #[test]
     fn non_zero_defaults_apply_to_containers_without_requests() {
-        let s = spec(json!({"containers": [{"name": "a"}, {"name": "b", "resources": {"requests": {"cpu": "1"}}}]}));
+        let s = spec(
+            json!({"containers": [{"name": "a"}, {"name": "b", "resources": {"requests": {"cpu": "1"}}}]}),
+        );
         assert_eq!(pod_non_zero_requests(&s), (1100, 2 * DEFAULT_MEMORY));
     }
 }

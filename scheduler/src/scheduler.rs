@@ -155,7 +155,9 @@ pub async fn run(client: kube::Client, config: Config, term: CancellationToken) 
         let deadline = s
             .queue
             .next_deadline()
-            .map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(Instant::now()));
+            .map_or(Duration::from_secs(3600), |d| {
+                d.saturating_duration_since(Instant::now())
+            });
         tokio::select! {
             () = term.cancelled() => break,
             Some(ev) = nodes.next() => s.node_event(ev),
@@ -271,7 +273,10 @@ impl Scheduler {
             self.cache.add_pod(&node, info);
             return;
         }
-        let ours = pod.spec.as_ref().and_then(|s| s.scheduler_name.as_deref())
+        let ours = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.scheduler_name.as_deref())
             .unwrap_or("default-scheduler")
             == self.config.scheduler_name;
         if !ours || is_terminal(&pod) || pod.metadata.deletion_timestamp.is_some() {
@@ -380,7 +385,9 @@ impl Scheduler {
                     if let Some(plan) = &nominated {
                         for victim in &plan.victims {
                             tracing::info!(preemptor = %info.key, victim = %victim.key, node = %plan.node, "preempting");
-                            if let Err(error) = binder.delete_victim(victim, &info.key, &plan.node).await {
+                            if let Err(error) =
+                                binder.delete_victim(victim, &info.key, &plan.node).await
+                            {
                                 tracing::warn!(%error, "failed to preempt");
                             }
                         }

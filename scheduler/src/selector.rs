@@ -105,13 +105,22 @@ mod tests {
             ],
         }))
         .unwrap();
-        assert!(label_selector_matches(&sel, &labels(&[("app", "web"), ("tier", "a")])));
-        assert!(!label_selector_matches(&sel, &labels(&[("app", "web"), ("tier", "c")])));
+        assert!(label_selector_matches(
+            &sel,
+            &labels(&[("app", "web"), ("tier", "a")])
+        ));
+        assert!(!label_selector_matches(
+            &sel,
+            &labels(&[("app", "web"), ("tier", "c")])
+        ));
         assert!(!label_selector_matches(
             &sel,
             &labels(&[("app", "web"), ("tier", "a"), ("canary", "1")])
         ));
-        assert!(label_selector_matches(&LabelSelector::default(), &labels(&[])));
+        assert!(label_selector_matches(
+            &LabelSelector::default(),
+            &labels(&[])
+        ));
     }
 
     #[test]
@@ -124,6 +133,10 @@ mod tests {
         assert!(node_term_matches(&term, &labels(&[("cores", "8")]), "n1"));
         assert!(!node_term_matches(&term, &labels(&[("cores", "4")]), "n1"));
         assert!(!node_term_matches(&term, &labels(&[("cores", "8")]), "n2"));
-        assert!(!node_term_matches(&NodeSelectorTerm::default(), &labels(&[]), "n1"));
+        assert!(!node_term_matches(
+            &NodeSelectorTerm::default(),
+            &labels(&[]),
+            "n1"
+        ));
     }
 }

@@ -111,8 +111,8 @@ pub fn filter(pod: &PodInfo, node: &NodeInfo, state: &State) -> Verdict {
 mod tests {
     use super::*;
     use crate::pod_info::AffinityTerm;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use k8s_openapi::api::core::v1::Node;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use std::sync::Arc;
 
     fn term(app: &str) -> AffinityTerm {
@@ -140,7 +140,8 @@ mod tests {
         let mut cache = Cache::default();
         for name in ["n1", "n2"] {
             let node: Node = serde_json::from_value(serde_json::json!({"metadata": {
-                "name": name, "labels": {"kubernetes.io/hostname": name}}})).unwrap();
+                "name": name, "labels": {"kubernetes.io/hostname": name}}}))
+            .unwrap();
             cache.apply_node(&node);
         }
         cache.add_pod("n1", Arc::new(placed));
@@ -155,7 +156,10 @@ mod tests {
         let state = State::new(&incoming, &cache);
         let n1 = cache.node("n1").unwrap();
         let n2 = cache.node("n2").unwrap();
-        assert_eq!(filter(&incoming, n1, &state).unwrap_err().reasons, vec![ANTI_AFFINITY]);
+        assert_eq!(
+            filter(&incoming, n1, &state).unwrap_err().reasons,
+            vec![ANTI_AFFINITY]
+        );
         assert!(filter(&incoming, n2, &state).is_ok());
 
         let mut placed = pod("a", "web");
@@ -164,7 +168,10 @@ mod tests {
         let plain = pod("b", "web");
         let state = State::new(&plain, &cache);
         let n1 = cache.node("n1").unwrap();
-        assert_eq!(filter(&plain, n1, &state).unwrap_err().reasons, vec![EXISTING_ANTI_AFFINITY]);
+        assert_eq!(
+            filter(&plain, n1, &state).unwrap_err().reasons,
+            vec![EXISTING_ANTI_AFFINITY]
+        );
     }
 
     #[test]
@@ -175,7 +182,9 @@ mod tests {
         let state = State::new(&incoming, &cache);
         assert!(filter(&incoming, cache.node("n1").unwrap(), &state).is_ok());
         assert_eq!(
-            filter(&incoming, cache.node("n2").unwrap(), &state).unwrap_err().reasons,
+            filter(&incoming, cache.node("n2").unwrap(), &state)
+                .unwrap_err()
+                .reasons,
             vec![AFFINITY]
         );
         // The first pod of a self-affine group may go anywhere.

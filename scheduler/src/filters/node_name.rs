@@ -21,8 +21,14 @@ mod tests {
 
     #[test]
     fn only_the_named_node() {
-        let pod = PodInfo { node_name: Some("a".into()), ..PodInfo::default() };
-        let node = |n: &str| NodeInfo { name: n.into(), ..NodeInfo::default() };
+        let pod = PodInfo {
+            node_name: Some("a".into()),
+            ..PodInfo::default()
+        };
+        let node = |n: &str| NodeInfo {
+            name: n.into(),
+            ..NodeInfo::default()
+        };
         assert!(filter(&pod, &node("a")).is_ok());
         assert!(filter(&pod, &node("b")).is_err());
         assert!(filter(&PodInfo::default(), &node("b")).is_ok());

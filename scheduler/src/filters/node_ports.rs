@@ -28,8 +28,15 @@ mod tests {
 
     #[test]
     fn used_port_rejects() {
-        let port = HostPort { ip: "0.0.0.0".into(), protocol: "TCP".into(), port: 80 };
-        let pod = PodInfo { host_ports: vec![port.clone()], ..PodInfo::default() };
+        let port = HostPort {
+            ip: "0.0.0.0".into(),
+            protocol: "TCP".into(),
+            port: 80,
+        };
+        let pod = PodInfo {
+            host_ports: vec![port.clone()],
+            ..PodInfo::default()
+        };
         let free = NodeInfo::default();
         assert!(filter(&pod, &free).is_ok());
         let busy = NodeInfo::default().with_pod(pod.clone());

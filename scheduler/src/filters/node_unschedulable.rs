@@ -34,7 +34,11 @@ mod tests {
 
     #[test]
     fn cordoned_nodes_need_the_toleration() {
-        let node = NodeInfo { unschedulable: true, present: true, ..NodeInfo::default() };
+        let node = NodeInfo {
+            unschedulable: true,
+            present: true,
+            ..NodeInfo::default()
+        };
         let mut pod = PodInfo::default();
         assert_eq!(filter(&pod, &node).unwrap_err().reasons, vec![REASON]);
         pod.tolerations.push(Toleration {

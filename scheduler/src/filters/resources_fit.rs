@@ -54,7 +54,10 @@ mod tests {
     use super::*;
 
     fn node(cpu: i64, pods: i64) -> NodeInfo {
-        let mut n = NodeInfo { allowed_pods: pods, ..NodeInfo::default() };
+        let mut n = NodeInfo {
+            allowed_pods: pods,
+            ..NodeInfo::default()
+        };
         n.allocatable.milli_cpu = cpu;
         n.allocatable.memory = 1 << 30;
         n
@@ -70,9 +73,15 @@ mod tests {
     fn cpu_pods_and_extended() {
         assert!(filter(&pod(1000), &node(2000, 10)).is_ok());
         let busy = node(2000, 10).with_pod(pod(1500));
-        assert_eq!(filter(&pod(1000), &busy).unwrap_err().reasons, vec!["Insufficient cpu"]);
+        assert_eq!(
+            filter(&pod(1000), &busy).unwrap_err().reasons,
+            vec!["Insufficient cpu"]
+        );
         let full = node(2000, 1).with_pod(pod(0));
-        assert_eq!(filter(&pod(0), &full).unwrap_err().reasons, vec!["Too many pods"]);
+        assert_eq!(
+            filter(&pod(0), &full).unwrap_err().reasons,
+            vec!["Too many pods"]
+        );
         let mut gpu = pod(0);
         gpu.requests.scalar.insert("example.com/gpu".into(), 1);
         assert_eq!(

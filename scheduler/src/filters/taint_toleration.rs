@@ -51,7 +51,12 @@ mod tests {
     use super::*;
 
     fn taint(key: &str, value: &str, effect: &str) -> Taint {
-        Taint { key: key.into(), value: Some(value.into()), effect: effect.into(), ..Taint::default() }
+        Taint {
+            key: key.into(),
+            value: Some(value.into()),
+            effect: effect.into(),
+            ..Taint::default()
+        }
     }
 
     fn toleration(key: &str, op: &str, value: &str, effect: &str) -> Toleration {
@@ -67,22 +72,37 @@ mod tests {
     #[test]
     fn toleration_matching() {
         let t = taint("dedicated", "gpu", "NoSchedule");
-        assert!(tolerates(&toleration("dedicated", "Equal", "gpu", "NoSchedule"), &t));
+        assert!(tolerates(
+            &toleration("dedicated", "Equal", "gpu", "NoSchedule"),
+            &t
+        ));
         assert!(tolerates(&toleration("dedicated", "Exists", "", ""), &t));
         assert!(!tolerates(&toleration("dedicated", "Equal", "cpu", ""), &t));
-        assert!(!tolerates(&toleration("dedicated", "Equal", "gpu", "NoExecute"), &t));
-        let everything = Toleration { operator: Some("Exists".into()), ..Toleration::default() };
+        assert!(!tolerates(
+            &toleration("dedicated", "Equal", "gpu", "NoExecute"),
+            &t
+        ));
+        let everything = Toleration {
+            operator: Some("Exists".into()),
+            ..Toleration::default()
+        };
         assert!(tolerates(&everything, &t));
     }
 
     #[test]
     fn untolerated_taint_is_named() {
         let node = NodeInfo {
-            taints: vec![taint("soft", "x", "PreferNoSchedule"), taint("dedicated", "gpu", "NoSchedule")],
+            taints: vec![
+                taint("soft", "x", "PreferNoSchedule"),
+                taint("dedicated", "gpu", "NoSchedule"),
+            ],
             ..NodeInfo::default()
         };
         let err = filter(&PodInfo::default(), &node).unwrap_err();
-        assert_eq!(err.reasons, vec!["node(s) had untolerated taint {dedicated: gpu}"]);
+        assert_eq!(
+            err.reasons,
+            vec!["node(s) had untolerated taint {dedicated: gpu}"]
+        );
         let pod = PodInfo {
             tolerations: vec![toleration("dedicated", "Equal", "gpu", "NoSchedule")],
             ..PodInfo::default()

@@ -127,21 +127,27 @@ mod tests {
         let mut cache = Cache::default();
         for (name, zone) in [("a1", "a"), ("b1", "b")] {
             let node: Node = serde_json::from_value(serde_json::json!({"metadata": {
-                "name": name, "labels": {"zone": zone}}})).unwrap();
+                "name": name, "labels": {"zone": zone}}}))
+            .unwrap();
             cache.apply_node(&node);
         }
-        let bare: Node = serde_json::from_value(serde_json::json!({"metadata": {"name": "x"}})).unwrap();
+        let bare: Node =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "x"}})).unwrap();
         cache.apply_node(&bare);
         cache.add_pod("a1", Arc::new(pod("p1")));
         let incoming = pod("p2");
         let state = State::new(&incoming, &cache);
         assert_eq!(
-            filter(&incoming, cache.node("a1").unwrap(), &state).unwrap_err().reasons,
+            filter(&incoming, cache.node("a1").unwrap(), &state)
+                .unwrap_err()
+                .reasons,
             vec![REASON]
         );
         assert!(filter(&incoming, cache.node("b1").unwrap(), &state).is_ok());
         assert_eq!(
-            filter(&incoming, cache.node("x").unwrap(), &state).unwrap_err().reasons,
+            filter(&incoming, cache.node("x").unwrap(), &state)
+                .unwrap_err()
+                .reasons,
             vec![MISSING_LABEL]
         );
     }

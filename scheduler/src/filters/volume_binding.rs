@@ -44,13 +44,22 @@ mod tests {
     fn volume_affinity_limits_nodes() {
         let state = State {
             required: vec![vec![serde_json::from_value(json!({"matchExpressions": [
-                {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]})).unwrap()]],
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]}))
+            .unwrap()]],
             problem: None,
         };
-        let mut n1 = NodeInfo { name: "n1".into(), ..NodeInfo::default() };
-        n1.labels.insert("kubernetes.io/hostname".into(), "n1".into());
-        let mut n2 = NodeInfo { name: "n2".into(), ..NodeInfo::default() };
-        n2.labels.insert("kubernetes.io/hostname".into(), "n2".into());
+        let mut n1 = NodeInfo {
+            name: "n1".into(),
+            ..NodeInfo::default()
+        };
+        n1.labels
+            .insert("kubernetes.io/hostname".into(), "n1".into());
+        let mut n2 = NodeInfo {
+            name: "n2".into(),
+            ..NodeInfo::default()
+        };
+        n2.labels
+            .insert("kubernetes.io/hostname".into(), "n2".into());
         assert!(filter(&n1, &state).is_ok());
         assert_eq!(filter(&n2, &state).unwrap_err().reasons, vec![REASON]);
         assert!(filter(&n2, &State::default()).is_ok());

@@ -36,8 +36,14 @@ mod tests {
         let mut node = NodeInfo::default();
         node.allocatable.milli_cpu = 1000;
         node.allocatable.memory = 1000;
-        let even = PodInfo { non_zero: (500, 500), ..PodInfo::default() };
-        let lopsided = PodInfo { non_zero: (1000, 0), ..PodInfo::default() };
+        let even = PodInfo {
+            non_zero: (500, 500),
+            ..PodInfo::default()
+        };
+        let lopsided = PodInfo {
+            non_zero: (1000, 0),
+            ..PodInfo::default()
+        };
         assert_eq!(score(&even, &node), 100);
         assert_eq!(score(&lopsided, &node), 50);
     }

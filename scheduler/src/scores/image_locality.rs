@@ -35,7 +35,10 @@ mod tests {
 
     #[test]
     fn present_images_score() {
-        let pod = PodInfo { images: vec!["big".into()], ..PodInfo::default() };
+        let pod = PodInfo {
+            images: vec!["big".into()],
+            ..PodInfo::default()
+        };
         let mut node = NodeInfo::default();
         assert_eq!(score(&pod, &node), 0);
         node.images.insert("big".into(), 1000 * MB);

@@ -18,7 +18,8 @@ impl State {
     /// Sums, for every placed pod matching one of the pod's preferred terms, that term's
     /// weight into the placed pod's domain.
     pub fn new(pod: &PodInfo, cache: &Cache) -> Self {
-        let has_terms = !pod.preferred_affinity.is_empty() || !pod.preferred_anti_affinity.is_empty();
+        let has_terms =
+            !pod.preferred_affinity.is_empty() || !pod.preferred_anti_affinity.is_empty();
         let mut per_domain = HashMap::new();
         if !has_terms {
             return Self::default();
@@ -27,7 +28,11 @@ impl State {
             .preferred_affinity
             .iter()
             .map(|(w, t)| (i64::from(*w), t))
-            .chain(pod.preferred_anti_affinity.iter().map(|(w, t)| (-i64::from(*w), t)));
+            .chain(
+                pod.preferred_anti_affinity
+                    .iter()
+                    .map(|(w, t)| (-i64::from(*w), t)),
+            );
         let terms: Vec<_> = terms.collect();
         for node in cache.nodes().iter().filter(|n| n.present) {
             for other in &node.pods {
@@ -42,7 +47,10 @@ impl State {
                 }
             }
         }
-        Self { per_domain, has_terms }
+        Self {
+            per_domain,
+            has_terms,
+        }
     }
 
     /// Whether the pod has preferred inter-pod terms at all.
@@ -73,20 +81,34 @@ mod tests {
         let mut cache = Cache::default();
         for name in ["n1", "n2"] {
             let node: Node = serde_json::from_value(serde_json::json!({"metadata": {
-                "name": name, "labels": {"h": name}}})).unwrap();
+                "name": name, "labels": {"h": name}}}))
+            .unwrap();
             cache.apply_node(&node);
         }
-        let labels: std::collections::BTreeMap<String, String> = [("app".to_owned(), "x".to_owned())].into();
-        cache.add_pod("n1", Arc::new(PodInfo {
-            uid: "a".into(), namespace: "d".into(), labels: labels.clone(), ..PodInfo::default()
-        }));
+        let labels: std::collections::BTreeMap<String, String> =
+            [("app".to_owned(), "x".to_owned())].into();
+        cache.add_pod(
+            "n1",
+            Arc::new(PodInfo {
+                uid: "a".into(),
+                namespace: "d".into(),
+                labels: labels.clone(),
+                ..PodInfo::default()
+            }),
+        );
         let term = AffinityTerm {
-            selector: Some(LabelSelector { match_labels: Some(labels), ..LabelSelector::default() }),
+            selector: Some(LabelSelector {
+                match_labels: Some(labels),
+                ..LabelSelector::default()
+            }),
             namespaces: vec!["d".into()],
             all_namespaces: false,
             topology_key: "h".into(),
         };
-        let pod = PodInfo { preferred_anti_affinity: vec![(50, term)], ..PodInfo::default() };
+        let pod = PodInfo {
+            preferred_anti_affinity: vec![(50, term)],
+            ..PodInfo::default()
+        };
         let state = State::new(&pod, &cache);
         assert_eq!(state.score(cache.node("n1").unwrap()), -50);
         assert_eq!(state.score(cache.node("n2").unwrap()), 0);

@@ -35,7 +35,10 @@ mod tests {
         empty.allocatable.memory = 4000;
         let mut busy = empty.clone();
         busy.non_zero_requested = (2000, 2000);
-        let pod = PodInfo { non_zero: (1000, 1000), ..PodInfo::default() };
+        let pod = PodInfo {
+            non_zero: (1000, 1000),
+            ..PodInfo::default()
+        };
         assert_eq!(score(&pod, &empty), 75);
         assert_eq!(score(&pod, &busy), 25);
     }

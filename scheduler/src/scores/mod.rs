@@ -74,16 +74,37 @@ pub fn score(
         }
     };
     // Already 0..=100.
-    add(nodes.iter().map(|n| least_allocated::score(pod, n)).collect(), 1);
-    add(nodes.iter().map(|n| balanced_allocation::score(pod, n)).collect(), 1);
-    add(nodes.iter().map(|n| image_locality::score(pod, n)).collect(), 1);
+    add(
+        nodes
+            .iter()
+            .map(|n| least_allocated::score(pod, n))
+            .collect(),
+        1,
+    );
+    add(
+        nodes
+            .iter()
+            .map(|n| balanced_allocation::score(pod, n))
+            .collect(),
+        1,
+    );
+    add(
+        nodes
+            .iter()
+            .map(|n| image_locality::score(pod, n))
+            .collect(),
+        1,
+    );
 
     if !pod.preferred_node_terms.is_empty() {
         let mut raw: Vec<i64> = nodes.iter().map(|n| node_affinity::score(pod, n)).collect();
         normalize(&mut raw, false);
         add(raw, 2);
     }
-    let mut raw: Vec<i64> = nodes.iter().map(|n| taint_toleration::score(pod, n)).collect();
+    let mut raw: Vec<i64> = nodes
+        .iter()
+        .map(|n| taint_toleration::score(pod, n))
+        .collect();
     normalize(&mut raw, true);
     add(raw, 3);
     if state.affinity.active() {

@@ -31,8 +31,15 @@ mod tests {
 
     #[test]
     fn siblings_count_against_a_node() {
-        let pod = PodInfo { owner_uid: Some("rs".into()), ..PodInfo::default() };
-        let sibling = PodInfo { uid: "s".into(), owner_uid: Some("rs".into()), ..PodInfo::default() };
+        let pod = PodInfo {
+            owner_uid: Some("rs".into()),
+            ..PodInfo::default()
+        };
+        let sibling = PodInfo {
+            uid: "s".into(),
+            owner_uid: Some("rs".into()),
+            ..PodInfo::default()
+        };
         let busy = NodeInfo::default().with_pod(sibling);
         let state = topology_spread::State::default();
         assert_eq!(score(&pod, &busy, &state), 1);

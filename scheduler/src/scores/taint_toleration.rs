@@ -21,7 +21,11 @@ mod tests {
     #[test]
     fn counts_prefer_no_schedule() {
         let node = NodeInfo {
-            taints: vec![Taint { key: "k".into(), effect: "PreferNoSchedule".into(), ..Taint::default() }],
+            taints: vec![Taint {
+                key: "k".into(),
+                effect: "PreferNoSchedule".into(),
+                ..Taint::default()
+            }],
             ..NodeInfo::default()
         };
         assert_eq!(score(&PodInfo::default(), &node), 1);
