@@ -19,6 +19,9 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// An unschedulable pod is retried at the latest after this long, even with no cluster change.
 pub const UNSCHEDULABLE_FLUSH: Duration = Duration::from_secs(300);
 
+/// How often parked pods are checked against `UNSCHEDULABLE_FLUSH`.
+const STALE_CHECK_INTERVAL: Duration = Duration::from_secs(30);
+
 /// Where a queued pod is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
@@ -51,6 +54,8 @@ pub struct Queue {
     active: BinaryHeap<(i32, Reverse<u64>, String, u64)>,
     backoff: BinaryHeap<Reverse<(Instant, String, u64)>>,
     seq: u64,
+    /// When to look next for pods parked too long (a scan of the queue, so not per pod).
+    next_stale_check: Option<Instant>,
 }
 
 fn backoff_for(attempts: u32) -> Duration {
@@ -207,6 +212,10 @@ impl Queue {
                 self.push_active(&uid);
             }
         }
+        if self.next_stale_check.is_some_and(|t| t > now) {
+            return;
+        }
+        self.next_stale_check = Some(now + STALE_CHECK_INTERVAL);
         let stale: Vec<String> = self
             .pods
             .iter()
@@ -221,14 +230,7 @@ impl Queue {
     /// When `flush` next has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
         let backoff = self.backoff.peek().map(|Reverse((t, _, _))| *t);
-        let parked = self
-            .pods
-            .values()
-            .filter_map(|q| match q.place {
-                Place::Unschedulable(t) => Some(t + UNSCHEDULABLE_FLUSH),
-                _ => None,
-            })
-            .min();
+        let parked = self.next_stale_check;
         match (backoff, parked) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
