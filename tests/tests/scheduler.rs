@@ -24,7 +24,8 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// A pod in `default` running `pause`, with `spec` merged into its spec.
 async fn create_pod(client: &Client, name: &str, labels: Value, spec: Value) -> Pod {
-    let mut pod_spec = json!({"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]});
+    let mut pod_spec =
+        json!({"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]});
     if let (Some(base), Some(extra)) = (pod_spec.as_object_mut(), spec.as_object()) {
         for (k, v) in extra {
             base.insert(k.clone(), v.clone());
@@ -48,7 +49,10 @@ fn with_cpu(cpu: &str) -> Value {
 }
 
 async fn node_of(client: &Client, name: &str) -> Option<String> {
-    let pod = Api::<Pod>::namespaced(client.clone(), "default").get(name).await.ok()?;
+    let pod = Api::<Pod>::namespaced(client.clone(), "default")
+        .get(name)
+        .await
+        .ok()?;
     pod.spec?.node_name.filter(|n| !n.is_empty())
 }
 
@@ -61,8 +65,15 @@ async fn wait_bound(client: &Client, name: &str) -> String {
 /// The PodScheduled=False message, once the scheduler has written it.
 async fn wait_unschedulable(client: &Client, name: &str) -> String {
     wait_for(&format!("pod {name} unschedulable"), WAIT, || async {
-        let pod = Api::<Pod>::namespaced(client.clone(), "default").get(name).await.ok()?;
-        let cond = pod.status?.conditions?.into_iter().find(|c| c.type_ == "PodScheduled")?;
+        let pod = Api::<Pod>::namespaced(client.clone(), "default")
+            .get(name)
+            .await
+            .ok()?;
+        let cond = pod
+            .status?
+            .conditions?
+            .into_iter()
+            .find(|c| c.type_ == "PodScheduled")?;
         (cond.status == "False" && cond.reason.as_deref() == Some("Unschedulable"))
             .then(|| cond.message.unwrap_or_default())
     })
@@ -95,7 +106,11 @@ fn replicas_spread_across_nodes() {
             let node = wait_bound(&client, &format!("web-{i}")).await;
             *per_node.entry(node).or_insert(0) += 1;
         }
-        assert_eq!(per_node.values().copied().collect::<Vec<_>>(), vec![2, 2, 2], "{per_node:?}");
+        assert_eq!(
+            per_node.values().copied().collect::<Vec<_>>(),
+            vec![2, 2, 2],
+            "{per_node:?}"
+        );
     });
     let out = server.kubectl(&["get", "pods", "-o", "wide"]).unwrap();
     let text = expect_success("kubectl", &["get", "pods"], &out);
@@ -228,15 +243,27 @@ fn other_scheduler_names_are_left_alone_and_pending_pods_wait_for_nodes() {
         create_pod(&client, "early", json!({}), json!({})).await;
         let message = wait_unschedulable(&client, "early").await;
         assert_eq!(message, "no nodes available to schedule pods");
-        create_pod(&client, "theirs", json!({}), json!({"schedulerName": "my-scheduler"})).await;
+        create_pod(
+            &client,
+            "theirs",
+            json!({}),
+            json!({"schedulerName": "my-scheduler"}),
+        )
+        .await;
         FakeNode::new("late").create(&client).await.unwrap();
         assert_eq!(wait_bound(&client, "early").await, "late");
         create_pod(&client, "ours", json!({}), json!({})).await;
         wait_bound(&client, "ours").await;
-        let theirs = Api::<Pod>::namespaced(client.clone(), "default").get("theirs").await.unwrap();
+        let theirs = Api::<Pod>::namespaced(client.clone(), "default")
+            .get("theirs")
+            .await
+            .unwrap();
         assert_eq!(theirs.spec.unwrap().node_name, None);
         let conditions = theirs.status.and_then(|s| s.conditions).unwrap_or_default();
-        assert!(conditions.iter().all(|c| c.type_ != "PodScheduled"), "{conditions:?}");
+        assert!(
+            conditions.iter().all(|c| c.type_ != "PodScheduled"),
+            "{conditions:?}"
+        );
     });
 }
 
@@ -246,9 +273,11 @@ fn high_priority_pod_preempts_a_low_priority_one() {
     runtime().block_on(async {
         let client = server.client().await.unwrap();
         FakeNode::new("n1").cpu("2").create(&client).await.unwrap();
-        let classes: Api<k8s_openapi::api::scheduling::v1::PriorityClass> = Api::all(client.clone());
+        let classes: Api<k8s_openapi::api::scheduling::v1::PriorityClass> =
+            Api::all(client.clone());
         let high = serde_json::from_value(json!({"apiVersion": "scheduling.k8s.io/v1",
-            "kind": "PriorityClass", "metadata": {"name": "high"}, "value": 1000})).unwrap();
+            "kind": "PriorityClass", "metadata": {"name": "high"}, "value": 1000}))
+        .unwrap();
         classes.create(&PostParams::default(), &high).await.unwrap();
         for i in 0..2 {
             create_pod(&client, &format!("low-{i}"), json!({}), with_cpu("1")).await;
@@ -259,7 +288,11 @@ fn high_priority_pod_preempts_a_low_priority_one() {
         create_pod(&client, "important", json!({}), spec).await;
         let pods = Api::<Pod>::namespaced(client.clone(), "default");
         let nominated = wait_for("nominatedNodeName", WAIT, || async {
-            pods.get("important").await.ok()?.status?.nominated_node_name
+            pods.get("important")
+                .await
+                .ok()?
+                .status?
+                .nominated_node_name
         })
         .await
         .unwrap();
@@ -279,7 +312,9 @@ fn high_priority_pod_preempts_a_low_priority_one() {
         .await
         .unwrap();
         assert_eq!(victims.len(), 1, "{victims:?}");
-        let _ = pods.delete(&victims[0], &DeleteParams::default().grace_period(0)).await;
+        let _ = pods
+            .delete(&victims[0], &DeleteParams::default().grace_period(0))
+            .await;
         assert_eq!(wait_bound(&client, "important").await, "n1");
     });
 }
