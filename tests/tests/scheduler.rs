@@ -229,7 +229,7 @@ fn pod_anti_affinity_keeps_replicas_apart() {
         create_pod(&client, "db-2", json!({"app": "db"}), spec).await;
         let message = wait_unschedulable(&client, "db-2").await;
         assert!(
-            message.starts_with("0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules."),
+            message.starts_with("0/2 nodes are available: 2 node(s) didn't satisfy existing pods anti-affinity rules."),
             "{message}"
         );
     });
