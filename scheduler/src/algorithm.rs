@@ -35,7 +35,7 @@ impl Rng {
     }
 
     /// The next number.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -133,7 +133,7 @@ impl Picker {
                         ties = 1;
                     } else if *score == totals[best] {
                         ties += 1;
-                        if self.rng.next() % ties == 0 {
+                        if self.rng.next_u64().is_multiple_of(ties) {
                             best = i;
                         }
                     }
@@ -145,6 +145,7 @@ impl Picker {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::Node;

@@ -62,6 +62,7 @@ impl Diagnosis {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -66,7 +66,7 @@ impl AffinityTerm {
 
     /// Whether `pod` is one of the pods this term is about.
     pub fn matches(&self, pod: &PodInfo) -> bool {
-        (self.all_namespaces || self.namespaces.iter().any(|n| *n == pod.namespace))
+        (self.all_namespaces || self.namespaces.contains(&pod.namespace))
             && self
                 .selector
                 .as_ref()
@@ -274,6 +274,7 @@ pub fn is_terminal(pod: &Pod) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -132,7 +132,7 @@ pub fn plan(
             continue;
         }
         // Give back as many as possible, most important first, budget-protected ones first.
-        lower.sort_by(|a, b| b.priority.cmp(&a.priority));
+        lower.sort_by_key(|p| std::cmp::Reverse(p.priority));
         let (violating, fine) = budgets.split(&lower);
         let mut victims = Vec::new();
         let mut budget_violations = 0;
@@ -179,6 +179,7 @@ fn better(a: &Plan, b: &Plan) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::Node;

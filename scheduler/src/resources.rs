@@ -200,6 +200,7 @@ pub fn node_allocatable(node: &Node) -> (Resources, i64) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -84,6 +84,7 @@ pub fn node_terms_match(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

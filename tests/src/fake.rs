@@ -246,10 +246,10 @@ pub async fn mark_pod_running(
         ],
         "containerStatuses": statuses,
     }});
-    Ok(pods
+    pods
         .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-        .with_context(|| format!("failed to mark pod {namespace}/{name} running"))?)
+        .with_context(|| format!("failed to mark pod {namespace}/{name} running"))
 }
 
 /// Reports the pod finished: Succeeded (every container exited 0) or Failed (exit code 1).
@@ -289,10 +289,10 @@ pub async fn mark_pod_finished(
         "conditions": [condition("Ready"), condition("ContainersReady")],
         "containerStatuses": statuses,
     }});
-    Ok(pods
+    pods
         .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-        .with_context(|| format!("failed to mark pod {namespace}/{name} {phase}"))?)
+        .with_context(|| format!("failed to mark pod {namespace}/{name} {phase}"))
 }
 
 fn containers(pod: &Pod) -> impl Iterator<Item = (String, String)> + '_ {

@@ -3,6 +3,8 @@
 //!
 //! Needs `target/debug/rkube` (`cargo build -p rkube --bin rkube`) and kubectl.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;

@@ -108,6 +108,7 @@ pub fn filter(pod: &PodInfo, node: &NodeInfo, state: &State) -> Verdict {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::pod_info::AffinityTerm;

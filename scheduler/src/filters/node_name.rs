@@ -16,6 +16,7 @@ pub fn filter(pod: &PodInfo, node: &NodeInfo) -> Verdict {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -28,6 +28,7 @@ pub fn filter(pod: &PodInfo, node: &NodeInfo) -> Verdict {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::Toleration;

@@ -36,6 +36,7 @@ pub fn filter(node: &NodeInfo, state: &State) -> Verdict {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -30,6 +30,7 @@ pub fn score(pod: &PodInfo, node: &NodeInfo) -> i64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -25,6 +25,7 @@ pub fn score(pod: &PodInfo, node: &NodeInfo) -> i64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -26,6 +26,7 @@ pub fn score(pod: &PodInfo, node: &NodeInfo, state: &topology_spread::State) -> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -14,6 +14,7 @@ pub fn score(pod: &PodInfo, node: &NodeInfo) -> i64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::Taint;
