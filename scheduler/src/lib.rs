@@ -3,6 +3,27 @@
 //!
 //! It runs inside `rkube server` (leader-elected on the Lease `kube-system/kube-scheduler`,
 //! so several servers run one active scheduler) and can run alone against any cluster.
+//!
+//! Layout: `scheduler` (the loop: watches in, decisions, bindings out), `queue` (active,
+//! backoff and unschedulable pods), `cache` (nodes and the pods on them), `pod_info`
+//! and `resources` (what a pod asks for), `filters/` and `scores/` (one plugin per file,
+//! pure functions), `algorithm` (filter, score, pick), `preemption`, `diagnosis` (the
+//! FailedScheduling message), `binder` (the API writes), `volumes` and `priority`.
+
+pub mod algorithm;
+pub mod binder;
+pub mod cache;
+pub mod diagnosis;
+pub mod filters;
+pub mod pod_info;
+pub mod preemption;
+pub mod priority;
+pub mod queue;
+pub mod resources;
+mod scheduler;
+pub mod scores;
+pub mod selector;
+pub mod volumes;
 
 use rkube_api::client::LeaderElection;
 use tokio_util::sync::CancellationToken;
@@ -58,7 +79,7 @@ pub async fn run(
 }
 
 /// Schedules pods while `term` is not cancelled (while this process leads).
-async fn schedule(_client: kube::Client, config: Config, term: CancellationToken) {
+async fn schedule(client: kube::Client, config: Config, term: CancellationToken) {
     tracing::info!(scheduler = %config.scheduler_name, "scheduler started");
-    term.cancelled().await;
+    scheduler::run(client, config, term).await;
 }
