@@ -71,6 +71,40 @@ impl Binder {
         }
     }
 
+    /// Names `node` in each delayed-binding claim of the pod (`claims`), so their volumes are
+    /// provisioned or bound where the pod will run (kube-scheduler's VolumeBinding pre-bind).
+    ///
+    /// # Errors
+    /// When a claim cannot be annotated.
+    pub async fn select_node_for_claims(
+        &self,
+        pod: &Pod,
+        claims: &[String],
+        node: &str,
+    ) -> Result<(), Error> {
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+        let api: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+            Api::namespaced(self.client.clone(), namespace);
+        let patch = json!({"metadata": {"annotations": {crate::volumes::SELECTED_NODE: node}}});
+        for claim in claims {
+            api.patch(
+                claim,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .map_err(|source| Error::Api {
+                what: "select a node for the claim of",
+                pod: format!(
+                    "{namespace}/{}",
+                    pod.metadata.name.as_deref().unwrap_or_default()
+                ),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
     /// POSTs the pod's binding to `node`, then records the Scheduled event.
     ///
     /// # Errors

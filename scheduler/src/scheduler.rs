@@ -10,6 +10,7 @@ use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::Api;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
@@ -98,6 +99,7 @@ pub async fn run(client: kube::Client, config: Config, term: CancellationToken) 
     let mut volumes = watch::<PersistentVolume>(&client);
     let mut classes = watch::<PriorityClass>(&client);
     let mut budgets = watch::<PodDisruptionBudget>(&client);
+    let mut storage_classes = watch::<StorageClass>(&client);
     let mut since_yield = 0u32;
     loop {
         if term.is_cancelled() {
@@ -129,6 +131,10 @@ pub async fn run(client: kube::Client, config: Config, term: CancellationToken) 
             }
             if let Some(Some(ev)) = budgets.next().now_or_never() {
                 s.budget_event(ev);
+                any = true;
+            }
+            if let Some(Some(ev)) = storage_classes.next().now_or_never() {
+                s.storage_class_event(ev);
                 any = true;
             }
             while let Ok(outcome) = outcomes.try_recv() {
@@ -303,6 +309,18 @@ impl Scheduler {
         }
     }
 
+    fn storage_class_event(&mut self, ev: Result<Event<StorageClass>, watcher::Error>) {
+        match ev {
+            Err(e) => log_watch_error("StorageClass", &e),
+            Ok(Event::Apply(c) | Event::InitApply(c)) => {
+                self.volumes.apply_class(&c);
+                self.queue.move_all_to_active();
+            }
+            Ok(Event::Delete(c)) => self.volumes.delete_class(&c),
+            Ok(Event::Init | Event::InitDone) => {}
+        }
+    }
+
     fn volume_event(&mut self, ev: Result<Event<PersistentVolume>, watcher::Error>) {
         match ev {
             Err(e) => log_watch_error("PersistentVolume", &e),
@@ -345,6 +363,7 @@ impl Scheduler {
     fn schedule_one(&mut self, queued: Queued) {
         let info = queued.info.clone();
         let volumes = self.volumes.state_for(&info);
+        let delayed = volumes.delayed.clone();
         let cycle = CycleState::new(&info, &self.cache, volumes);
         match self.picker.pick(&info, &self.cache, &cycle) {
             Ok(node) => {
@@ -357,7 +376,10 @@ impl Scheduler {
                 let pod = queued.pod;
                 tokio::spawn(async move {
                     let _permit = permits.acquire_owned().await;
-                    let failed = binder.bind(&pod, &node).await.err();
+                    let failed = match binder.select_node_for_claims(&pod, &delayed, &node).await {
+                        Ok(()) => binder.bind(&pod, &node).await.err(),
+                        Err(error) => Some(error),
+                    };
                     let _ = outcomes.send(BindOutcome {
                         uid: info.uid.clone(),
                         failed,

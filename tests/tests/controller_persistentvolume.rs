@@ -266,3 +266,52 @@ async fn the_default_class_provisions_on_the_consumers_node() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_with_a_claim_gets_its_volume_on_its_node() {
+    let s = ServerProcess::start().unwrap();
+    let client = s.client().await.unwrap();
+    rkube_tests::fake::FakeNode::new("n1")
+        .create(&client)
+        .await
+        .unwrap();
+    until(
+        &s,
+        &["get", "storageclass", "local-path"],
+        "{.provisioner}",
+        "rkube.io/local-path",
+    )
+    .await;
+    apply(
+        &s,
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  \
+         accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: db}\nspec:\n  containers: [{name: db, image: db:1, \
+         volumeMounts: [{name: data, mountPath: /data}]}]\n  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]\n",
+    );
+    // The scheduler picks n1, names it in the claim, the provisioner makes the volume there.
+    until(&s, &["get", "pod", "db"], "{.spec.nodeName}", "n1").await;
+    until(&s, &["get", "pvc", "data"], "{.status.phase}", "Bound").await;
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "get",
+                "pvc",
+                "data",
+                "-o",
+                "jsonpath={.metadata.annotations.volume\\.kubernetes\\.io/selected-node}"
+            ]
+        ),
+        "n1"
+    );
+    let volume = ok(
+        &s,
+        &["get", "pvc", "data", "-o", "jsonpath={.spec.volumeName}"],
+    );
+    assert_eq!(
+        ok(&s, &["get", "pv", &volume, "-o",
+            "jsonpath={.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}"]),
+        "n1"
+    );
+}

@@ -17,12 +17,23 @@ pub struct State {
     pub required: Vec<Vec<NodeSelectorTerm>>,
     /// A problem that rejects every node (a missing or unbound claim).
     pub problem: Option<String>,
+    /// Unbound claims of WaitForFirstConsumer classes, to be given the chosen node.
+    pub delayed: Vec<String>,
+    /// The node a claim of the pod was already promised to.
+    pub selected_node: Option<String>,
 }
 
 /// Rejects nodes a bound volume cannot be used from.
 pub fn filter(node: &NodeInfo, state: &State) -> Verdict {
     if let Some(problem) = &state.problem {
         return Err(Rejection::unresolvable(problem.clone()));
+    }
+    if state
+        .selected_node
+        .as_ref()
+        .is_some_and(|selected| *selected != node.name)
+    {
+        return Err(Rejection::unresolvable(REASON));
     }
     if state
         .required
@@ -47,7 +58,7 @@ mod tests {
             required: vec![vec![serde_json::from_value(json!({"matchExpressions": [
                 {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]}))
             .unwrap()]],
-            problem: None,
+            ..State::default()
         };
         let mut n1 = NodeInfo {
             name: "n1".into(),
