@@ -272,9 +272,14 @@ impl WatchCache {
         Err(backend::Error::Unavailable("store watch ended".into()))
     }
 
-    /// Waits until the cache has reached `revision`.
+    /// Waits until the cache has reached `revision`. When it has not yet, a progress report is
+    /// asked of the store: a resource nobody writes advances only through those, and a client
+    /// may well ask for the revision of a list served from the store (kube-rs watchers do).
     pub async fn wait_for(&self, revision: i64, timeout: Duration) -> bool {
         let mut rx = self.revision_tx.subscribe();
+        if *rx.borrow() < revision {
+            self.progress.notify_one();
+        }
         let reached = tokio::time::timeout(timeout, rx.wait_for(|r| *r >= revision)).await;
         matches!(reached, Ok(Ok(_)))
     }
