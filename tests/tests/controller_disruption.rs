@@ -170,7 +170,22 @@ async fn evictions_stop_at_the_budget() {
 
     // A pod that is not Ready may go while the budget is healthy... here it is not: refused.
     mark_pod_running(&client, NS, "web-2", false).await.unwrap();
-    allowed(&s, "web", "0").await;
+    wait_for("1 healthy pod", Duration::from_secs(30), || async {
+        let out = s
+            .kubectl(&[
+                "get",
+                "pdb",
+                "web",
+                "-n",
+                NS,
+                "-o",
+                "jsonpath={.status.currentHealthy}",
+            ])
+            .ok()?;
+        (String::from_utf8_lossy(&out.stdout) == "1").then_some(())
+    })
+    .await
+    .unwrap();
     let stderr = expect_failure("kubectl", &["create", "--raw"], &evict(&s, "web-2"));
     assert!(stderr.contains("disruption budget"), "{stderr}");
     // ...unless the budget says AlwaysAllow.

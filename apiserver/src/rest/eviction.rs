@@ -94,16 +94,6 @@ async fn charge_budget(
     let name = object::meta_str(budget, "name")
         .unwrap_or_default()
         .to_owned();
-    if !is_ready(pod) {
-        let policy = budget
-            .pointer("/spec/unhealthyPodEvictionPolicy")
-            .and_then(Value::as_str)
-            .unwrap_or("IfHealthyBudget");
-        let healthy = status_int(budget, "currentHealthy") >= status_int(budget, "desiredHealthy");
-        if policy == "AlwaysAllow" || healthy {
-            return Ok(());
-        }
-    }
     let dry_run = call.query.dry_run()
         || opts
             .get("dryRun")
@@ -119,6 +109,19 @@ async fn charge_budget(
         headers: call.headers.clone(),
         warnings: Default::default(),
     };
+    if !is_ready(pod) {
+        // Decided on the budget as stored now, not as the cache last saw it.
+        let budget = super::read::get_object(server, &budget_call.main()).await?;
+        let policy = budget
+            .pointer("/spec/unhealthyPodEvictionPolicy")
+            .and_then(Value::as_str)
+            .unwrap_or("IfHealthyBudget");
+        let healthy =
+            status_int(&budget, "currentHealthy") >= status_int(&budget, "desiredHealthy");
+        if policy == "AlwaysAllow" || healthy {
+            return Ok(());
+        }
+    }
     let take = |cur: &Value| -> ApiResult<Value> {
         let observed = status_int(cur, "observedGeneration");
         let generation = cur
