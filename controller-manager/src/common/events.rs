@@ -91,3 +91,25 @@ impl Recorder {
         });
     }
 }
+
+/// Publishes one event through kube-rs's `events.k8s.io` recorder, the action named after the
+/// reason, `related` as the secondary object; a failure is only logged.
+pub async fn publish_with(
+    recorder: &kube::runtime::events::Recorder,
+    regarding: &ObjectReference,
+    type_: EventType,
+    reason: &str,
+    note: String,
+    related: Option<ObjectReference>,
+) {
+    let event = kube::runtime::events::Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: reason.to_owned(),
+        secondary: related,
+    };
+    if let Err(error) = recorder.publish(&event, regarding).await {
+        debug!(%error, reason, "failed to record an event");
+    }
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource};
 use serde_json::json;
@@ -326,14 +326,13 @@ async fn publish<K: Resource<DynamicType = ()>>(
     reason: &str,
     note: String,
 ) {
-    let event = Event {
+    crate::common::events::publish_with(
+        &c.recorder,
+        &obj.object_ref(&()),
         type_,
-        reason: reason.to_owned(),
-        note: Some(note),
-        action: reason.to_owned(),
-        secondary: None,
-    };
-    if let Err(error) = c.recorder.publish(&event, &obj.object_ref(&())).await {
-        warn!(%error, reason, "failed to record an event");
-    }
+        reason,
+        note,
+        None,
+    )
+    .await;
 }

@@ -24,7 +24,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::reflector::{self, reflector, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Client, Resource, ResourceExt};
@@ -490,16 +490,15 @@ impl Binder {
         reason: &str,
         note: String,
     ) {
-        let event = Event {
+        crate::common::events::publish_with(
+            &self.recorder,
+            &claim.object_ref(&()),
             type_,
-            reason: reason.to_owned(),
-            note: Some(note),
-            action: reason.to_owned(),
-            secondary: None,
-        };
-        if let Err(error) = self.recorder.publish(&event, &claim.object_ref(&())).await {
-            warn!(%error, "failed to record an event");
-        }
+            reason,
+            note,
+            None,
+        )
+        .await;
     }
 
     /// An event each resync would repeat: recorded once per claim and reason.

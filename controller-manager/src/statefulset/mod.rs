@@ -22,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Recorder, Reporter};
 use kube::runtime::{watcher, Controller};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -490,16 +490,15 @@ async fn emit(
     note: String,
     related: Option<ObjectReference>,
 ) {
-    let event = Event {
+    crate::common::events::publish_with(
+        &state.recorder,
+        &set.object_ref(&()),
         type_,
-        reason: reason.to_owned(),
-        note: Some(note),
-        action: reason.to_owned(),
-        secondary: related,
-    };
-    if let Err(err) = state.recorder.publish(&event, &set.object_ref(&())).await {
-        debug!(statefulset = %set.name_any(), error = %err, "failed to record an event");
-    }
+        reason,
+        note,
+        related,
+    )
+    .await;
 }
 
 /// The pod a delete call answered about: the object when the API returns it, else its name
