@@ -30,6 +30,7 @@ pub mod crd;
 pub mod discovery;
 pub mod filter;
 pub mod kubeconfig;
+pub mod kubelet;
 pub mod managed;
 pub mod object;
 pub mod openapi;

@@ -82,6 +82,8 @@ pub struct ApiServer {
     event_lease: tokio::sync::Mutex<Option<(i64, Instant)>>,
     /// The OpenAPI documents of the current catalog, built on first request.
     pub(crate) openapi: Mutex<Option<Arc<openapi::Documents>>>,
+    /// Dials kubelets for pod logs, exec, attach and port-forward.
+    pub(crate) kubelet: crate::kubelet::KubeletClient,
 }
 
 impl ApiServer {
@@ -263,6 +265,7 @@ pub async fn prepare(config: Config, backend: Arc<dyn Backend>) -> Result<Prepar
         path: tokens_path,
         source,
     })?;
+    let kubelet = crate::kubelet::KubeletClient::new(&ca)?;
     let state = Arc::new(ApiServer {
         backend,
         catalog: Catalog::builtin(),
@@ -272,6 +275,7 @@ pub async fn prepare(config: Config, backend: Arc<dyn Backend>) -> Result<Prepar
         server_address: SocketAddr::new(host, addr.port()).to_string(),
         event_lease: tokio::sync::Mutex::new(None),
         openapi: Mutex::new(None),
+        kubelet,
     });
     ensure_namespaces(&state).await?;
     ensure_kubernetes_service(&state, addr.port()).await?;
@@ -426,6 +430,19 @@ async fn route(
         .unwrap_or_default();
     let ok = |v: serde_json::Value| Ok(body::json(StatusCode::OK, &v));
     match request::parse_path(path) {
+        Target::Resource(resource_path) if rest::is_stream(&resource_path) => {
+            let upgrade = parts.extensions.get::<hyper::upgrade::OnUpgrade>().cloned();
+            Ok(rest::handle_stream(
+                state,
+                parts.method.clone(),
+                resource_path,
+                query,
+                parts.headers.clone(),
+                parts.uri.query().unwrap_or_default(),
+                upgrade,
+            )
+            .await)
+        }
         Target::Resource(resource_path) => {
             let bytes = if matches!(parts.method, Method::GET | Method::HEAD) {
                 Bytes::new()

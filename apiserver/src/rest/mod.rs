@@ -4,6 +4,7 @@
 mod eviction;
 mod lifecycle;
 mod read;
+pub mod stream;
 mod subresource;
 mod table;
 mod watch;
@@ -102,14 +103,13 @@ pub async fn handle(
     }
 }
 
-async fn dispatch(
-    server: &Arc<ApiServer>,
-    method: &Method,
+/// The call a request makes: its resource found in the catalog, its subresource checked.
+fn resolve(
+    server: &ApiServer,
     path: ResourcePath,
     query: Query,
     headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Response<Body>> {
+) -> ApiResult<Call> {
     let resource = server
         .catalog
         .lookup(&path.group, &path.version, &path.plural)
@@ -125,16 +125,66 @@ async fn dispatch(
                 .ok_or_else(ApiError::path_not_found)?,
         ),
     };
-    let verb = request::verb(method, &path, &query);
-    let call = Call {
+    Ok(Call {
         resource,
-        namespace: path.namespace.clone(),
-        name: path.name.clone(),
+        namespace: path.namespace,
+        name: path.name,
         subresource,
         query,
         headers,
         warnings: Default::default(),
+    })
+}
+
+/// Serves a pod `log`, `exec`, `attach` or `portforward` request (see [`stream`]).
+pub async fn handle_stream(
+    server: &Arc<ApiServer>,
+    method: Method,
+    path: ResourcePath,
+    query: Query,
+    headers: HeaderMap,
+    raw_query: &str,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response<Body> {
+    let served = async {
+        let call = resolve(server, path, query, headers)?;
+        let req = stream::StreamRequest {
+            call: &call,
+            method: &method,
+            raw_query,
+            upgrade,
+        };
+        stream::pod(server, req).await
     };
+    match served.await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::debug!(code = e.code.as_u16(), message = %e.message, "stream request failed");
+            body::error(&e)
+        }
+    }
+}
+
+/// Whether a path is a pod stream ([`handle_stream`]) rather than a stored resource.
+pub fn is_stream(path: &ResourcePath) -> bool {
+    path.group.is_empty()
+        && path.plural == "pods"
+        && matches!(
+            path.subresource.as_deref(),
+            Some("log" | "exec" | "attach" | "portforward")
+        )
+}
+
+async fn dispatch(
+    server: &Arc<ApiServer>,
+    method: &Method,
+    path: ResourcePath,
+    query: Query,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response<Body>> {
+    let verb = request::verb(method, &path, &query);
+    let call = resolve(server, path, query, headers)?;
     if let Some(sub) = call.subresource {
         return subresource::subresource(server, &call, sub, method, &bytes).await;
     }
