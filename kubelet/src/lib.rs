@@ -15,4 +15,5 @@
 //! - [`runtime::image`]: image references, the content-addressed image store on disk, pulling from
 //!   registries, safe layer unpacking into overlayfs form, and importing image archives.
 
+pub mod logs;
 pub mod runtime;
