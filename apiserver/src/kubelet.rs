@@ -144,7 +144,9 @@ impl KubeletClient {
         let mut response = sender.send_request(request).await.map_err(|e| failed(&e))?;
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             let Some(client_upgrade) = client_upgrade else {
-                return Err(ApiError::internal("the kubelet upgraded a request that did not ask to"));
+                return Err(ApiError::internal(
+                    "the kubelet upgraded a request that did not ask to",
+                ));
             };
             let kubelet_upgrade = hyper::upgrade::on(&mut response);
             tokio::spawn(async move {
@@ -205,7 +207,10 @@ impl Endpoint {
     /// address that is an IP) and its kubelet port.
     pub fn of_node(node: &Value) -> ApiResult<Endpoint> {
         let name = node["metadata"]["name"].as_str().unwrap_or_default();
-        let addresses = node["status"]["addresses"].as_array().cloned().unwrap_or_default();
+        let addresses = node["status"]["addresses"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let pick = |kind: &str| {
             addresses
                 .iter()
@@ -216,7 +221,9 @@ impl Endpoint {
             .or_else(|| pick("ExternalIP"))
             .or_else(|| pick(""))
             .ok_or_else(|| {
-                ApiError::bad_request(format!("node {name} has no address a kubelet can be reached at"))
+                ApiError::bad_request(format!(
+                    "node {name} has no address a kubelet can be reached at"
+                ))
             })?;
         let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
             .as_u64()
@@ -228,6 +235,7 @@ impl Endpoint {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
     use serde_json::json;
@@ -254,10 +262,16 @@ mod tests {
         let node = json!({"metadata": {"name": "n1"}, "status": {"addresses": [
             {"type": "ExternalIP", "address": "2001:db8::1"}
         ]}});
-        assert_eq!(Endpoint::of_node(&node).unwrap().authority(), "[2001:db8::1]:10250");
+        assert_eq!(
+            Endpoint::of_node(&node).unwrap().authority(),
+            "[2001:db8::1]:10250"
+        );
         let bare = json!({"metadata": {"name": "n2"}, "status": {}});
         let err = Endpoint::of_node(&bare).unwrap_err();
-        assert_eq!(err.message, "node n2 has no address a kubelet can be reached at");
+        assert_eq!(
+            err.message,
+            "node n2 has no address a kubelet can be reached at"
+        );
     }
 
     #[test]

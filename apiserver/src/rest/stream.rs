@@ -120,7 +120,12 @@ fn container_of(pod: &Value, wanted: Option<&str>) -> ApiResult<String> {
     let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
     match wanted.filter(|w| !w.is_empty()) {
         Some(w) => {
-            if containers.iter().chain(&init).chain(&ephemeral).any(|c| c == w) {
+            if containers
+                .iter()
+                .chain(&init)
+                .chain(&ephemeral)
+                .any(|c| c == w)
+            {
                 Ok(w.to_owned())
             } else {
                 Err(ApiError::bad_request(format!(
@@ -135,7 +140,10 @@ fn container_of(pod: &Value, wanted: Option<&str>) -> ApiResult<String> {
                 containers.join(" ")
             );
             if !init.is_empty() {
-                message.push_str(&format!(" or one of the init containers: [{}]", init.join(" ")));
+                message.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    init.join(" ")
+                ));
             }
             if !ephemeral.is_empty() {
                 message.push_str(&format!(
@@ -165,7 +173,11 @@ fn check_log_options(call: &Call) -> ApiResult<()> {
         )
     };
     if let Some(v) = int("tailLines")?.filter(|v| *v < 0) {
-        return Err(invalid("tailLines", v, "must be greater than or equal to 0"));
+        return Err(invalid(
+            "tailLines",
+            v,
+            "must be greater than or equal to 0",
+        ));
     }
     if let Some(v) = int("limitBytes")?.filter(|v| *v < 1) {
         return Err(invalid("limitBytes", v, "must be greater than 0"));
@@ -182,6 +194,7 @@ fn check_log_options(call: &Call) -> ApiResult<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
     use serde_json::json;

@@ -85,6 +85,7 @@ fn flag(value: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
 
@@ -105,7 +106,9 @@ mod tests {
         assert!(o.previous);
         assert_eq!(o.since, Some("2026-11-23T09:00:00Z".parse().unwrap()));
         assert_eq!(
-            LogOptions::from_query("tailLines=-1", now).unwrap().tail_lines,
+            LogOptions::from_query("tailLines=-1", now)
+                .unwrap()
+                .tail_lines,
             None
         );
     }

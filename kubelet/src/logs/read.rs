@@ -64,7 +64,11 @@ pub fn parse_entry(line: &[u8]) -> Result<Entry<'_>, LogError> {
     let stream = match fields.next() {
         Some(b"stdout") => Stream::Stdout,
         Some(b"stderr") => Stream::Stderr,
-        _ => return Err(LogError::Malformed("the stream is neither stdout nor stderr")),
+        _ => {
+            return Err(LogError::Malformed(
+                "the stream is neither stdout nor stderr",
+            ))
+        }
     };
     let partial = match fields.next() {
         Some(b"P") => true,
@@ -284,6 +288,7 @@ fn drain_lines(pending: &mut Vec<u8>) -> Vec<Vec<u8>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -316,12 +321,20 @@ not a log line
         assert_eq!(e.time, "2026-11-23T10:00:00.5Z".parse().unwrap());
         assert!(parse_entry(b"yesterday stdout F x").is_err());
         assert!(parse_entry(b"2026-11-23T10:00:00Z stdin F x").is_err());
-        assert_eq!(parse_entry(b"2026-11-23T10:00:00Z stdout F").unwrap().content, b"");
+        assert_eq!(
+            parse_entry(b"2026-11-23T10:00:00Z stdout F")
+                .unwrap()
+                .content,
+            b""
+        );
     }
 
     #[tokio::test]
     async fn whole_lines_partials_joined() {
-        assert_eq!(serve(LOG, LogOptions::default()).await, "one\ntwo\nthree\n\n");
+        assert_eq!(
+            serve(LOG, LogOptions::default()).await,
+            "one\ntwo\nthree\n\n"
+        );
     }
 
     #[tokio::test]
@@ -384,14 +397,20 @@ not a log line
             let path = path.clone();
             let running = running.clone();
             tokio::spawn(async move {
-                read(&path, &options, &mut server, || running.load(Ordering::SeqCst)).await
+                read(&path, &options, &mut server, || {
+                    running.load(Ordering::SeqCst)
+                })
+                .await
             })
         };
         let mut got = String::new();
         expect(&mut client, &mut got, "first\n").await;
         // An entry written in two pieces is sent once complete.
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(b"2026-11-23T10:00:01Z stdout F sec").unwrap();
         f.flush().unwrap();
         tokio::time::sleep(Duration::from_millis(250)).await;
