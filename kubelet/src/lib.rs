@@ -17,3 +17,4 @@
 
 pub mod logs;
 pub mod runtime;
+pub mod streaming;
