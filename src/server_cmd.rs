@@ -32,6 +32,11 @@ pub struct ServerArgs {
     #[arg(long, default_value = "0.0.0.0", value_name = "IP")]
     pub bind_address: IpAddr,
 
+    /// Address other nodes and pods reach the API server at (published in the `kubernetes`
+    /// Service's endpoints); default: the bind address, or this host's main address.
+    #[arg(long, value_name = "IP")]
+    pub advertise_address: Option<IpAddr>,
+
     /// Port of the API server (HTTPS).
     #[arg(long, default_value_t = 6443, value_name = "PORT")]
     pub https_listen_port: u16,
@@ -140,6 +145,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir.clone(),
         bind: SocketAddr::new(args.bind_address, args.https_listen_port),
         tls_sans: args.tls_sans.clone(),
+        advertise_address: args.advertise_address,
         write_kubeconfig: args.write_kubeconfig.clone(),
     };
     let prepared = api::prepare(config, backend)

@@ -37,6 +37,9 @@ pub struct Config {
     pub tls_sans: Vec<String>,
     /// Also write the admin kubeconfig here.
     pub write_kubeconfig: Option<PathBuf>,
+    /// The address published in the `kubernetes` Service's endpoints; by default the bind
+    /// address, or the host's main address when binding to every address.
+    pub advertise_address: Option<IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +62,10 @@ pub enum ServerError {
     },
     #[error("creating namespace {namespace}: {message}")]
     Bootstrap { namespace: String, message: String },
+    #[error("creating the system PriorityClasses: {0}")]
+    PriorityClasses(String),
+    #[error("publishing the kubernetes Service's endpoints: {0}")]
+    Endpoints(String),
 }
 
 /// Namespaces that always exist.
@@ -278,7 +285,18 @@ pub async fn prepare(config: Config, backend: Arc<dyn Backend>) -> Result<Prepar
         kubelet,
     });
     ensure_namespaces(&state).await?;
+    crate::priority::ensure_system_classes(&state)
+        .await
+        .map_err(|e| ServerError::PriorityClasses(e.message))?;
     ensure_kubernetes_service(&state, addr.port()).await?;
+    let advertise = config
+        .advertise_address
+        .or_else(|| (!addr.ip().is_unspecified()).then(|| addr.ip()))
+        .or_else(crate::endpoints::host_address)
+        .unwrap_or(host);
+    crate::endpoints::ensure(&state, advertise, addr.port())
+        .await
+        .map_err(|e| ServerError::Endpoints(e.message))?;
     // Every built-in resource's watch cache starts now, as Kubernetes' do, so no client waits
     // for a cache to fill on its first list or watch.
     for resource in state.catalog.all() {

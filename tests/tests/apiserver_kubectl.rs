@@ -1022,6 +1022,26 @@ fn services_get_cluster_ips_and_node_ports(s: &ServerProcess) {
         ],
     );
     assert_eq!(ip, "10.96.0.1 443");
+    // The API server publishes its own address behind the Service, in both forms.
+    let endpoints = ok(s, &["get", "endpoints", "kubernetes", "-n", "default"]);
+    let port = s.port();
+    assert!(
+        endpoints.contains(&format!("127.0.0.1:{port}")),
+        "{endpoints}"
+    );
+    let slice = ok(
+        s,
+        &[
+            "get",
+            "endpointslices",
+            "kubernetes",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.addressType} {.endpoints[0].addresses[0]} {.ports[0].name} {.ports[0].port}",
+        ],
+    );
+    assert_eq!(slice, format!("IPv4 127.0.0.1 https {port}"));
     apply_stdin(s, &["apply", "-f", "-"], APP);
     let ip = ok(
         s,

@@ -88,6 +88,9 @@ pub async fn create_object(
     if crate::storageclass::is_claim(resource) {
         crate::storageclass::default_class(server, &mut obj);
     }
+    if crate::priority::is_pod(resource) {
+        crate::priority::admit_pod(server, &mut obj)?;
+    }
     let warnings =
         crate::admission::admit(resource, None, &mut obj, None, call.field_validation()?)?;
     call.warnings.lock().extend(warnings);
