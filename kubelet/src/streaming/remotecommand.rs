@@ -16,6 +16,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 /// The subprotocols served, newest first.
@@ -265,6 +267,13 @@ where
             let _ = sink.send(Message::Binary(frame.into())).await;
         }
     }
+    // A close without a status code reads as an error to Kubernetes clients: say "normal".
+    let _ = sink
+        .send(Message::Close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        })))
+        .await;
     let _ = sink.close().await;
     client.abort();
 }
