@@ -15,5 +15,6 @@ pub mod etcdctl;
 pub mod fake;
 pub mod linearizability;
 pub mod netns;
+pub mod python;
 pub mod server_proc;
 pub mod store_proc;

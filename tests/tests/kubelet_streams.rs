@@ -320,6 +320,26 @@ async fn logs_exec_and_port_forward_reach_the_kubelet() {
     // (kubectl's default) and with SPDY alone (its fallback).
     port_forward(&s, true);
     port_forward(&s, false);
+
+    // The Python client speaks the WebSocket channel protocols for both.
+    let Some(python) = rkube_tests::python::interpreter() else {
+        eprintln!("SKIPPED (python part): no Python with the `kubernetes` client");
+        return;
+    };
+    let out = std::process::Command::new(python)
+        .arg(rkube_tests::python::script("pod_streams.py"))
+        .env("KUBECONFIG", s.kubeconfig())
+        .env("HOME", s.scratch())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("exec: from-exec"), "{stdout}");
+    assert!(stdout.contains("port-forward: ping-python"), "{stdout}");
 }
 
 /// Runs `kubectl port-forward pod/web :8080` and echoes a few messages through it.

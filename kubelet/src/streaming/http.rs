@@ -192,18 +192,32 @@ async fn serve(
             let description = format!("{ns}/{pod}");
             if is_websocket(req.headers()) {
                 let protocol = websocket_protocol(req.headers(), |offered| {
-                    offered
-                        .split(',')
-                        .map(str::trim)
-                        .any(|p| p == PORT_FORWARD_WEBSOCKET)
-                        .then_some(PORT_FORWARD_WEBSOCKET)
+                    [PORT_FORWARD_WEBSOCKET, portforward::WEBSOCKET_PROTOCOL]
+                        .into_iter()
+                        .find(|want| offered.split(',').map(str::trim).any(|p| p == *want))
                 })?;
+                let ports = if protocol == portforward::WEBSOCKET_PROTOCOL {
+                    portforward::ports_from_query(&query).map_err(StreamError::bad_request)?
+                } else {
+                    Vec::new()
+                };
                 let (resp, upgrade) = accept_websocket(&mut req, protocol)?;
                 tokio::spawn(async move {
                     if let Some(io) = upgraded(upgrade).await {
                         let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
-                        let streams = super::spdy::serve(websocket_bytes(ws));
-                        portforward::serve(streams, description, target.uid, target.dial).await;
+                        if ports.is_empty() {
+                            let streams = super::spdy::serve(websocket_bytes(ws));
+                            portforward::serve(streams, description, target.uid, target.dial).await;
+                        } else {
+                            portforward::serve_websocket(
+                                ws,
+                                ports,
+                                description,
+                                target.uid,
+                                target.dial,
+                            )
+                            .await;
+                        }
                     }
                 });
                 return Ok(resp);
