@@ -43,7 +43,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             cmd::report(&e);
-            ExitCode::FAILURE
+            match e.downcast_ref::<cmd::ExitWith>() {
+                Some(code) => ExitCode::from(code.0),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

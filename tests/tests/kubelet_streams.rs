@@ -214,6 +214,10 @@ fn ok(s: &ServerProcess, args: &[&str]) -> String {
     expect_success("kubectl", args, &s.kubectl(args).unwrap())
 }
 
+fn rkctl_ok(s: &ServerProcess, args: &[&str]) -> String {
+    expect_success("rkctl", args, &s.rkctl(args).unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_exec_and_port_forward_reach_the_kubelet() {
     let s = ServerProcess::start_args(&["--disable-scheduler", "--disable-controller-manager"])
@@ -321,6 +325,48 @@ async fn logs_exec_and_port_forward_reach_the_kubelet() {
     port_forward(&s, true);
     port_forward(&s, false);
 
+    // rkctl speaks the same protocols (WebSocket remote-command and channel port-forward).
+    assert_eq!(rkctl_ok(&s, &["logs", "web", "--tail=1"]), "world\n");
+    let out = s
+        .rkctl(&[
+            "exec",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ])
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("err\ncommand terminated with exit code 3"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let out = s
+        .rkctl_with_stdin(&["exec", "-i", "web", "--", "cat"], Some("via rkctl\n"))
+        .unwrap();
+    assert_eq!(
+        expect_success("rkctl", &["exec", "-i"], &out),
+        "via rkctl\n"
+    );
+    let err = expect_failure(
+        "rkctl",
+        &["exec"],
+        &s.rkctl(&["exec", "web", "-c", "nope", "--", "true"])
+            .unwrap(),
+    );
+    assert!(
+        err.contains("container nope is not valid for pod web"),
+        "{err}"
+    );
+    forward_and_echo(
+        s.rkctl_command()
+            .unwrap()
+            .args(["port-forward", "pod/web", ":8080"]),
+    );
+
     // The Python client speaks the WebSocket channel protocols for both.
     let Some(python) = rkube_tests::python::interpreter() else {
         eprintln!("SKIPPED (python part): no Python with the `kubernetes` client");
@@ -344,10 +390,17 @@ async fn logs_exec_and_port_forward_reach_the_kubelet() {
 
 /// Runs `kubectl port-forward pod/web :8080` and echoes a few messages through it.
 fn port_forward(s: &ServerProcess, websockets: bool) {
-    let mut pf = s
-        .kubectl_command()
-        .env("KUBECTL_PORT_FORWARD_WEBSOCKETS", websockets.to_string())
-        .args(["port-forward", "pod/web", ":8080"])
+    forward_and_echo(
+        s.kubectl_command()
+            .env("KUBECTL_PORT_FORWARD_WEBSOCKETS", websockets.to_string())
+            .args(["port-forward", "pod/web", ":8080"]),
+    );
+}
+
+/// Starts a port-forward command, reads the local port it prints, and echoes a few messages
+/// through it.
+fn forward_and_echo(command: &mut std::process::Command) {
+    let mut pf = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

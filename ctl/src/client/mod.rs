@@ -2,6 +2,7 @@
 //! over rustls, bearer tokens or client certificates, and Kubernetes `Status` errors.
 
 mod tls;
+mod upgrade;
 
 use std::sync::Arc;
 
@@ -130,6 +131,8 @@ pub struct Client {
     host: String,
     port: u16,
     tls: Option<tokio_rustls::TlsConnector>,
+    /// The same TLS configuration offering only HTTP/1.1, for upgraded connections.
+    tls_upgrade: Option<tokio_rustls::TlsConnector>,
     server_name: String,
     authorization: Option<String>,
     sender: Mutex<Option<Sender>>,
@@ -173,12 +176,16 @@ impl Client {
             .trim_end_matches(']')
             .to_owned();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tls = if https {
-            Some(tokio_rustls::TlsConnector::from(Arc::new(tls::config(
-                conn,
-            )?)))
+        let (tls, tls_upgrade) = if https {
+            let config = tls::config(conn)?;
+            let mut h1 = config.clone();
+            h1.alpn_protocols = vec![b"http/1.1".to_vec()];
+            (
+                Some(tokio_rustls::TlsConnector::from(Arc::new(config))),
+                Some(tokio_rustls::TlsConnector::from(Arc::new(h1))),
+            )
         } else {
-            None
+            (None, None)
         };
         let authorization = if let Some(t) = &conn.token {
             Some(format!("Bearer {t}"))
@@ -196,6 +203,7 @@ impl Client {
             host,
             port,
             tls,
+            tls_upgrade,
             authorization,
             sender: Mutex::new(None),
             namespace: conn.namespace.clone(),

@@ -42,7 +42,7 @@ pub struct Opts {
 }
 
 /// Pods of a workload's selector.
-async fn pods_of(ctx: &Ctx, kind_and_name: &str) -> anyhow::Result<Vec<String>> {
+pub(super) async fn pods_of(ctx: &Ctx, kind_and_name: &str) -> anyhow::Result<Vec<String>> {
     let client = ctx.client().await?;
     let (t, name) = kind_and_name
         .split_once('/')
@@ -124,21 +124,7 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
                     .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_owned))
                     .collect();
                 if names.len() > 1 && !o.all_containers {
-                    let default = p
-                        .pointer("/metadata/annotations/kubectl.kubernetes.io~1default-container")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
-                    match default {
-                        Some(d) => vec![d],
-                        None => {
-                            super::err(&format!(
-                                "Defaulted container \"{}\" out of: {}\n",
-                                names[0],
-                                names.join(", ")
-                            ));
-                            vec![names[0].clone()]
-                        }
-                    }
+                    default_container(&p, false).into_iter().collect()
                 } else {
                     names
                 }
@@ -198,4 +184,31 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The container a command picks when none is named: the pod's
+/// `kubectl.kubernetes.io/default-container`, else its first container (saying so on stderr,
+/// unless `quiet`, when there are several).
+pub(super) fn default_container(pod: &Value, quiet: bool) -> Option<String> {
+    if let Some(d) = pod
+        .pointer("/metadata/annotations/kubectl.kubernetes.io~1default-container")
+        .and_then(Value::as_str)
+    {
+        return Some(d.to_owned());
+    }
+    let names: Vec<&str> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("name").and_then(Value::as_str))
+        .collect();
+    if names.len() > 1 && !quiet {
+        super::err(&format!(
+            "Defaulted container \"{}\" out of: {}\n",
+            names[0],
+            names.join(", ")
+        ));
+    }
+    names.first().map(|n| (*n).to_owned())
 }

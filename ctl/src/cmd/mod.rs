@@ -13,12 +13,14 @@ mod describe;
 mod diff;
 mod drain;
 mod edit;
+mod exec;
 mod explain;
 mod expose;
 mod get;
 mod label;
 mod logs;
 mod patch;
+mod port_forward;
 mod rollout;
 mod run;
 mod scale;
@@ -148,6 +150,12 @@ pub enum Command {
     Explain(explain::Opts),
     /// Print the logs for a container in a pod.
     Logs(logs::Opts),
+    /// Execute a command in a container.
+    Exec(exec::Opts),
+    /// Attach to a running container.
+    Attach(exec::AttachOpts),
+    /// Forward one or more local ports to a pod.
+    PortForward(port_forward::Opts),
     /// Display resource (CPU/memory) usage.
     #[command(subcommand)]
     Top(top::Command),
@@ -171,6 +179,11 @@ pub struct Ctx {
 #[derive(Debug, thiserror::Error)]
 #[error("failed")]
 pub struct Reported;
+
+/// A failure already reported, ending rkctl with this exit code (a remote command's).
+#[derive(Debug, thiserror::Error)]
+#[error("exit code {0}")]
+pub struct ExitWith(pub u8);
 
 impl Ctx {
     fn new(global: Global) -> Ctx {
@@ -243,7 +256,7 @@ pub fn err(text: &str) {
 /// Prints a command's error as kubectl does: API errors as `Error from server (...)`, the rest
 /// as `error: ...`.
 pub fn report(e: &anyhow::Error) {
-    if e.downcast_ref::<Reported>().is_some() {
+    if e.downcast_ref::<Reported>().is_some() || e.downcast_ref::<ExitWith>().is_some() {
         return;
     }
     if let Some(client::Error::Api(api)) = e.downcast_ref::<client::Error>() {
@@ -310,6 +323,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Edit(o) => edit::run(&ctx, o).await,
         Command::Explain(o) => explain::run(&ctx, o).await,
         Command::Logs(o) => logs::run(&ctx, o).await,
+        Command::Exec(o) => exec::run(&ctx, o).await,
+        Command::Attach(o) => exec::attach(&ctx, o).await,
+        Command::PortForward(o) => port_forward::run(&ctx, o).await,
         Command::Top(c) => top::run(&ctx, c).await,
         Command::Drain(o) => drain::run(&ctx, o).await,
         Command::Diff(o) => diff::run(&ctx, o).await,

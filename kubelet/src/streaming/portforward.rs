@@ -238,7 +238,12 @@ where
                     }
                 }
             };
-            tokio::join!(up, down);
+            // The pod closing its side ends the port; the client finishing only half-closes.
+            tokio::pin!(up, down);
+            tokio::select! {
+                _ = &mut down => {}
+                _ = &mut up => down.await,
+            }
         });
     }
     drop(out_tx);
