@@ -367,6 +367,44 @@ async fn logs_exec_and_port_forward_reach_the_kubelet() {
             .args(["port-forward", "pod/web", ":8080"]),
     );
 
+    // cp both ways, over exec and tar (the "container" here is the host's filesystem).
+    let remote = s.scratch().join("remote");
+    std::fs::create_dir_all(remote.join("sub")).unwrap();
+    std::fs::write(remote.join("a.txt"), "alpha\n").unwrap();
+    std::fs::write(remote.join("sub/b.txt"), "beta\n").unwrap();
+    for (tool, local) in [("rkctl", "down-rkctl"), ("kubectl", "down-kubectl")] {
+        let local = s.scratch().join(local);
+        let args = [
+            "cp",
+            &format!("web:{}", remote.display()),
+            local.to_str().unwrap(),
+        ];
+        let out = match tool {
+            "rkctl" => s.rkctl(&args).unwrap(),
+            _ => s.kubectl(&args).unwrap(),
+        };
+        expect_success(tool, &args, &out);
+        assert_eq!(
+            std::fs::read_to_string(local.join("a.txt")).unwrap(),
+            "alpha\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(local.join("sub/b.txt")).unwrap(),
+            "beta\n"
+        );
+    }
+    let upload = s.scratch().join("up.txt");
+    std::fs::write(&upload, "uploaded\n").unwrap();
+    let dest = format!("web:{}", remote.display());
+    rkctl_ok(&s, &["cp", upload.to_str().unwrap(), &dest]);
+    assert_eq!(
+        std::fs::read_to_string(remote.join("up.txt")).unwrap(),
+        "uploaded\n"
+    );
+    let renamed = format!("web:{}/renamed.txt", remote.display());
+    rkctl_ok(&s, &["cp", upload.to_str().unwrap(), &renamed]);
+    assert!(remote.join("renamed.txt").exists());
+
     // The Python client speaks the WebSocket channel protocols for both.
     let Some(python) = rkube_tests::python::interpreter() else {
         eprintln!("SKIPPED (python part): no Python with the `kubernetes` client");

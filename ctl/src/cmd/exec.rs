@@ -169,18 +169,83 @@ fn terminal_size() -> Option<Vec<u8>> {
     Some(msg)
 }
 
+/// A remote-command session on the terminal: local stdin (raw when `-t`), output printed.
 async fn session(
     ctx: &Ctx,
     pod: &str,
     verb: &str,
-    mut q: Vec<(&str, &str)>,
+    q: Vec<(&str, &str)>,
     stdin: bool,
     tty: bool,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    let client = ctx.client().await?;
     let tty = tty && stdin && std::io::stdin().is_terminal();
-    if stdin {
+    let _raw = tty.then(RawMode::enter);
+    let input: Option<Input> = stdin.then(|| Box::new(tokio::io::stdin()) as Input);
+    let status = stream(
+        ctx,
+        pod,
+        verb,
+        q,
+        input,
+        tty,
+        &mut |channel, data| match channel {
+            1 => out(&String::from_utf8_lossy(data)),
+            _ => err(&String::from_utf8_lossy(data)),
+        },
+    )
+    .await?;
+    drop(_raw);
+    finish(&status, quiet)
+}
+
+/// What a command printed, and its final status.
+#[derive(Debug, Default)]
+pub(super) struct Captured {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// The status on the error channel (empty if none was sent).
+    pub status: Vec<u8>,
+}
+
+/// Runs `command` in a container with `input` on its stdin, collecting its output.
+pub(super) async fn capture(
+    ctx: &Ctx,
+    pod: &str,
+    container: &str,
+    command: &[&str],
+    input: Option<Vec<u8>>,
+) -> anyhow::Result<Captured> {
+    let mut q: Vec<(&str, &str)> = vec![("container", container)];
+    for c in command {
+        q.push(("command", c));
+    }
+    let input = input.map(|bytes| Box::new(std::io::Cursor::new(bytes)) as Input);
+    let mut captured = Captured::default();
+    let mut sink = |channel: u8, data: &[u8]| match channel {
+        1 => captured.stdout.extend_from_slice(data),
+        _ => captured.stderr.extend_from_slice(data),
+    };
+    let status = stream(ctx, pod, "exec", q, input, false, &mut sink).await?;
+    captured.status = status;
+    Ok(captured)
+}
+
+type Input = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
+
+/// Opens the stream and joins it to `input` and `output` (called with channel 1 or 2 and the
+/// bytes); returns the final status the server sent.
+async fn stream(
+    ctx: &Ctx,
+    pod: &str,
+    verb: &str,
+    mut q: Vec<(&str, &str)>,
+    input: Option<Input>,
+    tty: bool,
+    output: &mut dyn FnMut(u8, &[u8]),
+) -> anyhow::Result<Vec<u8>> {
+    let client = ctx.client().await?;
+    if input.is_some() {
         q.push(("stdin", "true"));
     }
     q.push(("stdout", "true"));
@@ -197,7 +262,6 @@ async fn session(
     let (ws, protocol) = client.websocket(&path, PROTOCOLS).await?;
     let v5 = protocol.starts_with("v5.");
     let (mut sink, mut source) = ws.split();
-    let _raw = tty.then(RawMode::enter);
 
     // Local input and window changes go up on their channels.
     let (up_tx, mut up_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
@@ -221,10 +285,9 @@ async fn session(
             }
         });
     }
-    if stdin {
+    if let Some(mut input) = input {
         let tx = up_tx.clone();
         tokio::spawn(async move {
-            let mut input = tokio::io::stdin();
             let mut buf = vec![0u8; 16 * 1024];
             loop {
                 match input.read(&mut buf[1..]).await {
@@ -263,15 +326,13 @@ async fn session(
             }
         };
         match data.split_first() {
-            Some((1, rest)) => out(&String::from_utf8_lossy(rest)),
-            Some((2, rest)) => err(&String::from_utf8_lossy(rest)),
+            Some((c @ (1 | 2), rest)) => output(*c, rest),
             Some((3, rest)) => status.extend_from_slice(rest),
             _ => {}
         }
     }
     writer.abort();
-    drop(_raw);
-    finish(&status, quiet)
+    Ok(status)
 }
 
 /// Reads the final status: success, a command's exit code, or an error.

@@ -7,6 +7,7 @@ mod autoscale;
 mod completion;
 mod config;
 mod cordon;
+mod cp;
 mod create;
 mod delete;
 mod describe;
@@ -156,6 +157,8 @@ pub enum Command {
     Attach(exec::AttachOpts),
     /// Forward one or more local ports to a pod.
     PortForward(port_forward::Opts),
+    /// Copy files and directories to and from containers.
+    Cp(cp::Opts),
     /// Display resource (CPU/memory) usage.
     #[command(subcommand)]
     Top(top::Command),
@@ -326,6 +329,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Exec(o) => exec::run(&ctx, o).await,
         Command::Attach(o) => exec::attach(&ctx, o).await,
         Command::PortForward(o) => port_forward::run(&ctx, o).await,
+        Command::Cp(o) => cp::run(&ctx, o).await,
         Command::Top(c) => top::run(&ctx, c).await,
         Command::Drain(o) => drain::run(&ctx, o).await,
         Command::Diff(o) => diff::run(&ctx, o).await,
