@@ -3,6 +3,7 @@
 //! Subcommands today: `server` (the control plane: embedded store and API server) and `store`
 //! (a standalone store member speaking the etcd v3 API). `agent` joins as the kubelet lands.
 
+mod scheduler_cmd;
 mod server_cmd;
 mod shutdown;
 mod store_cmd;
@@ -34,6 +35,8 @@ enum Command {
     Server(server_cmd::ServerArgs),
     /// Run a standalone store member that speaks the etcd v3 API (takes etcd's flags).
     Store(store_cmd::StoreArgs),
+    /// Run the scheduler alone against a cluster's API (through a kubeconfig).
+    Scheduler(scheduler_cmd::SchedulerArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let result = match cli.command {
         Command::Server(args) => runtime.block_on(server_cmd::run(args)),
         Command::Store(args) => runtime.block_on(store_cmd::run(args)),
+        Command::Scheduler(args) => runtime.block_on(scheduler_cmd::run(args)),
     };
     // Blocking tasks still running after the drain must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
