@@ -781,3 +781,83 @@ fn connect_options() -> ConnectOptions {
         .with_connect_timeout(PROBE_TIMEOUT)
         .with_timeout(PROBE_TIMEOUT)
 }
+
+/// A network namespace of a test's own (`ip netns add`), deleted (with every process in it)
+/// when dropped.
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Creates `rkube-test-<pid>-<label>-<n>` with its loopback up.
+    ///
+    /// # Errors
+    /// If a prerequisite is missing or `ip` fails.
+    pub fn create(label: &str) -> anyhow::Result<Netns> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        check_prerequisites().map_err(|e| anyhow!("cannot build namespaces: {e}"))?;
+        sweep_stale();
+        let name = format!(
+            "{NAME_PREFIX}{}-{label}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        ip(&["netns", "add", &name])?;
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `ip ARGS...` inside the namespace.
+    ///
+    /// # Errors
+    /// If the command fails (with its stderr).
+    pub fn ip(&self, args: &[&str]) -> anyhow::Result<String> {
+        let mut full = vec!["-n", self.name.as_str()];
+        full.extend_from_slice(args);
+        ip(&full)
+    }
+
+    /// Runs a command inside the namespace (`ip netns exec`), returning its stdout.
+    ///
+    /// # Errors
+    /// If it cannot run or fails.
+    pub fn exec(&self, program: &str, args: &[&str]) -> anyhow::Result<String> {
+        let tool = find_tool("ip").context("`ip` is not installed (apt-get install iproute2)")?;
+        run(Command::new(tool)
+            .args(["netns", "exec", &self.name, program])
+            .args(args))
+    }
+
+    /// Runs `f` on a thread inside the namespace (its sockets and child processes live there).
+    ///
+    /// # Errors
+    /// If the thread cannot enter the namespace.
+    ///
+    /// # Panics
+    /// If `f` panics (the panic is passed on).
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> anyhow::Result<T> {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let path = format!("/run/netns/{}", self.name);
+                let ns = File::open(&path).with_context(|| format!("failed to open {path}"))?;
+                setns(&ns, CloneFlags::CLONE_NEWNET)
+                    .with_context(|| format!("failed to enter network namespace {}", self.name))?;
+                Ok(f())
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = destroy_namespace(&self.name);
+    }
+}

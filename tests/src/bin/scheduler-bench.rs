@@ -126,7 +126,10 @@ async fn create_all(client: &Client, args: &Args) -> Result<()> {
                     .cpu("32")
                     .memory("128Gi")
                     .pods("110")
-                    .label("topology.kubernetes.io/zone", &format!("zone-{}", i % ZONES))
+                    .label(
+                        "topology.kubernetes.io/zone",
+                        &format!("zone-{}", i % ZONES),
+                    )
                     .create(&client)
                     .await
             }
@@ -162,7 +165,8 @@ async fn create_all(client: &Client, args: &Args) -> Result<()> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let server = ServerProcess::start_args(&["--disable-scheduler", "--disable-controller-manager"])?;
+    let server =
+        ServerProcess::start_args(&["--disable-scheduler", "--disable-controller-manager"])?;
     let client = server.client().await?;
     create_all(&client, &args).await?;
 
@@ -185,7 +189,11 @@ async fn main() -> Result<()> {
     while bound.len() < args.pods {
         let next = tokio::time::timeout_at(deadline.into(), events.next()).await;
         let pod = match next {
-            Err(_) => bail!("only {} of {} pods bound before the timeout", bound.len(), args.pods),
+            Err(_) => bail!(
+                "only {} of {} pods bound before the timeout",
+                bound.len(),
+                args.pods
+            ),
             Ok(None) => bail!("the watch ended"),
             Ok(Some(Err(e))) => {
                 eprintln!("watch error: {e}");
@@ -194,7 +202,11 @@ async fn main() -> Result<()> {
             Ok(Some(Ok(Event::Apply(p) | Event::InitApply(p)))) => p,
             Ok(Some(Ok(_))) => continue,
         };
-        let on_node = pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some();
+        let on_node = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_ref())
+            .is_some();
         if let (true, Some(name)) = (on_node, pod.metadata.name) {
             bound.insert(name);
         }
