@@ -6,9 +6,13 @@
 //! - [`model`]: Service ports and their endpoints, read from Services and EndpointSlices;
 //! - [`rules`]: the table wanted for them, a pure function;
 //! - [`transaction`]: the nft script from what is programmed to what is wanted;
-//! - [`nft`]: applying a script.
+//! - [`nft`]: applying a script;
+//! - [`sync`]: the loop watching Services and EndpointSlices and programming the table.
 
 pub mod model;
 pub mod nft;
 pub mod rules;
+pub mod sync;
 pub mod transaction;
+
+pub use sync::{run, Config, Error};

@@ -1,6 +1,7 @@
 //! Applying a script with the `nft` command (Debian's nftables), in one transaction.
 
 use std::io::Write as _;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// nft refused a script or could not be run.
@@ -14,10 +15,23 @@ pub enum NftError {
 
 /// Applies `script` atomically (`nft -f -`): all of it, or none of it.
 pub fn apply(script: &str) -> Result<(), NftError> {
+    apply_in(script, None)
+}
+
+/// As [`apply`], in the network namespace at `netns` (through `nsenter`) when given.
+pub fn apply_in(script: &str, netns: Option<&Path>) -> Result<(), NftError> {
     if script.is_empty() {
         return Ok(());
     }
-    let mut child = Command::new("nft")
+    let mut command = match netns {
+        Some(path) => {
+            let mut c = Command::new("nsenter");
+            c.arg(format!("--net={}", path.display())).arg("nft");
+            c
+        }
+        None => Command::new("nft"),
+    };
+    let mut child = command
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

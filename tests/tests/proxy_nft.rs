@@ -137,3 +137,131 @@ fn services_are_programmed_changed_and_removed_in_the_kernel() {
         assert!(!table.contains(gone), "{gone} left in:\n{table}");
     }
 }
+
+/// The proxy's loop against the real API server: a Service and its EndpointSlice (written by
+/// hand, as the EndpointSlice controller would) become rules in the namespace, an emptied
+/// slice turns into a refusal, and a deleted Service leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_follows_services_through_the_api() {
+    use k8s_openapi::api::core::v1::Service;
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+    use rkube_tests::fake::wait_for;
+    use rkube_tests::server_proc::ServerProcess;
+    use serde_json::json;
+
+    if let Err(why) = check_prerequisites() {
+        eprintln!("SKIPPED: {why}");
+        return;
+    }
+    let ns = Netns::create("proxy-api").unwrap();
+    ns.ip(&[
+        "link",
+        "add",
+        "pods",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "pods-peer",
+    ])
+    .unwrap();
+    ns.ip(&["addr", "add", "10.42.0.7/24", "dev", "pods"])
+        .unwrap();
+    ns.ip(&["link", "set", "pods", "up"]).unwrap();
+    ns.ip(&["link", "set", "pods-peer", "up"]).unwrap();
+    ns.ip(&["route", "add", "10.96.0.0/12", "dev", "pods"])
+        .unwrap();
+
+    let s = ServerProcess::start_args(&["--disable-scheduler", "--disable-controller-manager"])
+        .expect("rkube server starts");
+    let client = s.client().await.unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let proxy = tokio::spawn(rkube_proxy::run(
+        client.clone(),
+        rkube_proxy::Config {
+            node_name: "n1".into(),
+            netns: Some(format!("/run/netns/{}", ns.name()).into()),
+            ..Default::default()
+        },
+        stop.clone(),
+    ));
+
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8000}]}
+    }))
+    .unwrap();
+    let svc = services.create(&PostParams::default(), &svc).await.unwrap();
+    let cluster_ip = svc.spec.unwrap().cluster_ip.unwrap();
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
+    let slice: EndpointSlice = serde_json::from_value(json!({
+        "metadata": {"name": "web-1", "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8000, "protocol": "TCP"}],
+        "endpoints": [{"addresses": ["10.42.0.7"], "conditions": {"ready": true}, "nodeName": "n1"}]
+    }))
+    .unwrap();
+    slices.create(&PostParams::default(), &slice).await.unwrap();
+
+    let list = || {
+        ns.exec("nft", &["list", "table", "ip", "rkube"])
+            .unwrap_or_default()
+    };
+    let wanted = format!("{cluster_ip} . tcp . 80 : goto service-");
+    wait_for("the Service's rules", Duration::from_secs(30), || {
+        let found = list().contains(&wanted);
+        async move { found.then_some(()) }
+    })
+    .await
+    .unwrap();
+    let addr = format!("{cluster_ip}:80");
+    ns.run(|| {
+        let listener = TcpListener::bind("10.42.0.7:8000").unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.write_all(b"hi").unwrap();
+        });
+        let mut conn = connect(&addr).unwrap();
+        let mut buf = [0u8; 2];
+        conn.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"hi");
+        server.join().unwrap();
+    })
+    .unwrap();
+
+    // The endpoint goes unready: refused.
+    slices
+        .patch(
+            "web-1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"endpoints": [{"addresses": ["10.42.0.7"], "conditions": {"ready": false}}]})),
+        )
+        .await
+        .unwrap();
+    let rejected = format!("{cluster_ip} . tcp . 80 : goto reject-chain");
+    wait_for("the refusal", Duration::from_secs(30), || {
+        let found = list().contains(&rejected);
+        async move { found.then_some(()) }
+    })
+    .await
+    .unwrap();
+    let err = ns.run(|| connect(&addr).unwrap_err()).unwrap();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+
+    // The Service deleted: nothing of it remains.
+    services
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for("the rules to go", Duration::from_secs(30), || {
+        let table = list();
+        let gone = !table.contains(&cluster_ip) && !table.contains("default/web");
+        async move { gone.then_some(()) }
+    })
+    .await
+    .unwrap();
+    stop.cancel();
+    proxy.await.unwrap().unwrap();
+}
