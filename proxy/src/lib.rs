@@ -7,8 +7,10 @@
 //! - [`rules`]: the table wanted for them, a pure function;
 //! - [`transaction`]: the nft script from what is programmed to what is wanted;
 //! - [`nft`]: applying a script;
-//! - [`sync`]: the loop watching Services and EndpointSlices and programming the table.
+//! - [`sync`]: the loop watching Services and EndpointSlices and programming the table;
+//! - [`dns`]: the cluster DNS server.
 
+pub mod dns;
 pub mod model;
 pub mod nft;
 pub mod rules;

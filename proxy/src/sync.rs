@@ -58,7 +58,7 @@ pub enum Error {
 }
 
 /// A watch-fed store that wakes `changed` on every event.
-fn watch<K>(api: Api<K>, changed: Arc<Notify>, stop: &CancellationToken) -> Store<K>
+pub(crate) fn watch<K>(api: Api<K>, changed: Arc<Notify>, stop: &CancellationToken) -> Store<K>
 where
     K: kube::Resource
         + Clone
