@@ -5,8 +5,9 @@ RKUBE_BUILD_PACKAGES=(build-essential protobuf-compiler)
 # To test and use the store: etcdctl (the etcd v3 command-line client), and the real etcd the
 # store is compared with in conformance tests and benchmarks; ip (iproute2) and nft (nftables)
 # for the tests that run clusters in network namespaces; docker-registry (the distribution
-# registry) and htpasswd (apache2-utils) for the kubelet's image pull tests against a real registry.
-RKUBE_CLIENT_PACKAGES=(etcd-client etcd-server iproute2 nftables python3-venv docker-registry apache2-utils)
+# registry) and htpasswd (apache2-utils) for the kubelet's image pull tests against a real registry;
+# busybox-static, the userland of the containers the runtime tests run.
+RKUBE_CLIENT_PACKAGES=(etcd-client etcd-server iproute2 nftables python3-venv docker-registry apache2-utils busybox-static)
 
 # Runs a command as root: directly when we are root (CI), else through sudo.
 as_root() {

@@ -5,6 +5,7 @@
 
 mod scheduler_cmd;
 mod server_cmd;
+mod shim_cmd;
 mod shutdown;
 mod store_cmd;
 
@@ -37,10 +38,17 @@ enum Command {
     Store(store_cmd::StoreArgs),
     /// Run the scheduler alone against a cluster's API (through a kubeconfig).
     Scheduler(scheduler_cmd::SchedulerArgs),
+    /// The kubelet's per-container process (started by the kubelet).
+    #[command(hide = true)]
+    Shim(shim_cmd::ShimArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The shim runs before any thread exists: it clones containers.
+    if let Command::Shim(args) = &cli.command {
+        return shim_cmd::run(args);
+    }
     init_logging();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -62,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Server(args) => runtime.block_on(server_cmd::run(args)),
         Command::Store(args) => runtime.block_on(store_cmd::run(args)),
         Command::Scheduler(args) => runtime.block_on(scheduler_cmd::run(args)),
+        Command::Shim(_) => Ok(()),
     };
     // Blocking tasks still running after the drain must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -1,3 +1,4 @@
 //! The embedded container runtime: images now; root filesystems and the container shim later.
 
+pub mod container;
 pub mod image;

@@ -1,0 +1,32 @@
+//! `rkube shim`: the per-container process the kubelet starts (not for people to run). It runs
+//! before any async runtime exists, so the container library's clone happens in a
+//! single-threaded process.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+/// Flags of `rkube shim` (set by the kubelet).
+#[derive(Debug, Args)]
+pub struct ShimArgs {
+    /// The container library's state directory.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// The container's bundle (config.json and rootfs).
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// The container's id.
+    #[arg(long)]
+    pub id: String,
+    /// The container's log file (CRI format).
+    #[arg(long)]
+    pub log: PathBuf,
+}
+
+/// Runs one container to its end.
+pub fn run(args: &ShimArgs) -> ExitCode {
+    let code =
+        rkube_kubelet::runtime::container::shim::run(&args.root, &args.bundle, &args.id, &args.log);
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

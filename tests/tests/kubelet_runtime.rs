@@ -1,0 +1,140 @@
+//! The embedded container runtime for real: containers from a busybox layer, each run by its
+//! `rkube shim`, with their output in the CRI log, their exit codes and signals, cgroup limits
+//! applied, and nothing left behind (mounts, cgroups, bundles) once deleted.
+//!
+//! Needs root, Debian's busybox-static (/bin/busybox) and `target/debug/rkube`; says SKIPPED
+//! otherwise.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use rkube_kubelet::runtime::container::{ContainerConfig, ContainerState, Resources, Runtime};
+use rkube_tests::store_proc::rkube_binary;
+
+fn prerequisites() -> Result<PathBuf, String> {
+    if !rustix::process::geteuid().is_root() {
+        return Err("not root".into());
+    }
+    if !Path::new("/bin/busybox").exists() {
+        return Err("no /bin/busybox (apt-get install busybox-static)".into());
+    }
+    rkube_binary().map_err(|e| e.to_string())
+}
+
+/// A layer holding busybox and its applets.
+fn busybox_layer(dir: &Path) -> PathBuf {
+    let layer = dir.join("layer");
+    std::fs::create_dir_all(layer.join("bin")).unwrap();
+    for d in ["proc", "dev", "sys", "etc", "tmp"] {
+        std::fs::create_dir_all(layer.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", layer.join("bin/busybox")).unwrap();
+    for applet in ["sh", "echo", "cat", "sleep", "hostname", "id", "ls", "true"] {
+        symlink("busybox", layer.join("bin").join(applet)).unwrap();
+    }
+    layer
+}
+
+fn mounts_under(dir: &Path) -> usize {
+    let dir = dir.display().to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&dir))
+        .count()
+}
+
+fn config(id: &str, layer: &Path, dir: &Path, args: &[&str]) -> ContainerConfig {
+    ContainerConfig {
+        id: id.into(),
+        layers: vec![layer.to_owned()],
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        env: vec!["PATH=/bin".into(), "GREETING=hi".into()],
+        cwd: "/tmp".into(),
+        hostname: "web-0".into(),
+        log_path: dir.join("logs").join(format!("{id}.log")),
+        cgroup_path: Some(format!("/rkube-test-{}/{id}", std::process::id())),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn containers_run_log_exit_and_leave_nothing() {
+    let rkube = match prerequisites() {
+        Ok(bin) => bin,
+        Err(why) => {
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let layer = busybox_layer(dir.path());
+    let runtime = Runtime::new(dir.path().join("containers"), &rkube).unwrap();
+
+    // Output, environment, working directory, hostname and exit code.
+    let c = config(
+        "c1",
+        &layer,
+        dir.path(),
+        &[
+            "sh",
+            "-c",
+            "echo $GREETING from $(pwd) on $(hostname); echo oops >&2; exit 3",
+        ],
+    );
+    runtime.run(&c).await.unwrap();
+    let exit = runtime.wait("c1").await.unwrap();
+    assert_eq!(exit.exit_code, 3);
+    let log = std::fs::read_to_string(&c.log_path).unwrap();
+    assert!(log.contains(" stdout F hi from /tmp on web-0\n"), "{log}");
+    assert!(log.contains(" stderr F oops\n"), "{log}");
+
+    // A memory limit lands in the container's cgroup; SIGKILL ends it with 137.
+    let mut c2 = config("c2", &layer, dir.path(), &["sleep", "1000"]);
+    c2.resources = Resources {
+        memory_limit: Some(64 << 20),
+        ..Default::default()
+    };
+    runtime.run(&c2).await.unwrap();
+    assert!(matches!(
+        runtime.state("c2").unwrap(),
+        ContainerState::Running { .. }
+    ));
+    let cgroup = format!("/sys/fs/cgroup/memory/rkube-test-{}/c2", std::process::id());
+    let unified = format!("/sys/fs/cgroup/rkube-test-{}/c2", std::process::id());
+    let limit = std::fs::read_to_string(format!("{cgroup}/memory.limit_in_bytes"))
+        .or_else(|_| std::fs::read_to_string(format!("{unified}/memory.max")))
+        .unwrap();
+    assert_eq!(limit.trim(), (64u64 << 20).to_string());
+    runtime.kill("c2", rustix::process::Signal::KILL).unwrap();
+    let exit = runtime.wait("c2").await.unwrap();
+    assert_eq!((exit.exit_code, exit.signal), (137, Some(9)));
+
+    // A command that does not exist fails to start, with the reason.
+    let bad = config("c3", &layer, dir.path(), &["nosuchcmd"]);
+    let err = runtime.run(&bad).await;
+    let failed = match err {
+        Err(e) => e.to_string(),
+        Ok(_) => format!("{:?}", runtime.wait("c3").await.unwrap()),
+    };
+    assert!(failed.contains("nosuchcmd"), "{failed}");
+
+    // Deleting leaves no mount, no cgroup, no bundle.
+    for id in ["c1", "c2", "c3"] {
+        runtime.delete(id).await.unwrap();
+        runtime.delete(id).await.unwrap();
+    }
+    assert_eq!(mounts_under(dir.path()), 0);
+    assert!(!Path::new(&cgroup).exists());
+    assert!(!dir.path().join("containers/c1").exists());
+    for root in [
+        "memory", "cpu", "pids", "cpuacct", "devices", "freezer", "blkio", "cpuset", "",
+    ] {
+        let _ = std::fs::remove_dir(format!(
+            "/sys/fs/cgroup/{root}/rkube-test-{}",
+            std::process::id()
+        ));
+    }
+}
