@@ -3,7 +3,7 @@
 //!
 //! Layout under the runtime's root (`<data-dir>/agent/containers`):
 //!
-//! - `<id>/config.json`: the OCI runtime spec ([`spec::oci_spec`]);
+//! - `<id>/config.json`: the OCI runtime spec ([`spec::runtime_spec`]);
 //! - `<id>/rootfs`: the overlay of the image's layers and `<id>/upper` (the container's writes),
 //!   mounted by the kubelet before the shim starts;
 //! - `<id>/pid`, `<id>/started`, `<id>/exit.json`, `<id>/error`: what the shim reports;
@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 pub use shim::ExitRecord;
-pub use spec::{BindMount, ContainerConfig, JoinNamespaces, Resources};
+pub use spec::{runtime_spec, BindMount, ContainerConfig, JoinNamespaces, Resources};
 
 /// What went wrong running a container.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +103,7 @@ impl Runtime {
         for dir in [&rootfs, &upper, &work] {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        let spec = serde_json::to_vec_pretty(&spec::oci_spec(config)).unwrap_or_default();
+        let spec = serde_json::to_vec_pretty(&spec::runtime_spec(config)).unwrap_or_default();
         let config_path = bundle.join("config.json");
         std::fs::write(&config_path, spec).map_err(io(&config_path))?;
         mount_overlay(&config.id, &config.layers, &upper, &work, &rootfs)?;

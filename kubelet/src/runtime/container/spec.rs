@@ -63,7 +63,7 @@ pub struct ContainerConfig {
 }
 
 /// The OCI runtime spec of `config`, with the root file system at `rootfs` (inside the bundle).
-pub fn oci_spec(config: &ContainerConfig) -> Value {
+pub fn runtime_spec(config: &ContainerConfig) -> Value {
     let mut spec = serde_json::to_value(oci_spec::runtime::Spec::default()).unwrap_or(json!({}));
     spec["process"]["args"] = json!(config.args);
     spec["process"]["env"] = json!(config.env);
@@ -164,7 +164,7 @@ mod tests {
             },
             ..Default::default()
         };
-        let spec = oci_spec(&config);
+        let spec = runtime_spec(&config);
         assert_eq!(spec["process"]["args"][2], "echo hi");
         assert_eq!(spec["process"]["user"]["uid"], 1000);
         assert_eq!(spec["hostname"], "web-0");
