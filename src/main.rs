@@ -41,13 +41,18 @@ enum Command {
     /// The kubelet's per-container process (started by the kubelet).
     #[command(hide = true)]
     Shim(shim_cmd::ShimArgs),
+    /// The kubelet's exec into a running container (started by the kubelet).
+    #[command(hide = true)]
+    ShimExec(shim_cmd::ExecArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The shim runs before any thread exists: it clones containers.
-    if let Command::Shim(args) = &cli.command {
-        return shim_cmd::run(args);
+    match &cli.command {
+        Command::Shim(args) => return shim_cmd::run(args),
+        Command::ShimExec(args) => return shim_cmd::exec(args),
+        _ => {}
     }
     init_logging();
     match run(cli) {
@@ -70,7 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Server(args) => runtime.block_on(server_cmd::run(args)),
         Command::Store(args) => runtime.block_on(store_cmd::run(args)),
         Command::Scheduler(args) => runtime.block_on(scheduler_cmd::run(args)),
-        Command::Shim(_) => Ok(()),
+        Command::Shim(_) | Command::ShimExec(_) => Ok(()),
     };
     // Blocking tasks still running after the drain must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -30,3 +30,31 @@ pub fn run(args: &ShimArgs) -> ExitCode {
         rkube_kubelet::runtime::container::shim::run(&args.root, &args.bundle, &args.id, &args.log);
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
+
+/// Flags of `rkube shim-exec` (set by the kubelet).
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The container library's state directory.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// The running container to enter.
+    #[arg(long)]
+    pub id: String,
+    /// Environment entries, KEY=VALUE (repeatable).
+    #[arg(long)]
+    pub env: Vec<String>,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// Runs a command in a running container, passing its exit code on.
+pub fn exec(args: &ExecArgs) -> ExitCode {
+    let code = rkube_kubelet::runtime::container::shim::exec(
+        &args.root,
+        &args.id,
+        args.command.clone(),
+        args.env.clone(),
+    );
+    ExitCode::from(u8::try_from(code).unwrap_or(255))
+}

@@ -108,6 +108,31 @@ async fn containers_run_log_exit_and_leave_nothing() {
         .or_else(|_| std::fs::read_to_string(format!("{unified}/memory.max")))
         .unwrap();
     assert_eq!(limit.trim(), (64u64 << 20).to_string());
+    // exec: a command inside the running container, its streams piped, its exit code kept.
+    let mut child = runtime
+        .exec(
+            "c2",
+            &[
+                "sh".into(),
+                "-c".into(),
+                "echo $X; hostname; cat; exit 4".into(),
+            ],
+            &["X=from-exec".into(), "PATH=/bin".into()],
+        )
+        .unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"piped\n").await.unwrap();
+    }
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "from-exec\nweb-0\npiped\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(4));
     runtime.kill("c2", rustix::process::Signal::KILL).unwrap();
     let exit = runtime.wait("c2").await.unwrap();
     assert_eq!((exit.exit_code, exit.signal), (137, Some(9)));

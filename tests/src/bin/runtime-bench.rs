@@ -114,16 +114,27 @@ async fn main() -> Result<()> {
     }
     let crun = low_level("crun", &layer, dir.path(), args.runs)?;
     let runc = low_level("runc", &layer, dir.path(), args.runs)?;
-    for root in ["memory", "cpu", "pids", "cpuacct", "devices", "freezer", "blkio", "cpuset", "systemd", ""] {
-        let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{root}/rkube-bench-{}", std::process::id()));
+    for root in [
+        "memory", "cpu", "pids", "cpuacct", "devices", "freezer", "blkio", "cpuset", "systemd", "",
+    ] {
+        let _ = std::fs::remove_dir(format!(
+            "/sys/fs/cgroup/{root}/rkube-bench-{}",
+            std::process::id()
+        ));
     }
     let (o_med, o_p99) = stats(ours);
     let (c_med, c_p99) = stats(crun);
     let (r_med, r_p99) = stats(runc);
     println!("| runtime | median | p99 | median vs crun |");
     println!("|---|---|---|---|");
-    println!("| rkube (shim + libcontainer) | {o_med:.1} ms | {o_p99:.1} ms | {:.2} |", o_med / c_med);
+    println!(
+        "| rkube (shim + libcontainer) | {o_med:.1} ms | {o_p99:.1} ms | {:.2} |",
+        o_med / c_med
+    );
     println!("| crun | {c_med:.1} ms | {c_p99:.1} ms | 1.00 |");
-    println!("| runc | {r_med:.1} ms | {r_p99:.1} ms | {:.2} |", r_med / c_med);
+    println!(
+        "| runc | {r_med:.1} ms | {r_p99:.1} ms | {:.2} |",
+        r_med / c_med
+    );
     Ok(())
 }

@@ -188,6 +188,37 @@ impl Runtime {
         }
     }
 
+    /// Starts `args` (with `env` as `KEY=VALUE`) inside the running container, through a
+    /// `rkube shim-exec` process whose piped standard streams are the command's; its exit
+    /// status is the command's.
+    pub fn exec(&self, id: &str, args: &[String], env: &[String]) -> Result<tokio::process::Child> {
+        if !matches!(self.state(id)?, ContainerState::Running { .. }) {
+            return Err(RuntimeError::Start {
+                id: id.to_owned(),
+                message: "the container is not running".into(),
+            });
+        }
+        let mut command = tokio::process::Command::new(&self.shim_exe);
+        command
+            .arg("shim-exec")
+            .arg("--root")
+            .arg(self.root.join("state"))
+            .arg("--id")
+            .arg(id);
+        for kv in env {
+            command.arg("--env").arg(kv);
+        }
+        command
+            .arg("--")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(io(&self.shim_exe))
+    }
+
     /// Sends `signal` to the container's init process.
     pub fn kill(&self, id: &str, signal: rustix::process::Signal) -> Result<()> {
         let ContainerState::Running { pid, .. } = self.state(id)? else {

@@ -27,6 +27,10 @@ pub struct ExitRecord {
     pub finished_at: String,
 }
 
+/// `__WALL`: wait for children whatever signal their exit sends (the container library clones
+/// its processes without one).
+const WALL: u32 = 0x4000_0000;
+
 /// Files of a bundle the shim and the kubelet share.
 pub const PID_FILE: &str = "pid";
 pub const EXIT_FILE: &str = "exit.json";
@@ -123,7 +127,6 @@ fn supervise(state_root: &Path, bundle: &Path, id: &str, log_path: &Path) -> Res
     // Reap everything that comes our way until the container's init has ended. The init is
     // cloned without an exit signal (a sibling of the library's intermediate process), so it
     // is only seen with `__WALL`.
-    const WALL: u32 = 0x4000_0000;
     let status = loop {
         match rustix::process::wait(WaitOptions::from_bits_retain(WALL)) {
             Ok(Some((reaped, status))) if reaped.as_raw_nonzero().get() == pid.as_raw() => {
@@ -151,6 +154,51 @@ fn supervise(state_root: &Path, bundle: &Path, id: &str, log_path: &Path) -> Res
     };
     let json = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
     write_atomic(bundle, EXIT_FILE, &json).map_err(|e| format!("recording the exit: {e}"))
+}
+
+/// Runs `args` inside the running container `id` (its namespaces, root and cgroup) with this
+/// process's standard input, output and error, and returns its exit code (128 + signal when
+/// killed), or 126 with a message on stderr when it cannot be started.
+pub fn exec(state_root: &Path, id: &str, args: Vec<String>, env: Vec<String>) -> i32 {
+    let env = env
+        .into_iter()
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
+        .collect();
+    let built = ContainerBuilder::new(id.to_owned(), SyscallType::default())
+        .with_root_path(state_root)
+        .map(|b| {
+            b.as_tenant()
+                .with_container_args(args)
+                .with_env(env)
+                .with_detach(false)
+                .build()
+        });
+    let pid = match built {
+        Ok(Ok(pid)) => pid,
+        Ok(Err(e)) | Err(e) => {
+            eprintln!("{e}");
+            return 126;
+        }
+    };
+    loop {
+        match rustix::process::wait(WaitOptions::from_bits_retain(WALL)) {
+            Ok(Some((reaped, status))) if reaped.as_raw_nonzero().get() == pid.as_raw() => {
+                return match (status.exit_status(), status.terminating_signal()) {
+                    (Some(code), _) => code,
+                    (None, Some(sig)) => 128 + sig,
+                    (None, None) => 255,
+                };
+            }
+            Ok(_) | Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => {
+                eprintln!("waiting for the process: {e}");
+                return 255;
+            }
+        }
+    }
 }
 
 /// Where the shim keeps a container's files, given the runtime's root.
