@@ -70,7 +70,47 @@ pub struct ServicePort {
     pub endpoints: Vec<Endpoint>,
 }
 
+impl Endpoint {
+    /// A ready endpoint on `node`.
+    pub fn ready(ip: Ipv4Addr, port: u16, node: &str) -> Endpoint {
+        Endpoint {
+            ip,
+            port,
+            ready: true,
+            serving: true,
+            terminating: false,
+            node: Some(node.to_owned()),
+        }
+    }
+}
+
 impl ServicePort {
+    /// A TCP port of a ClusterIP Service, without node port, external addresses, affinity or
+    /// endpoints (to be set on the value).
+    pub fn cluster_ip(
+        namespace: &str,
+        name: &str,
+        port_name: &str,
+        ip: Ipv4Addr,
+        port: u16,
+    ) -> Self {
+        ServicePort {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            port_name: port_name.to_owned(),
+            protocol: Protocol::Tcp,
+            cluster_ips: vec![ip],
+            port,
+            node_port: None,
+            external_ips: Vec::new(),
+            load_balancer_ips: Vec::new(),
+            affinity_seconds: None,
+            external_local: false,
+            internal_local: false,
+            endpoints: Vec::new(),
+        }
+    }
+
     /// `namespace/name/protocol/port-name`, as the chains are named.
     pub fn id(&self) -> String {
         format!(
@@ -259,28 +299,12 @@ mod tests {
 
     #[test]
     fn terminating_endpoints_serve_when_none_is_ready() {
-        let mut sp = ServicePort {
-            namespace: "d".into(),
-            name: "s".into(),
-            port_name: String::new(),
-            protocol: Protocol::Tcp,
-            cluster_ips: vec![Ipv4Addr::new(10, 96, 0, 9)],
-            port: 80,
-            node_port: None,
-            external_ips: vec![],
-            load_balancer_ips: vec![],
-            affinity_seconds: None,
-            external_local: false,
-            internal_local: false,
-            endpoints: vec![Endpoint {
-                ip: Ipv4Addr::new(10, 42, 0, 9),
-                port: 80,
-                ready: false,
-                serving: true,
-                terminating: true,
-                node: None,
-            }],
-        };
+        let mut sp = ServicePort::cluster_ip("d", "s", "", Ipv4Addr::new(10, 96, 0, 9), 80);
+        sp.endpoints = vec![Endpoint {
+            ready: false,
+            terminating: true,
+            ..Endpoint::ready(Ipv4Addr::new(10, 42, 0, 9), 80, "n1")
+        }];
         assert_eq!(sp.usable_endpoints().len(), 1);
         sp.endpoints[0].serving = false;
         assert!(sp.usable_endpoints().is_empty());

@@ -372,34 +372,20 @@ fn endpoint_chain_name(
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 pub(crate) mod tests {
     use super::*;
-    use crate::model::Protocol;
 
     pub(crate) fn port(endpoints: &[(&str, bool)]) -> ServicePort {
-        ServicePort {
-            namespace: "demo".into(),
-            name: "web".into(),
-            port_name: "http".into(),
-            protocol: Protocol::Tcp,
-            cluster_ips: vec![Ipv4Addr::new(10, 96, 0, 20)],
-            port: 80,
-            node_port: Some(30080),
-            external_ips: vec![],
-            load_balancer_ips: vec![],
-            affinity_seconds: None,
-            external_local: false,
-            internal_local: false,
-            endpoints: endpoints
-                .iter()
-                .map(|(ip, ready)| Endpoint {
-                    ip: ip.parse().unwrap(),
-                    port: 8000,
-                    ready: *ready,
-                    serving: *ready,
-                    terminating: false,
-                    node: Some("n1".into()),
-                })
-                .collect(),
-        }
+        let mut sp =
+            ServicePort::cluster_ip("demo", "web", "http", Ipv4Addr::new(10, 96, 0, 20), 80);
+        sp.node_port = Some(30080);
+        sp.endpoints = endpoints
+            .iter()
+            .map(|(ip, ready)| Endpoint {
+                ready: *ready,
+                serving: *ready,
+                ..Endpoint::ready(ip.parse().unwrap(), 8000, "n1")
+            })
+            .collect();
+        sp
     }
 
     pub(crate) fn node() -> NodeContext {

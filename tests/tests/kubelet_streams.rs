@@ -214,6 +214,35 @@ fn ok(s: &ServerProcess, args: &[&str]) -> String {
     expect_success("kubectl", args, &s.kubectl(args).unwrap())
 }
 
+/// What `exec` shows a user, through `tool` (kubectl or rkctl): both streams, the remote exit
+/// code as the tool's own, and stdin passed through.
+fn exec_checks(tool: &str, run: &dyn Fn(&[&str], Option<&str>) -> std::process::Output) {
+    let out = run(
+        &[
+            "exec",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+        None,
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("err\n"), "{tool}: {stderr}");
+    assert!(
+        stderr.contains("command terminated with exit code 3"),
+        "{tool}: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(3), "{tool}");
+    let out = run(&["exec", "-i", "web", "--", "cat"], Some("piped through\n"));
+    assert_eq!(
+        expect_success(tool, &["exec", "-i"], &out),
+        "piped through\n"
+    );
+}
+
 fn rkctl_ok(s: &ServerProcess, args: &[&str]) -> String {
     expect_success("rkctl", args, &s.rkctl(args).unwrap())
 }
@@ -294,31 +323,9 @@ async fn logs_exec_and_port_forward_reach_the_kubelet() {
     );
 
     // Exec: output on both streams, the exit code, and stdin.
-    let out = s
-        .kubectl(&[
-            "exec",
-            "web",
-            "--",
-            "sh",
-            "-c",
-            "echo out; echo err >&2; exit 3",
-        ])
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("err"), "{stderr}");
-    assert!(
-        stderr.contains("command terminated with exit code 3"),
-        "{stderr}"
-    );
-    assert_eq!(out.status.code(), Some(3));
-    let out = s
-        .kubectl_with_stdin(&["exec", "-i", "web", "--", "cat"], Some("piped through\n"))
-        .unwrap();
-    assert_eq!(
-        expect_success("kubectl", &["exec", "-i"], &out),
-        "piped through\n"
-    );
+    exec_checks("kubectl", &|args, stdin| {
+        s.kubectl_with_stdin(args, stdin).unwrap()
+    });
 
     // Port-forward: a local port reaches the pod's port 8080, with SPDY inside a WebSocket
     // (kubectl's default) and with SPDY alone (its fallback).
@@ -327,30 +334,9 @@ async fn logs_exec_and_port_forward_reach_the_kubelet() {
 
     // rkctl speaks the same protocols (WebSocket remote-command and channel port-forward).
     assert_eq!(rkctl_ok(&s, &["logs", "web", "--tail=1"]), "world\n");
-    let out = s
-        .rkctl(&[
-            "exec",
-            "web",
-            "--",
-            "sh",
-            "-c",
-            "echo out; echo err >&2; exit 3",
-        ])
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("err\ncommand terminated with exit code 3"),
-        "{stderr}"
-    );
-    assert_eq!(out.status.code(), Some(3));
-    let out = s
-        .rkctl_with_stdin(&["exec", "-i", "web", "--", "cat"], Some("via rkctl\n"))
-        .unwrap();
-    assert_eq!(
-        expect_success("rkctl", &["exec", "-i"], &out),
-        "via rkctl\n"
-    );
+    exec_checks("rkctl", &|args, stdin| {
+        s.rkctl_with_stdin(args, stdin).unwrap()
+    });
     let err = expect_failure(
         "rkctl",
         &["exec"],

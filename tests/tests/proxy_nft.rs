@@ -11,37 +11,44 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use rkube_proxy::model::{Endpoint, Protocol, ServicePort};
+use rkube_proxy::model::{Endpoint, ServicePort};
 use rkube_proxy::rules::{build, NodeContext};
 use rkube_proxy::{nft, transaction};
 use rkube_tests::netns::{check_prerequisites, Netns};
 
 fn service(name: &str, ip: [u8; 4], endpoints: &[[u8; 4]]) -> ServicePort {
-    ServicePort {
-        namespace: "demo".into(),
-        name: name.into(),
-        port_name: "http".into(),
-        protocol: Protocol::Tcp,
-        cluster_ips: vec![Ipv4Addr::from(ip)],
-        port: 80,
-        node_port: None,
-        external_ips: vec![],
-        load_balancer_ips: vec![],
-        affinity_seconds: None,
-        external_local: false,
-        internal_local: false,
-        endpoints: endpoints
-            .iter()
-            .map(|ip| Endpoint {
-                ip: Ipv4Addr::from(*ip),
-                port: 8000,
-                ready: true,
-                serving: true,
-                terminating: false,
-                node: Some("n1".into()),
-            })
-            .collect(),
+    let mut sp = ServicePort::cluster_ip("demo", name, "http", Ipv4Addr::from(ip), 80);
+    sp.endpoints = endpoints
+        .iter()
+        .map(|ip| Endpoint::ready(Ipv4Addr::from(*ip), 8000, "n1"))
+        .collect();
+    sp
+}
+
+/// A namespace standing for a node: a "pod" address `pod_ip` on a veth, and a route for the
+/// service range, all inside it.
+fn node_namespace(label: &str, pod_ip: &str) -> Netns {
+    let ns = Netns::create(label).unwrap();
+    let cidr = format!("{pod_ip}/24");
+    for args in [
+        &[
+            "link",
+            "add",
+            "pods",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "pods-peer",
+        ][..],
+        &["addr", "add", &cidr, "dev", "pods"],
+        &["link", "set", "pods", "up"],
+        &["link", "set", "pods-peer", "up"],
+        &["route", "add", "10.96.0.0/12", "dev", "pods"],
+    ] {
+        ns.ip(args).unwrap();
     }
+    ns
 }
 
 fn connect(addr: &str) -> std::io::Result<TcpStream> {
@@ -55,25 +62,7 @@ fn services_are_programmed_changed_and_removed_in_the_kernel() {
         eprintln!("SKIPPED: {why}");
         return;
     }
-    let ns = Netns::create("proxy").unwrap();
-    // A "pod" address on a veth, and a route for the service range, all inside.
-    ns.ip(&[
-        "link",
-        "add",
-        "pods",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "pods-peer",
-    ])
-    .unwrap();
-    ns.ip(&["addr", "add", "10.42.0.5/24", "dev", "pods"])
-        .unwrap();
-    ns.ip(&["link", "set", "pods", "up"]).unwrap();
-    ns.ip(&["link", "set", "pods-peer", "up"]).unwrap();
-    ns.ip(&["route", "add", "10.96.0.0/12", "dev", "pods"])
-        .unwrap();
+    let ns = node_namespace("proxy", "10.42.0.5");
     let node = NodeContext {
         cluster_cidr: "10.42.0.0/16".into(),
         node_name: "n1".into(),
@@ -154,24 +143,7 @@ async fn the_proxy_follows_services_through_the_api() {
         eprintln!("SKIPPED: {why}");
         return;
     }
-    let ns = Netns::create("proxy-api").unwrap();
-    ns.ip(&[
-        "link",
-        "add",
-        "pods",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "pods-peer",
-    ])
-    .unwrap();
-    ns.ip(&["addr", "add", "10.42.0.7/24", "dev", "pods"])
-        .unwrap();
-    ns.ip(&["link", "set", "pods", "up"]).unwrap();
-    ns.ip(&["link", "set", "pods-peer", "up"]).unwrap();
-    ns.ip(&["route", "add", "10.96.0.0/12", "dev", "pods"])
-        .unwrap();
+    let ns = node_namespace("proxy-api", "10.42.0.7");
 
     let s = ServerProcess::start_args(&["--disable-scheduler", "--disable-controller-manager"])
         .expect("rkube server starts");

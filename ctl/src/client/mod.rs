@@ -218,7 +218,8 @@ impl Client {
         }
     }
 
-    async fn dial(&self) -> Result<Sender> {
+    /// A TCP connection to the server, refusals worded as kubectl words them.
+    async fn connect(&self) -> Result<TcpStream> {
         let tcp = TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| {
@@ -229,6 +230,11 @@ impl Client {
                 }
             })?;
         let _ = tcp.set_nodelay(true);
+        Ok(tcp)
+    }
+
+    async fn dial(&self) -> Result<Sender> {
+        let tcp = self.connect().await?;
         match &self.tls {
             None => {
                 let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))

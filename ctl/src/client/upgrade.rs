@@ -4,7 +4,6 @@ use bytes::Bytes;
 use http::{header, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
@@ -26,16 +25,7 @@ impl Client {
         path: &str,
         protocols: &[&str],
     ) -> Result<(WebSocket, String), Error> {
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::ConnectionRefused {
-                    Error::Refused(self.address())
-                } else {
-                    Error::Connect(format!("dial tcp {}: {e}", self.address()))
-                }
-            })?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = self.connect().await?;
         let key = generate_key();
         let mut req = Request::builder()
             .method(Method::GET)

@@ -15,12 +15,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::{err, out, query, Ctx, ExitWith};
 
-/// Flags of `rkctl exec`.
+/// What `exec` and `attach` share.
 #[derive(Debug, Args)]
-pub struct Opts {
-    /// POD or TYPE/NAME (the first pod of a workload), then `--` and the command.
-    #[arg(required = true)]
-    args: Vec<String>,
+pub struct StreamFlags {
     /// Container name; defaults to the pod's default container.
     #[arg(short = 'c', long)]
     container: Option<String>,
@@ -35,23 +32,23 @@ pub struct Opts {
     quiet: bool,
 }
 
+/// Flags of `rkctl exec`.
+#[derive(Debug, Args)]
+pub struct Opts {
+    /// POD or TYPE/NAME (the first pod of a workload), then `--` and the command.
+    #[arg(required = true)]
+    args: Vec<String>,
+    #[command(flatten)]
+    flags: StreamFlags,
+}
+
 /// Flags of `rkctl attach`.
 #[derive(Debug, Args)]
 pub struct AttachOpts {
     /// POD or TYPE/NAME.
     target: String,
-    /// Container name; defaults to the pod's default container.
-    #[arg(short = 'c', long)]
-    container: Option<String>,
-    /// Pass stdin to the container.
-    #[arg(short = 'i', long)]
-    stdin: bool,
-    /// Stdin is a TTY.
-    #[arg(short = 't', long)]
-    tty: bool,
-    /// Only print output from the remote session.
-    #[arg(short = 'q', long)]
-    quiet: bool,
+    #[command(flatten)]
+    flags: StreamFlags,
 }
 
 const PROTOCOLS: &[&str] = &["v5.channel.k8s.io", "v4.channel.k8s.io"];
@@ -105,12 +102,13 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
     if command.is_empty() {
         anyhow::bail!("you must specify at least one command for the container");
     }
-    let (pod, container) = resolve(ctx, target, o.container.as_deref(), o.quiet, "exec").await?;
+    let f = &o.flags;
+    let (pod, container) = resolve(ctx, target, f.container.as_deref(), f.quiet, "exec").await?;
     let mut q: Vec<(&str, &str)> = vec![("container", &container)];
     for c in command {
         q.push(("command", c));
     }
-    session(ctx, &pod, "exec", q, o.stdin, o.tty, o.quiet).await
+    session(ctx, &pod, "exec", q, f.stdin, f.tty, f.quiet).await
 }
 
 /// Runs `rkctl attach`.
@@ -118,13 +116,14 @@ pub async fn run(ctx: &Ctx, o: Opts) -> anyhow::Result<()> {
 /// # Errors
 /// As [`run`].
 pub async fn attach(ctx: &Ctx, o: AttachOpts) -> anyhow::Result<()> {
+    let f = &o.flags;
     let (pod, container) =
-        resolve(ctx, &o.target, o.container.as_deref(), o.quiet, "attach").await?;
-    if o.tty && o.stdin && !o.quiet {
+        resolve(ctx, &o.target, f.container.as_deref(), f.quiet, "attach").await?;
+    if f.tty && f.stdin && !f.quiet {
         err("If you don't see a command prompt, try pressing enter.\n");
     }
     let q: Vec<(&str, &str)> = vec![("container", &container)];
-    session(ctx, &pod, "attach", q, o.stdin, o.tty, o.quiet).await
+    session(ctx, &pod, "attach", q, f.stdin, f.tty, f.quiet).await
 }
 
 /// Puts the local terminal in raw mode for the life of the value.
