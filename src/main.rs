@@ -44,6 +44,9 @@ enum Command {
     /// The kubelet's exec into a running container (started by the kubelet).
     #[command(hide = true)]
     ShimExec(shim_cmd::ExecArgs),
+    /// The kubelet's maker of pod namespaces (started by the kubelet).
+    #[command(hide = true)]
+    ShimSandbox(shim_cmd::SandboxArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::Shim(args) => return shim_cmd::run(args),
         Command::ShimExec(args) => return shim_cmd::exec(args),
+        Command::ShimSandbox(args) => return shim_cmd::sandbox(args),
         _ => {}
     }
     init_logging();
@@ -75,7 +79,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Server(args) => runtime.block_on(server_cmd::run(args)),
         Command::Store(args) => runtime.block_on(store_cmd::run(args)),
         Command::Scheduler(args) => runtime.block_on(scheduler_cmd::run(args)),
-        Command::Shim(_) | Command::ShimExec(_) => Ok(()),
+        Command::Shim(_) | Command::ShimExec(_) | Command::ShimSandbox(_) => Ok(()),
     };
     // Blocking tasks still running after the drain must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));

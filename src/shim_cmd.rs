@@ -58,3 +58,25 @@ pub fn exec(args: &ExecArgs) -> ExitCode {
     );
     ExitCode::from(u8::try_from(code).unwrap_or(255))
 }
+
+/// Flags of `rkube shim-sandbox` (set by the kubelet).
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Where the namespace files are bound.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// The pod's hostname.
+    #[arg(long)]
+    pub hostname: String,
+}
+
+/// Creates a pod's namespaces and binds them into `dir`.
+pub fn sandbox(args: &SandboxArgs) -> ExitCode {
+    match rkube_kubelet::runtime::sandbox::hold_namespaces(&args.dir, &args.hostname) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}

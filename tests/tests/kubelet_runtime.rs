@@ -10,7 +10,10 @@
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use rkube_kubelet::runtime::container::{ContainerConfig, ContainerState, Resources, Runtime};
+use rkube_kubelet::runtime::container::{
+    ContainerConfig, ContainerState, JoinNamespaces, Resources, Runtime,
+};
+use rkube_kubelet::runtime::sandbox::Sandbox;
 use rkube_tests::store_proc::rkube_binary;
 
 fn prerequisites() -> Result<PathBuf, String> {
@@ -31,7 +34,9 @@ fn busybox_layer(dir: &Path) -> PathBuf {
         std::fs::create_dir_all(layer.join(d)).unwrap();
     }
     std::fs::copy("/bin/busybox", layer.join("bin/busybox")).unwrap();
-    for applet in ["sh", "echo", "cat", "sleep", "hostname", "id", "ls", "true"] {
+    for applet in [
+        "sh", "echo", "cat", "sleep", "hostname", "id", "ls", "true", "stat",
+    ] {
         symlink("busybox", layer.join("bin").join(applet)).unwrap();
     }
     layer
@@ -154,6 +159,78 @@ async fn containers_run_log_exit_and_leave_nothing() {
     assert_eq!(mounts_under(dir.path()), 0);
     assert!(!Path::new(&cgroup).exists());
     assert!(!dir.path().join("containers/c1").exists());
+    for root in [
+        "memory", "cpu", "pids", "cpuacct", "devices", "freezer", "blkio", "cpuset", "",
+    ] {
+        let _ = std::fs::remove_dir(format!(
+            "/sys/fs/cgroup/{root}/rkube-test-{}",
+            std::process::id()
+        ));
+    }
+}
+
+/// Two containers of one pod share its sandbox: the pod's hostname, network and IPC namespaces.
+#[tokio::test]
+async fn a_pods_containers_share_its_sandbox() {
+    use std::os::unix::fs::MetadataExt;
+    let rkube = match prerequisites() {
+        Ok(bin) => bin,
+        Err(why) => {
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let layer = busybox_layer(dir.path());
+    let runtime = Runtime::new(dir.path().join("containers"), &rkube).unwrap();
+    let run_root = dir.path().join("run");
+    let sandbox = Sandbox::create(&run_root, "uid-1", "pod-host", &rkube).unwrap();
+    assert_eq!(Sandbox::list(&run_root), vec![sandbox.clone()]);
+    let join = JoinNamespaces {
+        network: Some(sandbox.path("net")),
+        ipc: Some(sandbox.path("ipc")),
+        uts: Some(sandbox.path("uts")),
+        pid: None,
+    };
+    let mut first = config("s1", &layer, dir.path(), &["sleep", "1000"]);
+    first.join = join.clone();
+    runtime.run(&first).await.unwrap();
+    let mut second = config(
+        "s2",
+        &layer,
+        dir.path(),
+        &[
+            "sh",
+            "-c",
+            "hostname; stat -L -c %i /proc/self/ns/net /proc/self/ns/ipc",
+        ],
+    );
+    second.join = join;
+    runtime.run(&second).await.unwrap();
+    assert_eq!(runtime.wait("s2").await.unwrap().exit_code, 0);
+    let log = std::fs::read_to_string(&second.log_path).unwrap();
+    let lines: Vec<&str> = log
+        .lines()
+        .map(|l| l.splitn(4, ' ').nth(3).unwrap_or_default())
+        .collect();
+    let inode = |kind: &str| {
+        std::fs::metadata(sandbox.path(kind))
+            .unwrap()
+            .ino()
+            .to_string()
+    };
+    assert_eq!(
+        lines,
+        vec!["pod-host".to_owned(), inode("net"), inode("ipc")],
+        "{log}"
+    );
+    for id in ["s1", "s2"] {
+        runtime.delete(id).await.unwrap();
+    }
+    sandbox.remove().unwrap();
+    sandbox.remove().unwrap();
+    assert_eq!(mounts_under(dir.path()), 0);
+    assert!(Sandbox::list(&run_root).is_empty());
     for root in [
         "memory", "cpu", "pids", "cpuacct", "devices", "freezer", "blkio", "cpuset", "",
     ] {
