@@ -16,5 +16,6 @@
 //!   registries, safe layer unpacking into overlayfs form, and importing image archives.
 
 pub mod logs;
+pub mod network;
 pub mod runtime;
 pub mod streaming;
