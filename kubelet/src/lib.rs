@@ -17,5 +17,6 @@
 
 pub mod logs;
 pub mod network;
+pub mod node;
 pub mod runtime;
 pub mod streaming;
