@@ -16,5 +16,6 @@ pub mod fake;
 pub mod linearizability;
 pub mod netns;
 pub mod python;
+pub mod rootfs;
 pub mod server_proc;
 pub mod store_proc;

@@ -7,13 +7,13 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
-use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use rkube_kubelet::runtime::container::{
     ContainerConfig, ContainerState, JoinNamespaces, Resources, Runtime,
 };
 use rkube_kubelet::runtime::sandbox::Sandbox;
+use rkube_tests::rootfs::{busybox_layer, remove_cgroup_parent};
 use rkube_tests::store_proc::rkube_binary;
 
 fn prerequisites() -> Result<PathBuf, String> {
@@ -26,20 +26,24 @@ fn prerequisites() -> Result<PathBuf, String> {
     rkube_binary().map_err(|e| e.to_string())
 }
 
-/// A layer holding busybox and its applets.
-fn busybox_layer(dir: &Path) -> PathBuf {
-    let layer = dir.join("layer");
-    std::fs::create_dir_all(layer.join("bin")).unwrap();
-    for d in ["proc", "dev", "sys", "etc", "tmp"] {
-        std::fs::create_dir_all(layer.join(d)).unwrap();
-    }
-    std::fs::copy("/bin/busybox", layer.join("bin/busybox")).unwrap();
-    for applet in [
-        "sh", "echo", "cat", "sleep", "hostname", "id", "ls", "true", "stat",
-    ] {
-        symlink("busybox", layer.join("bin").join(applet)).unwrap();
-    }
-    layer
+const APPLETS: &[&str] = &[
+    "sh", "echo", "cat", "sleep", "hostname", "id", "ls", "true", "stat",
+];
+
+/// A temp dir with a busybox layer, and a runtime keeping its containers there; `None` (and
+/// SKIPPED said) when the test cannot run here.
+fn setup() -> Option<(PathBuf, tempfile::TempDir, PathBuf, Runtime)> {
+    let rkube = match prerequisites() {
+        Ok(bin) => bin,
+        Err(why) => {
+            eprintln!("SKIPPED: {why}");
+            return None;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let layer = busybox_layer(dir.path(), APPLETS).unwrap();
+    let runtime = Runtime::new(dir.path().join("containers"), &rkube).unwrap();
+    Some((rkube, dir, layer, runtime))
 }
 
 fn mounts_under(dir: &Path) -> usize {
@@ -67,16 +71,9 @@ fn config(id: &str, layer: &Path, dir: &Path, args: &[&str]) -> ContainerConfig 
 
 #[tokio::test]
 async fn containers_run_log_exit_and_leave_nothing() {
-    let rkube = match prerequisites() {
-        Ok(bin) => bin,
-        Err(why) => {
-            eprintln!("SKIPPED: {why}");
-            return;
-        }
+    let Some((_, dir, layer, runtime)) = setup() else {
+        return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let layer = busybox_layer(dir.path());
-    let runtime = Runtime::new(dir.path().join("containers"), &rkube).unwrap();
 
     // Output, environment, working directory, hostname and exit code.
     let c = config(
@@ -159,30 +156,16 @@ async fn containers_run_log_exit_and_leave_nothing() {
     assert_eq!(mounts_under(dir.path()), 0);
     assert!(!Path::new(&cgroup).exists());
     assert!(!dir.path().join("containers/c1").exists());
-    for root in [
-        "memory", "cpu", "pids", "cpuacct", "devices", "freezer", "blkio", "cpuset", "",
-    ] {
-        let _ = std::fs::remove_dir(format!(
-            "/sys/fs/cgroup/{root}/rkube-test-{}",
-            std::process::id()
-        ));
-    }
+    remove_cgroup_parent("rkube-test");
 }
 
 /// Two containers of one pod share its sandbox: the pod's hostname, network and IPC namespaces.
 #[tokio::test]
 async fn a_pods_containers_share_its_sandbox() {
     use std::os::unix::fs::MetadataExt;
-    let rkube = match prerequisites() {
-        Ok(bin) => bin,
-        Err(why) => {
-            eprintln!("SKIPPED: {why}");
-            return;
-        }
+    let Some((rkube, dir, layer, runtime)) = setup() else {
+        return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let layer = busybox_layer(dir.path());
-    let runtime = Runtime::new(dir.path().join("containers"), &rkube).unwrap();
     let run_root = dir.path().join("run");
     let sandbox = Sandbox::create(&run_root, "uid-1", "pod-host", &rkube).unwrap();
     assert_eq!(Sandbox::list(&run_root), vec![sandbox.clone()]);
@@ -231,12 +214,5 @@ async fn a_pods_containers_share_its_sandbox() {
     sandbox.remove().unwrap();
     assert_eq!(mounts_under(dir.path()), 0);
     assert!(Sandbox::list(&run_root).is_empty());
-    for root in [
-        "memory", "cpu", "pids", "cpuacct", "devices", "freezer", "blkio", "cpuset", "",
-    ] {
-        let _ = std::fs::remove_dir(format!(
-            "/sys/fs/cgroup/{root}/rkube-test-{}",
-            std::process::id()
-        ));
-    }
+    remove_cgroup_parent("rkube-test");
 }

@@ -12,14 +12,14 @@
 //! target/release/runtime-bench --runs 100
 //! ```
 
-use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use rkube_kubelet::runtime::container::{runtime_spec, ContainerConfig, Runtime};
+use rkube_tests::rootfs::{busybox_layer, remove_cgroup_parent};
 use rkube_tests::store_proc::rkube_binary;
 
 #[derive(Debug, Parser)]
@@ -27,20 +27,6 @@ struct Args {
     /// Lifecycles per runtime.
     #[arg(long, default_value_t = 100)]
     runs: usize,
-}
-
-fn busybox_layer(dir: &Path) -> Result<PathBuf> {
-    let layer = dir.join("layer");
-    std::fs::create_dir_all(layer.join("bin"))?;
-    for d in ["proc", "dev", "sys", "etc", "tmp"] {
-        std::fs::create_dir_all(layer.join(d))?;
-    }
-    std::fs::copy("/bin/busybox", layer.join("bin/busybox"))
-        .context("/bin/busybox (apt-get install busybox-static)")?;
-    for applet in ["sh", "true"] {
-        symlink("busybox", layer.join("bin").join(applet))?;
-    }
-    Ok(layer)
 }
 
 fn config(id: &str, layer: &Path, dir: &Path) -> ContainerConfig {
@@ -111,7 +97,7 @@ fn low_level(tool: &str, layer: &Path, dir: &Path, runs: usize) -> Result<Vec<Du
 async fn main() -> Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
-    let layer = busybox_layer(dir.path())?;
+    let layer = busybox_layer(dir.path(), &["sh", "true"])?;
     let runtime = Runtime::new(dir.path().join("containers"), rkube_binary()?)?;
     let mut ours = Vec::with_capacity(args.runs);
     for i in 0..args.runs {
@@ -128,14 +114,7 @@ async fn main() -> Result<()> {
     }
     let crun = low_level("crun", &layer, dir.path(), args.runs)?;
     let runc = low_level("runc", &layer, dir.path(), args.runs)?;
-    for root in [
-        "memory", "cpu", "pids", "cpuacct", "devices", "freezer", "blkio", "cpuset", "systemd", "",
-    ] {
-        let _ = std::fs::remove_dir(format!(
-            "/sys/fs/cgroup/{root}/rkube-bench-{}",
-            std::process::id()
-        ));
-    }
+    remove_cgroup_parent("rkube-bench");
     let (o_med, o_p99) = stats(ours);
     let (c_med, c_p99) = stats(crun);
     let (r_med, r_p99) = stats(runc);
