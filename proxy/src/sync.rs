@@ -10,11 +10,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::Store;
 use kube::{Api, Client};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -69,25 +67,7 @@ where
         + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .for_each(move |event| {
-            match event {
-                Ok(_) => changed.notify_one(),
-                Err(error) => debug!(%error, "watch failed; retrying"),
-            }
-            futures::future::ready(())
-        });
-    let stop = stop.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            () = stop.cancelled() => {}
-            () = stream => {}
-        }
-    });
-    reader
+    rkube_api::client::watch::store(api, stop, move || changed.notify_one())
 }
 
 /// Every Service port with its endpoints, from the stores.

@@ -1,10 +1,12 @@
 //! Client helpers on kube-rs for rkube's own components (the `client` feature): a client
-//! from a kubeconfig file, and leader election on a `coordination.k8s.io/v1` Lease.
+//! from a kubeconfig file, leader election on a `coordination.k8s.io/v1` Lease, and watch-fed
+//! caches.
 //!
 //! The scheduler and the controller-manager talk to the API server through the public
 //! Kubernetes API exactly as any other client does; these helpers are what they share.
 
 pub mod leader;
+pub mod watch;
 
 use std::path::Path;
 

@@ -4,13 +4,10 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use futures::StreamExt;
 use k8s_openapi::serde::de::DeserializeOwned;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::Store;
 use kube::Api;
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
 
 /// A cache of `api`, filled by a task that ends with `stop`.
 pub fn spawn<K>(api: Api<K>, stop: &CancellationToken) -> Store<K>
@@ -18,22 +15,5 @@ where
     K: kube::Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
 {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .for_each(|event| {
-            if let Err(error) = event {
-                debug!(%error, "watch failed; retrying");
-            }
-            futures::future::ready(())
-        });
-    let stop = stop.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            () = stop.cancelled() => {}
-            () = stream => {}
-        }
-    });
-    reader
+    rkube_api::client::watch::store(api, stop, || {})
 }
